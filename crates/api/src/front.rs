@@ -1,0 +1,128 @@
+//! What every request passes through before its handler: a request id, a bounded body, SigV4
+//! verification against the path exactly as sent, trailing-slash tolerance, and panic catching.
+
+use crate::{ApiState, code_url};
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use http::{HeaderValue, Uri};
+use ignis_model::limits;
+use ignis_wire::{LambdaApiError, headers};
+use std::any::Any;
+use tower_http::catch_panic::CatchPanicLayer;
+
+/// The id of the request being served, put into the request's extensions; Invoke uses it as the
+/// invocation's `aws_request_id`.
+#[derive(Clone, Debug)]
+pub struct RequestId(pub String);
+
+pub fn wrap(api: Router, state: ApiState) -> Router {
+    Router::new()
+        .fallback_service(
+            api
+                // The front has already read the body within its own bound.
+                .layer(axum::extract::DefaultBodyLimit::disable())
+                .layer(CatchPanicLayer::custom(panic_response)),
+        )
+        .layer(middleware::from_fn_with_state(state, front))
+}
+
+fn panic_response(_: Box<dyn Any + Send + 'static>) -> Response {
+    tracing::error!("request handler panicked");
+    LambdaApiError::Service("Internal failure; the request was not completed.".into())
+        .into_response()
+}
+
+pub async fn unknown_operation() -> LambdaApiError {
+    LambdaApiError::UnknownOperation("Unknown operation".into())
+}
+
+fn too_large(path: &str) -> LambdaApiError {
+    let operation = if path.contains("/invocations") {
+        "InvokeFunction"
+    } else if path.ends_with("/code") {
+        "UpdateFunctionCode"
+    } else {
+        "CreateFunction"
+    };
+    LambdaApiError::RequestTooLarge(format!(
+        "Request must be smaller than {} bytes for the {operation} operation",
+        limits::MAX_CODE_REQUEST_BYTES
+    ))
+}
+
+async fn front(State(state): State<ApiState>, req: Request, next: Next) -> Response {
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let mut response = match authenticate(&state, req, &request_id).await {
+        Ok(req) => next.run(req).await,
+        Err(e) => e.into_response(),
+    };
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert(headers::REQUEST_ID, v);
+    }
+    if response.status().is_server_error() {
+        tracing::warn!(request_id, status = %response.status(), "request failed");
+    }
+    response
+}
+
+/// Buffers the body, verifies the signature and hands back the request ready for routing.
+async fn authenticate(
+    state: &ApiState,
+    req: Request,
+    request_id: &str,
+) -> Result<Request, LambdaApiError> {
+    let (mut parts, body) = req.into_parts();
+    let path = parts.uri.path().to_string();
+    let declared = parts
+        .headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limits::MAX_CODE_REQUEST_BYTES) {
+        return Err(too_large(&path));
+    }
+    let body: Bytes = axum::body::to_bytes(body, limits::MAX_CODE_REQUEST_BYTES)
+        .await
+        .map_err(|_| too_large(&path))?;
+
+    if !path.starts_with(code_url::PREFIX) {
+        let signed = ignis_sigv4::SignedRequest {
+            method: parts.method.as_str(),
+            path: &path,
+            query: parts.uri.query(),
+            headers: &parts.headers,
+            body: &body,
+        };
+        let creds = &state.credentials;
+        ignis_sigv4::verify(&signed, chrono::Utc::now(), "lambda", |key| {
+            (key == creds.access_key_id).then(|| creds.secret_access_key.clone())
+        })
+        .map_err(auth_error)?;
+    }
+
+    if path.len() > 1 && path.ends_with('/') {
+        let trimmed = path.trim_end_matches('/');
+        let uri = match parts.uri.query() {
+            Some(q) => format!("{trimmed}?{q}"),
+            None => trimmed.to_string(),
+        };
+        parts.uri = uri.parse::<Uri>().unwrap_or(parts.uri);
+    }
+    parts.extensions.insert(RequestId(request_id.to_string()));
+    Ok(Request::from_parts(parts, Body::from(body)))
+}
+
+fn auth_error(e: ignis_sigv4::SigV4Error) -> LambdaApiError {
+    let message = e.to_string();
+    match e.aws_error_type() {
+        "MissingAuthenticationTokenException" => {
+            LambdaApiError::MissingAuthenticationToken(message)
+        }
+        "IncompleteSignatureException" => LambdaApiError::IncompleteSignature(message),
+        "UnrecognizedClientException" => LambdaApiError::UnrecognizedClient(message),
+        _ => LambdaApiError::InvalidSignature(message),
+    }
+}

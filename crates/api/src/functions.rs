@@ -1,0 +1,526 @@
+//! The functions resource: CreateFunction, GetFunction, GetFunctionConfiguration,
+//! ListFunctions, UpdateFunctionCode, UpdateFunctionConfiguration, DeleteFunction.
+
+use crate::ApiState;
+use crate::request::{self, function_not_found};
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use ignis_model::function::{
+    Architecture, CodeRef, FunctionConfig, LogFormat, LoggingConfig, TracingMode,
+};
+use ignis_model::{FunctionRef, Qualifier, limits, time};
+use ignis_package::{Limits, PackageError, StoredPackage};
+use ignis_store::StoreError;
+use ignis_wire::LambdaApiError;
+use ignis_wire::function::{
+    CodeSpec, CreateFunctionRequest, Detail, FunctionCodeLocation, FunctionConfiguration,
+    GetFunctionResponse, ListFunctionsResponse, LoggingSpec, UnsupportedOptions,
+    UpdateFunctionCodeRequest, UpdateFunctionConfigurationRequest,
+};
+use std::collections::BTreeMap;
+
+/// Maps a store failure to its wire error; internal ones are logged and answered generically.
+pub fn store_error(e: StoreError) -> LambdaApiError {
+    match e {
+        StoreError::AlreadyExists(name) => {
+            LambdaApiError::ResourceConflict(format!("Function already exist: {name}"))
+        }
+        StoreError::NotFound(name) => {
+            LambdaApiError::ResourceNotFound(format!("Function not found: {name}"))
+        }
+        StoreError::RevisionMismatch { .. } => revision_mismatch(),
+        other => {
+            tracing::error!(error = ?other, "metadata store failed");
+            LambdaApiError::Service("An internal error occurred in the metadata store.".into())
+        }
+    }
+}
+
+fn revision_mismatch() -> LambdaApiError {
+    LambdaApiError::PreconditionFailed(
+        "The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id".into(),
+    )
+}
+
+fn package_error(e: PackageError) -> LambdaApiError {
+    match e {
+        PackageError::Io { .. } => {
+            tracing::error!(error = ?e, "code store failed");
+            LambdaApiError::Service("An internal error occurred while storing the code.".into())
+        }
+        PackageError::TooLarge { .. } => LambdaApiError::RequestTooLarge(e.to_string()),
+        other => LambdaApiError::InvalidParameterValue(other.to_string()),
+    }
+}
+
+fn not_built(what: &str) -> LambdaApiError {
+    LambdaApiError::InvalidParameterValue(format!("{what} is not supported by Ignis yet."))
+}
+
+fn refuse_unsupported(options: &UnsupportedOptions) -> Result<(), LambdaApiError> {
+    match options.first_set() {
+        Some(name) => Err(not_built(name)),
+        None => Ok(()),
+    }
+}
+
+/// Decodes `Code.ZipFile`; the other code sources are refused until Ignis has them.
+fn zip_bytes(code: &CodeSpec) -> Result<Vec<u8>, LambdaApiError> {
+    if code.s3_bucket.is_some() || code.s3_key.is_some() || code.s3_object_version.is_some() {
+        return Err(not_built("Code from S3 (S3Bucket, S3Key, S3ObjectVersion)"));
+    }
+    if code.image_uri.is_some() {
+        return Err(not_built("Code.ImageUri (container images)"));
+    }
+    let b64 = code.zip_file.as_deref().ok_or_else(|| {
+        LambdaApiError::InvalidParameterValue("Please provide a source for function code.".into())
+    })?;
+    base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .map_err(|_| {
+            LambdaApiError::InvalidRequestContent(
+                "Could not parse request body into json: ZipFile is not valid base64".into(),
+            )
+        })
+}
+
+/// Stores the package once (blocking work off the reactor) and returns its reference.
+async fn store_code(state: &ApiState, zip: Vec<u8>) -> Result<CodeRef, LambdaApiError> {
+    let code = state.code.clone();
+    let stored: StoredPackage =
+        tokio::task::spawn_blocking(move || code.put(&zip, &Limits::LAMBDA))
+            .await
+            .map_err(|_| {
+                LambdaApiError::Service("An internal error occurred while storing the code.".into())
+            })?
+            .map_err(package_error)?;
+    Ok(CodeRef {
+        sha256_hex: stored.digest.hex(),
+        sha256_base64: stored.digest.base64(),
+        size: stored.code_size,
+        unzipped_size: stored.unzipped_size,
+    })
+}
+
+/// Removes packages no version refers to any more. Called with `code_lock` held.
+async fn collect_garbage(state: &ApiState, hashes: Vec<String>) {
+    for hex in hashes {
+        match state.store.code_in_use(&hex).await {
+            Ok(false) => {
+                if let Some(d) = ignis_package::Digest::from_hex(&hex) {
+                    let code = state.code.clone();
+                    let removed = tokio::task::spawn_blocking(move || code.remove(&d)).await;
+                    if !matches!(removed, Ok(Ok(()))) {
+                        tracing::warn!(sha256 = hex, "could not remove an unused code package");
+                    }
+                }
+            }
+            Ok(true) => {}
+            Err(e) => tracing::warn!(error = ?e, "could not check code package use"),
+        }
+    }
+}
+
+fn architectures(
+    given: Option<&Vec<String>>,
+    current: Vec<Architecture>,
+) -> Result<Vec<Architecture>, LambdaApiError> {
+    match given {
+        None => Ok(current),
+        Some(list) => Ok(list
+            .iter()
+            .map(|a| Architecture::parse(a))
+            .collect::<Result<Vec<_>, _>>()?),
+    }
+}
+
+fn apply_logging(
+    spec: Option<&LoggingSpec>,
+    logging: &mut LoggingConfig,
+) -> Result<(), LambdaApiError> {
+    let Some(spec) = spec else { return Ok(()) };
+    if let Some(f) = &spec.log_format {
+        logging.log_format = match f.as_str() {
+            "Text" => LogFormat::Text,
+            "JSON" => LogFormat::Json,
+            other => {
+                return Err(LambdaApiError::Validation(format!(
+                    "1 validation error detected: Value '{other}' at 'loggingConfig.logFormat' failed to satisfy constraint: Member must satisfy enum value set: [JSON, Text]"
+                )));
+            }
+        };
+    }
+    if spec.application_log_level.is_some() {
+        logging.application_log_level = spec.application_log_level.clone();
+    }
+    if spec.system_log_level.is_some() {
+        logging.system_log_level = spec.system_log_level.clone();
+    }
+    if let Some(g) = &spec.log_group {
+        logging.log_group = g.clone();
+    }
+    Ok(())
+}
+
+pub(crate) fn validate_tags(tags: &BTreeMap<String, String>) -> Result<(), LambdaApiError> {
+    if tags.len() > limits::MAX_TAGS {
+        return Err(LambdaApiError::InvalidParameterValue(format!(
+            "The number of tags exceeds the limit of {}.",
+            limits::MAX_TAGS
+        )));
+    }
+    if let Some((k, _)) = tags
+        .iter()
+        .find(|(k, v)| k.is_empty() || k.len() > 128 || v.len() > 256 || k.starts_with("aws:"))
+    {
+        return Err(LambdaApiError::InvalidParameterValue(format!(
+            "Invalid tag key or value: {k}"
+        )));
+    }
+    Ok(())
+}
+
+fn new_revision() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// `$LATEST` of the referenced function; a qualifier must name `$LATEST` (published versions
+/// and aliases are not built yet, so they do not exist).
+fn latest_of(
+    state: &ApiState,
+    r: &FunctionRef,
+) -> Result<std::sync::Arc<FunctionConfig>, LambdaApiError> {
+    match &r.qualifier {
+        None | Some(Qualifier::Latest) => state
+            .store
+            .get_version(&r.name, ignis_model::arn::LATEST)
+            .map_err(|_| function_not_found(state, &r.name, r.qualifier.as_ref())),
+        Some(q) => Err(function_not_found(state, &r.name, Some(q))),
+    }
+}
+
+fn configuration(state: &ApiState, c: &FunctionConfig) -> FunctionConfiguration {
+    FunctionConfiguration::from_config(c, &state.account, Detail::Full)
+}
+
+pub async fn create(
+    State(state): State<ApiState>,
+    body: Bytes,
+) -> Result<Response, LambdaApiError> {
+    let req: CreateFunctionRequest = request::json(&body)?;
+    ignis_model::arn::validate_function_name(&req.function_name)?;
+    refuse_unsupported(&req.unsupported)?;
+    if req.package_type.as_deref().is_some_and(|p| p != "Zip") {
+        return Err(not_built("PackageType Image (container images)"));
+    }
+    if req.publish == Some(true) {
+        return Err(not_built("Publish (function versions)"));
+    }
+    if req.layers.as_ref().is_some_and(|l| !l.is_empty()) {
+        return Err(not_built("Layers"));
+    }
+    if req
+        .dead_letter_config
+        .as_ref()
+        .is_some_and(|d| d.target_arn.as_deref().is_some_and(|t| !t.is_empty()))
+    {
+        return Err(not_built("DeadLetterConfig"));
+    }
+    let tags = req.tags.clone().unwrap_or_default();
+    validate_tags(&tags)?;
+    let zip = zip_bytes(&req.code)?;
+
+    let mut logging = LoggingConfig::default_for(&req.function_name);
+    apply_logging(req.logging_config.as_ref(), &mut logging)?;
+    let mut config = FunctionConfig {
+        name: req.function_name.clone(),
+        version: ignis_model::arn::LATEST.into(),
+        runtime: req.runtime.clone(),
+        handler: req.handler.clone(),
+        role: req.role.clone(),
+        description: req.description.clone().unwrap_or_default(),
+        timeout: req.timeout.unwrap_or(limits::DEFAULT_TIMEOUT),
+        memory_size: req.memory_size.unwrap_or(limits::DEFAULT_MEMORY),
+        environment: req.environment.as_ref().and_then(|e| e.variables.clone()),
+        ephemeral_storage: req
+            .ephemeral_storage
+            .as_ref()
+            .map_or(limits::DEFAULT_EPHEMERAL_STORAGE, |e| e.size),
+        architectures: architectures(req.architectures.as_ref(), vec![Architecture::X86_64])?,
+        tracing_mode: match req.tracing_config.as_ref().and_then(|t| t.mode.as_deref()) {
+            Some(m) => TracingMode::parse(m)?,
+            None => TracingMode::PassThrough,
+        },
+        logging,
+        layers: vec![],
+        dead_letter_target: None,
+        kms_key_arn: req.kms_key_arn.clone().filter(|k| !k.is_empty()),
+        code: CodeRef {
+            sha256_hex: String::new(),
+            sha256_base64: String::new(),
+            size: 0,
+            unzipped_size: 0,
+        },
+        revision_id: new_revision(),
+        last_modified_ms: time::now_ms(),
+    };
+    // Everything is checked before the package touches the disk.
+    config.validate()?;
+    if state
+        .store
+        .cached(&config.name, ignis_model::arn::LATEST)
+        .is_some()
+    {
+        return Err(store_error(StoreError::AlreadyExists(config.name)));
+    }
+
+    let _guard = state.code_lock.lock().await;
+    config.code = store_code(&state, zip).await?;
+    if let Err(e) = state.store.create_function(&config, &tags).await {
+        collect_garbage(&state, vec![config.code.sha256_hex.clone()]).await;
+        return Err(store_error(e));
+    }
+    Ok((StatusCode::CREATED, Json(configuration(&state, &config))).into_response())
+}
+
+pub async fn get(
+    State(state): State<ApiState>,
+    Path(name): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Result<Json<GetFunctionResponse>, LambdaApiError> {
+    let r = request::function_ref(&state, &name, query.as_deref())?;
+    let config = latest_of(&state, &r)?;
+    let record = state
+        .store
+        .get_function(&r.name)
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound(_) => function_not_found(&state, &r.name, r.qualifier.as_ref()),
+            other => store_error(other),
+        })?;
+    let host = headers
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("127.0.0.1");
+    let location = format!(
+        "http://{host}{}",
+        state
+            .code_urls
+            .path_and_query(&config.code.sha256_hex, chrono::Utc::now().timestamp())
+    );
+    Ok(Json(GetFunctionResponse {
+        configuration: configuration(&state, &config),
+        code: FunctionCodeLocation {
+            repository_type: "S3",
+            location,
+        },
+        tags: Some(record.tags),
+        concurrency: None,
+    }))
+}
+
+pub async fn get_configuration(
+    State(state): State<ApiState>,
+    Path(name): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<FunctionConfiguration>, LambdaApiError> {
+    let r = request::function_ref(&state, &name, query.as_deref())?;
+    let config = latest_of(&state, &r)?;
+    Ok(Json(configuration(&state, &config)))
+}
+
+pub async fn list(
+    State(state): State<ApiState>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<ListFunctionsResponse>, LambdaApiError> {
+    let q = query.as_deref();
+    let max_items = match request::query_value(q, "MaxItems") {
+        Some(m) => m
+            .parse::<usize>()
+            .ok()
+            .filter(|m| (1..=10_000).contains(m))
+            .ok_or_else(|| {
+                LambdaApiError::Validation(format!(
+                    "1 validation error detected: Value '{m}' at 'maxItems' failed to satisfy constraint: Member must have value between 1 and 10000"
+                ))
+            })?,
+        None => limits::MAX_LIST_PAGE,
+    };
+    let marker = request::query_value(q, "Marker").filter(|m| !m.is_empty());
+    let page = state
+        .store
+        .list_functions(marker.as_deref(), max_items.min(limits::MAX_LIST_PAGE))
+        .await
+        .map_err(store_error)?;
+    Ok(Json(ListFunctionsResponse {
+        functions: page
+            .items
+            .iter()
+            .map(|c| FunctionConfiguration::from_config(c, &state.account, Detail::Listing))
+            .collect(),
+        next_marker: page.next_marker,
+    }))
+}
+
+fn check_revision(given: Option<&str>, current: &FunctionConfig) -> Result<(), LambdaApiError> {
+    match given {
+        Some(r) if r != current.revision_id => Err(revision_mismatch()),
+        _ => Ok(()),
+    }
+}
+
+/// Writes a new `$LATEST` under compare-and-set, and collects the old package if unused.
+async fn replace_latest(
+    state: &ApiState,
+    current: &FunctionConfig,
+    next: FunctionConfig,
+) -> Result<Json<FunctionConfiguration>, LambdaApiError> {
+    state
+        .store
+        .update_latest(&next, &current.revision_id)
+        .await
+        .map_err(store_error)?;
+    if current.code.sha256_hex != next.code.sha256_hex {
+        collect_garbage(state, vec![current.code.sha256_hex.clone()]).await;
+    }
+    Ok(Json(configuration(state, &next)))
+}
+
+pub async fn update_code(
+    State(state): State<ApiState>,
+    Path(name): Path<String>,
+    RawQuery(query): RawQuery,
+    body: Bytes,
+) -> Result<Json<FunctionConfiguration>, LambdaApiError> {
+    let r = request::function_ref(&state, &name, query.as_deref())?;
+    let req: UpdateFunctionCodeRequest = request::json(&body)?;
+    if req.publish == Some(true) {
+        return Err(not_built("Publish (function versions)"));
+    }
+    let zip = zip_bytes(&req.code)?;
+    let _guard = state.code_lock.lock().await;
+    let current = latest_of(&state, &r)?;
+    check_revision(req.revision_id.as_deref(), &current)?;
+    let mut next = (*current).clone();
+    next.architectures = architectures(req.architectures.as_ref(), next.architectures)?;
+    next.validate()?;
+    if req.dry_run == Some(true) {
+        // Validate the package without keeping it.
+        let digest = ignis_package::Digest::of(&zip);
+        let existed = state.code.contains(&digest);
+        let code = store_code(&state, zip).await?;
+        if !existed {
+            collect_garbage(&state, vec![code.sha256_hex]).await;
+        }
+        return Ok(Json(configuration(&state, &current)));
+    }
+    next.code = store_code(&state, zip).await?;
+    next.revision_id = new_revision();
+    next.last_modified_ms = time::now_ms();
+    match replace_latest(&state, &current, next.clone()).await {
+        Ok(r) => Ok(r),
+        Err(e) => {
+            collect_garbage(&state, vec![next.code.sha256_hex]).await;
+            Err(e)
+        }
+    }
+}
+
+pub async fn update_configuration(
+    State(state): State<ApiState>,
+    Path(name): Path<String>,
+    RawQuery(query): RawQuery,
+    body: Bytes,
+) -> Result<Json<FunctionConfiguration>, LambdaApiError> {
+    let r = request::function_ref(&state, &name, query.as_deref())?;
+    let req: UpdateFunctionConfigurationRequest = request::json(&body)?;
+    refuse_unsupported(&req.unsupported)?;
+    if req.layers.as_ref().is_some_and(|l| !l.is_empty()) {
+        return Err(not_built("Layers"));
+    }
+    if req
+        .dead_letter_config
+        .as_ref()
+        .is_some_and(|d| d.target_arn.as_deref().is_some_and(|t| !t.is_empty()))
+    {
+        return Err(not_built("DeadLetterConfig"));
+    }
+    let _guard = state.code_lock.lock().await;
+    let current = latest_of(&state, &r)?;
+    check_revision(req.revision_id.as_deref(), &current)?;
+    let mut next = (*current).clone();
+    if let Some(v) = &req.role {
+        next.role = v.clone();
+    }
+    if let Some(v) = &req.handler {
+        next.handler = Some(v.clone());
+    }
+    if let Some(v) = &req.description {
+        next.description = v.clone();
+    }
+    if let Some(v) = req.timeout {
+        next.timeout = v;
+    }
+    if let Some(v) = req.memory_size {
+        next.memory_size = v;
+    }
+    if let Some(env) = &req.environment {
+        // The whole map is replaced, as on AWS.
+        next.environment = env.variables.clone();
+    }
+    if let Some(v) = &req.runtime {
+        next.runtime = Some(v.clone());
+    }
+    if let Some(k) = &req.kms_key_arn {
+        next.kms_key_arn = Some(k.clone()).filter(|k| !k.is_empty());
+    }
+    if let Some(m) = req.tracing_config.as_ref().and_then(|t| t.mode.as_deref()) {
+        next.tracing_mode = TracingMode::parse(m)?;
+    }
+    if let Some(e) = &req.ephemeral_storage {
+        next.ephemeral_storage = e.size;
+    }
+    apply_logging(req.logging_config.as_ref(), &mut next.logging)?;
+    next.validate()?;
+    next.revision_id = new_revision();
+    next.last_modified_ms = time::now_ms();
+    replace_latest(&state, &current, next).await
+}
+
+pub async fn delete(
+    State(state): State<ApiState>,
+    Path(name): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<StatusCode, LambdaApiError> {
+    let r = request::function_ref(&state, &name, query.as_deref())?;
+    match &r.qualifier {
+        None => {}
+        Some(Qualifier::Latest) => {
+            return Err(LambdaApiError::InvalidParameterValue(
+                "$LATEST version cannot be deleted without deleting the function.".into(),
+            ));
+        }
+        Some(q) => return Err(function_not_found(&state, &r.name, Some(q))),
+    }
+    let _guard = state.code_lock.lock().await;
+    let hashes = state
+        .store
+        .delete_function(&r.name)
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound(_) => function_not_found(&state, &r.name, None),
+            other => store_error(other),
+        })?;
+    collect_garbage(&state, hashes).await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Invoke and InvokeAsync: answered until the invocation engine is built.
+pub async fn invoke_not_built() -> LambdaApiError {
+    LambdaApiError::NotImplemented("Invoke is not implemented in Ignis yet.".into())
+}

@@ -1,0 +1,557 @@
+//! A function version's configuration, as Ignis stores it, and the rules it must satisfy.
+//!
+//! The control plane builds a candidate [`FunctionConfig`] (defaults plus the request, or the
+//! current configuration plus an update) and calls [`FunctionConfig::validate`] before anything
+//! is written, so no invalid configuration is ever stored.
+
+use crate::limits;
+use crate::runtime::{Runtime, RuntimeFamily};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Why a request's values are refused. The API maps `Constraint` to AWS's
+/// `ValidationException` and `InvalidParameter` to `InvalidParameterValueException`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ValidationError {
+    /// A value breaks a modelled constraint (pattern, range, enum).
+    #[error(
+        "1 validation error detected: Value '{value}' at '{field}' failed to satisfy constraint: {constraint}"
+    )]
+    Constraint {
+        field: &'static str,
+        value: String,
+        constraint: String,
+    },
+    /// A value is well-formed but not acceptable.
+    #[error("{0}")]
+    InvalidParameter(String),
+}
+
+impl ValidationError {
+    pub(crate) fn pattern(field: &'static str, value: &str, pattern: &str) -> ValidationError {
+        ValidationError::Constraint {
+            field,
+            value: value.to_string(),
+            constraint: format!("Member must satisfy regular expression pattern: {pattern}"),
+        }
+    }
+
+    fn range(field: &'static str, value: u32, (lo, hi): (u32, u32)) -> Result<(), ValidationError> {
+        let constraint = if value < lo {
+            format!("Member must have value greater than or equal to {lo}")
+        } else if value > hi {
+            format!("Member must have value less than or equal to {hi}")
+        } else {
+            return Ok(());
+        };
+        Err(ValidationError::Constraint {
+            field,
+            value: value.to_string(),
+            constraint,
+        })
+    }
+
+    fn length(field: &'static str, value: &str, max: usize) -> Result<(), ValidationError> {
+        if value.chars().count() > max {
+            return Err(ValidationError::Constraint {
+                field,
+                value: value.to_string(),
+                constraint: format!("Member must have length less than or equal to {max}"),
+            });
+        }
+        Ok(())
+    }
+
+    fn one_of(field: &'static str, value: &str, set: &[&str]) -> ValidationError {
+        ValidationError::Constraint {
+            field,
+            value: value.to_string(),
+            constraint: format!("Member must satisfy enum value set: [{}]", set.join(", ")),
+        }
+    }
+}
+
+/// Instruction set a function is built for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Architecture {
+    #[serde(rename = "x86_64")]
+    X86_64,
+    #[serde(rename = "arm64")]
+    Arm64,
+}
+
+impl Architecture {
+    pub fn parse(s: &str) -> Result<Architecture, ValidationError> {
+        match s {
+            "x86_64" => Ok(Architecture::X86_64),
+            "arm64" => Ok(Architecture::Arm64),
+            _ => Err(ValidationError::one_of(
+                "architectures",
+                s,
+                &["x86_64", "arm64"],
+            )),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Architecture::X86_64 => "x86_64",
+            Architecture::Arm64 => "arm64",
+        }
+    }
+}
+
+/// X-Ray tracing mode (recorded; Ignis does not trace).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum TracingMode {
+    #[default]
+    PassThrough,
+    Active,
+}
+
+impl TracingMode {
+    pub fn parse(s: &str) -> Result<TracingMode, ValidationError> {
+        match s {
+            "PassThrough" => Ok(TracingMode::PassThrough),
+            "Active" => Ok(TracingMode::Active),
+            _ => Err(ValidationError::one_of(
+                "tracingConfig.mode",
+                s,
+                &["Active", "PassThrough"],
+            )),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TracingMode::PassThrough => "PassThrough",
+            TracingMode::Active => "Active",
+        }
+    }
+}
+
+/// Log record format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum LogFormat {
+    #[default]
+    Text,
+    #[serde(rename = "JSON")]
+    Json,
+}
+
+impl LogFormat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogFormat::Text => "Text",
+            LogFormat::Json => "JSON",
+        }
+    }
+}
+
+/// Where and how a function's logs are written.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoggingConfig {
+    pub log_format: LogFormat,
+    pub application_log_level: Option<String>,
+    pub system_log_level: Option<String>,
+    pub log_group: String,
+}
+
+pub const APPLICATION_LOG_LEVELS: &[&str] = &["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"];
+pub const SYSTEM_LOG_LEVELS: &[&str] = &["DEBUG", "INFO", "WARN"];
+
+impl LoggingConfig {
+    /// Lambda's default: Text format into `/aws/lambda/<name>`.
+    pub fn default_for(function_name: &str) -> LoggingConfig {
+        LoggingConfig {
+            log_format: LogFormat::Text,
+            application_log_level: None,
+            system_log_level: None,
+            log_group: format!("/aws/lambda/{function_name}"),
+        }
+    }
+}
+
+/// The deployment package behind a version: its SHA-256 (hex) and sizes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CodeRef {
+    pub sha256_hex: String,
+    /// Base64 of the SHA-256, Lambda's `CodeSha256`.
+    pub sha256_base64: String,
+    pub size: u64,
+    pub unzipped_size: u64,
+}
+
+/// One version's configuration (`$LATEST` or a published number).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FunctionConfig {
+    pub name: String,
+    pub version: String,
+    pub runtime: Option<String>,
+    pub handler: Option<String>,
+    pub role: String,
+    pub description: String,
+    pub timeout: u32,
+    pub memory_size: u32,
+    pub environment: Option<BTreeMap<String, String>>,
+    pub ephemeral_storage: u32,
+    pub architectures: Vec<Architecture>,
+    pub tracing_mode: TracingMode,
+    pub logging: LoggingConfig,
+    pub layers: Vec<String>,
+    pub dead_letter_target: Option<String>,
+    pub kms_key_arn: Option<String>,
+    pub code: CodeRef,
+    pub revision_id: String,
+    pub last_modified_ms: i64,
+}
+
+/// Keys Lambda sets itself and refuses in a function's environment.
+pub const RESERVED_ENV_KEYS: &[&str] = &[
+    "_HANDLER",
+    "_X_AMZN_TRACE_ID",
+    "AWS_DEFAULT_REGION",
+    "AWS_REGION",
+    "AWS_EXECUTION_ENV",
+    "AWS_LAMBDA_FUNCTION_NAME",
+    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+    "AWS_LAMBDA_FUNCTION_VERSION",
+    "AWS_LAMBDA_INITIALIZATION_TYPE",
+    "AWS_LAMBDA_LOG_GROUP_NAME",
+    "AWS_LAMBDA_LOG_STREAM_NAME",
+    "AWS_ACCESS_KEY",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_LAMBDA_RUNTIME_API",
+    "LAMBDA_TASK_ROOT",
+    "LAMBDA_RUNTIME_DIR",
+    "TZ",
+];
+
+const ROLE_PATTERN: &str = "arn:(aws[a-zA-Z-]*)?:iam::\\d{12}:role/?[a-zA-Z_0-9+=,.@\\-_/]+";
+
+/// `arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+`, checked by hand.
+fn valid_role(role: &str) -> bool {
+    let Some(rest) = role.strip_prefix("arn:") else {
+        return false;
+    };
+    let Some((partition, rest)) = rest.split_once(':') else {
+        return false;
+    };
+    if !(partition.is_empty()
+        || (partition.starts_with("aws")
+            && partition[3..]
+                .chars()
+                .all(|c| c.is_ascii_alphabetic() || c == '-')))
+    {
+        return false;
+    }
+    let Some(rest) = rest.strip_prefix("iam::") else {
+        return false;
+    };
+    let Some((account, rest)) = rest.split_once(':') else {
+        return false;
+    };
+    if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
+        return false;
+    }
+    let Some(rest) = rest.strip_prefix("role") else {
+        return false;
+    };
+    let name = rest.strip_prefix('/').unwrap_or(rest);
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+=,.@-_/".contains(c))
+}
+
+fn valid_env_key(k: &str) -> bool {
+    let mut chars = k.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic())
+        && k.len() >= 2
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// Checks an environment map: key pattern, reserved keys, and the 4 KB limit measured on the
+/// compact JSON serialisation of the map, as Lambda measures it.
+pub fn validate_environment(vars: &BTreeMap<String, String>) -> Result<(), ValidationError> {
+    if let Some(bad) = vars.keys().find(|k| !valid_env_key(k)) {
+        return Err(ValidationError::pattern(
+            "environment.variables",
+            bad,
+            "[a-zA-Z]([a-zA-Z0-9_])+",
+        ));
+    }
+    let reserved: Vec<&str> = vars
+        .keys()
+        .map(String::as_str)
+        .filter(|k| RESERVED_ENV_KEYS.contains(k))
+        .collect();
+    if !reserved.is_empty() {
+        return Err(ValidationError::InvalidParameter(format!(
+            "Lambda was unable to configure your environment variables because the environment variables you have provided contains reserved keys that are currently not supported for modification. Reserved keys used in this request: {}",
+            reserved.join(", ")
+        )));
+    }
+    let measured = serde_json::to_string(vars).unwrap_or_default();
+    if measured.len() > limits::MAX_ENVIRONMENT_BYTES {
+        return Err(ValidationError::InvalidParameter(format!(
+            "Lambda was unable to configure your environment variables because the environment variables you have provided exceeded the 4KB limit. String measured: {measured}"
+        )));
+    }
+    Ok(())
+}
+
+impl FunctionConfig {
+    /// Checks every field; the first failure is returned, as Lambda reports one at a time.
+    pub fn validate(&self) -> Result<(), ValidationError> {
+        crate::arn::validate_function_name(&self.name)?;
+        if !valid_role(&self.role) {
+            return Err(ValidationError::pattern("role", &self.role, ROLE_PATTERN));
+        }
+        let runtime = match &self.runtime {
+            Some(r) => Some(Runtime::parse(r).ok_or_else(|| {
+                ValidationError::one_of("runtime", r, crate::runtime::KNOWN_RUNTIMES)
+            })?),
+            None => None,
+        };
+        let handler_needed = runtime.as_ref().is_none_or(Runtime::needs_handler);
+        match (&runtime, &self.handler) {
+            (None, _) => {
+                return Err(ValidationError::InvalidParameter(
+                    "Runtime and Handler are mandatory parameters for functions created with deployment packages.".into(),
+                ));
+            }
+            (Some(_), None) if handler_needed => {
+                return Err(ValidationError::InvalidParameter(
+                    "Runtime and Handler are mandatory parameters for functions created with deployment packages.".into(),
+                ));
+            }
+            _ => {}
+        }
+        if let Some(h) = &self.handler {
+            ValidationError::length("handler", h, limits::MAX_HANDLER_CHARS)?;
+            if h.is_empty() || h.chars().any(char::is_whitespace) {
+                return Err(ValidationError::pattern("handler", h, "[^\\s]+"));
+            }
+        }
+        ValidationError::length(
+            "description",
+            &self.description,
+            limits::MAX_DESCRIPTION_CHARS,
+        )?;
+        ValidationError::range("timeout", self.timeout, limits::TIMEOUT_RANGE)?;
+        ValidationError::range("memorySize", self.memory_size, limits::MEMORY_RANGE)?;
+        ValidationError::range(
+            "ephemeralStorage.size",
+            self.ephemeral_storage,
+            limits::EPHEMERAL_STORAGE_RANGE,
+        )?;
+        if self.architectures.len() != 1 {
+            return Err(ValidationError::Constraint {
+                field: "architectures",
+                value: format!("{:?}", self.architectures),
+                constraint: "Member must have length less than or equal to 1".into(),
+            });
+        }
+        if let Some(vars) = &self.environment {
+            validate_environment(vars)?;
+        }
+        if let Some(level) = &self.logging.application_log_level
+            && !APPLICATION_LOG_LEVELS.contains(&level.as_str())
+        {
+            return Err(ValidationError::one_of(
+                "loggingConfig.applicationLogLevel",
+                level,
+                APPLICATION_LOG_LEVELS,
+            ));
+        }
+        if let Some(level) = &self.logging.system_log_level
+            && !SYSTEM_LOG_LEVELS.contains(&level.as_str())
+        {
+            return Err(ValidationError::one_of(
+                "loggingConfig.systemLogLevel",
+                level,
+                SYSTEM_LOG_LEVELS,
+            ));
+        }
+        if self.logging.log_format == LogFormat::Text
+            && (self.logging.application_log_level.is_some()
+                || self.logging.system_log_level.is_some())
+        {
+            return Err(ValidationError::InvalidParameter(
+                "To set ApplicationLogLevel or SystemLogLevel, you must set LogFormat to JSON."
+                    .into(),
+            ));
+        }
+        if self.layers.len() > limits::MAX_LAYERS {
+            return Err(ValidationError::InvalidParameter(format!(
+                "Cannot reference more than {} layers.",
+                limits::MAX_LAYERS
+            )));
+        }
+        Ok(())
+    }
+
+    /// The runtime family, when the runtime is known.
+    pub fn runtime_family(&self) -> Option<RuntimeFamily> {
+        self.runtime
+            .as_deref()
+            .and_then(Runtime::parse)
+            .map(|r| r.family())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn sample() -> FunctionConfig {
+        FunctionConfig {
+            name: "hello".into(),
+            version: "$LATEST".into(),
+            runtime: Some("python3.11".into()),
+            handler: Some("app.handler".into()),
+            role: "arn:aws:iam::000000000000:role/any".into(),
+            description: String::new(),
+            timeout: 3,
+            memory_size: 128,
+            environment: None,
+            ephemeral_storage: 512,
+            architectures: vec![Architecture::X86_64],
+            tracing_mode: TracingMode::PassThrough,
+            logging: LoggingConfig::default_for("hello"),
+            layers: vec![],
+            dead_letter_target: None,
+            kms_key_arn: None,
+            code: CodeRef {
+                sha256_hex: String::new(),
+                sha256_base64: String::new(),
+                size: 0,
+                unzipped_size: 0,
+            },
+            revision_id: String::new(),
+            last_modified_ms: 0,
+        }
+    }
+
+    #[test]
+    fn sample_is_valid() {
+        sample().validate().unwrap();
+    }
+
+    #[test]
+    fn ranges_are_enforced() {
+        let mut c = sample();
+        c.timeout = 0;
+        assert!(matches!(
+            c.validate(),
+            Err(ValidationError::Constraint {
+                field: "timeout",
+                ..
+            })
+        ));
+        c.timeout = 901;
+        assert!(c.validate().is_err());
+        let mut c = sample();
+        c.memory_size = 127;
+        assert!(matches!(
+            c.validate(),
+            Err(ValidationError::Constraint {
+                field: "memorySize",
+                ..
+            })
+        ));
+        c.memory_size = 10_241;
+        assert!(c.validate().is_err());
+        let mut c = sample();
+        c.ephemeral_storage = 10_241;
+        assert!(c.validate().is_err());
+    }
+
+    #[test]
+    fn roles_are_format_checked() {
+        for ok in [
+            "arn:aws:iam::000000000000:role/any",
+            "arn:aws:iam::123456789012:role/service-role/x+y=z,a.b@c-d_e",
+            "arn:aws-cn:iam::123456789012:role/r",
+        ] {
+            assert!(valid_role(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "role",
+            "arn:aws:iam::123:role/x",
+            "arn:aws:iam::123456789012:user/x",
+            "arn:aws:iam::123456789012:role/",
+        ] {
+            assert!(!valid_role(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn environment_limit_is_measured_as_json() {
+        // {"K":"<v>"} is 8 bytes plus the value.
+        let exact = BTreeMap::from([("KK".to_string(), "v".repeat(4096 - 9))]);
+        assert_eq!(serde_json::to_string(&exact).unwrap().len(), 4096);
+        validate_environment(&exact).unwrap();
+        let over = BTreeMap::from([("KK".to_string(), "v".repeat(4096 - 8))]);
+        let err = validate_environment(&over).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("exceeded the 4KB limit. String measured: {\"KK\":")
+        );
+        // Escapes count as they are serialised: a quote costs two bytes.
+        let quoted = BTreeMap::from([("KK".to_string(), "\"".repeat(2044))]);
+        assert!(validate_environment(&quoted).is_err());
+    }
+
+    #[test]
+    fn reserved_and_malformed_keys_are_refused() {
+        let reserved = BTreeMap::from([("AWS_REGION".to_string(), "x".to_string())]);
+        let msg = validate_environment(&reserved).unwrap_err().to_string();
+        assert!(msg.contains("Reserved keys used in this request: AWS_REGION"));
+        for bad in ["1A", "A", "A-B", "_A"] {
+            let vars = BTreeMap::from([(bad.to_string(), "x".to_string())]);
+            assert!(validate_environment(&vars).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn runtime_and_handler_rules() {
+        let mut c = sample();
+        c.runtime = Some("cobol".into());
+        assert!(matches!(
+            c.validate(),
+            Err(ValidationError::Constraint {
+                field: "runtime",
+                ..
+            })
+        ));
+        let mut c = sample();
+        c.handler = None;
+        assert!(matches!(
+            c.validate(),
+            Err(ValidationError::InvalidParameter(_))
+        ));
+        let mut c = sample();
+        c.runtime = Some("provided.al2023".into());
+        c.handler = None;
+        c.validate().unwrap();
+        let mut c = sample();
+        c.handler = Some("has space".into());
+        assert!(c.validate().is_err());
+    }
+
+    #[test]
+    fn log_levels_need_json() {
+        let mut c = sample();
+        c.logging.application_log_level = Some("INFO".into());
+        assert!(c.validate().is_err());
+        c.logging.log_format = LogFormat::Json;
+        c.validate().unwrap();
+        c.logging.application_log_level = Some("LOUD".into());
+        assert!(c.validate().is_err());
+    }
+}

@@ -1,0 +1,17 @@
+//! Ignis's domain types: functions, their configuration and its validation, names, qualifiers and
+//! ARNs, runtimes and Lambda's limits.
+//!
+//! This crate does no I/O and knows nothing of HTTP or JSON wire shapes (those live in
+//! `ignis-wire`). Everything here is pure and unit-tested beside the code.
+
+pub mod arn;
+pub mod function;
+pub mod limits;
+pub mod runtime;
+pub mod time;
+
+pub use arn::{Account, FunctionRef, Qualifier};
+pub use function::{
+    Architecture, FunctionConfig, LogFormat, LoggingConfig, TracingMode, ValidationError,
+};
+pub use runtime::{Runtime, RuntimeFamily};

@@ -1,0 +1,115 @@
+//! The data directory: its layout, and the exclusive lock that keeps a second node off it.
+//!
+//! ```text
+//! <data>/lock            held (flock) by the running node
+//! <data>/credentials     root credentials, mode 0600, when generated
+//! <data>/url-key         HMAC key of code download URLs, mode 0600
+//! <data>/metadata.db     SQLite (WAL) metadata
+//! <data>/code/           content-addressed packages (ignis-package)
+//! ```
+
+use crate::ServerError;
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+/// `$XDG_DATA_HOME/ignis`, i.e. `~/.local/share/ignis` on Linux.
+pub fn default_data_dir() -> PathBuf {
+    dirs::data_dir()
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join("ignis")
+}
+
+/// An opened, locked data directory; the lock is released on drop.
+pub struct DataDir {
+    path: PathBuf,
+    _lock: File,
+}
+
+impl DataDir {
+    pub fn open(path: &Path) -> Result<DataDir, ServerError> {
+        let io = |source| ServerError::DataDir {
+            path: path.to_path_buf(),
+            source,
+        };
+        std::fs::create_dir_all(path).map_err(io)?;
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path.join("lock"))
+            .map_err(io)?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(ServerError::Locked(path.to_path_buf()));
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
+        }
+        Ok(DataDir {
+            path: path.to_path_buf(),
+            _lock: lock,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn metadata_db(&self) -> PathBuf {
+        self.path.join("metadata.db")
+    }
+
+    pub fn code_dir(&self) -> PathBuf {
+        self.path.join("code")
+    }
+
+    pub fn credentials_file(&self) -> PathBuf {
+        self.path.join("credentials")
+    }
+
+    /// The node's code-URL signing key, created once.
+    pub fn url_signing_key(&self) -> Result<Vec<u8>, ServerError> {
+        let path = self.path.join("url-key");
+        if let Ok(key) = std::fs::read(&path)
+            && key.len() >= 32
+        {
+            return Ok(key);
+        }
+        let key: [u8; 32] = rand::random();
+        write_private(&path, &key).map_err(|source| ServerError::DataDir { path, source })?;
+        Ok(key.to_vec())
+    }
+}
+
+/// Writes a file readable by its owner only (created with mode 0600, replaced atomically).
+pub(crate) fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    let tmp = path.with_extension("tmp");
+    let mut f = OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .write(true)
+        .mode(0o600)
+        .open(&tmp)?;
+    f.write_all(contents)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_open_is_refused_until_the_first_is_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = DataDir::open(dir.path()).unwrap();
+        assert!(matches!(
+            DataDir::open(dir.path()),
+            Err(ServerError::Locked(_))
+        ));
+        drop(first);
+        DataDir::open(dir.path()).unwrap();
+    }
+}

@@ -1,0 +1,398 @@
+//! AWS Signature Version 4 for Ignis.
+//!
+//! This crate owns request authentication: [`verify`] checks a request signed by the AWS CLI,
+//! boto3 or any AWS SDK (the `Authorization` header form and presigned URLs) against the
+//! caller's secret keys and answers with the caller's [`Identity`] or a [`SigV4Error`] that
+//! carries AWS's error type and message. [`sign`] is the matching client-side signer for Ignis's
+//! own tools. Both build the canonical request with the same code, in [`canonical`].
+//!
+//! What AWS does and so does this crate:
+//! - the canonical URI is the path as sent, dot segments removed, percent-encoded a second time
+//!   (`%3A` is signed as `%253A`), except for service `s3`, where it is encoded once and not
+//!   normalised;
+//! - query keys and values are decoded, re-encoded and sorted; `X-Amz-Signature` is left out;
+//! - only the headers in `SignedHeaders` are used, and `host` must be one of them;
+//! - the payload hash is the `x-amz-content-sha256` header when sent (`UNSIGNED-PAYLOAD` is
+//!   allowed; a digest must match the body), otherwise the SHA-256 of the body (presigned S3 URLs
+//!   use `UNSIGNED-PAYLOAD`);
+//! - the request time may be 15 minutes off the server's clock either way; presigned URLs are
+//!   good for `X-Amz-Expires` seconds;
+//! - signatures are compared in constant time; signing keys are cached per key id, date, region
+//!   and service ([`SigningKeyCache`]).
+
+pub mod canonical;
+mod error;
+mod parse;
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::{LazyLock, Mutex};
+
+use chrono::{DateTime, Duration, Utc};
+use http::{HeaderMap, HeaderName, HeaderValue};
+use subtle::ConstantTimeEq;
+
+use canonical::{
+    ALGORITHM, UNSIGNED_PAYLOAD, UriMode, canonical_headers, canonical_query, canonical_request,
+    canonical_uri, credential_scope, encode_path, normalize_path_botocore, sha256_hex, signature,
+    signing_key, string_to_sign,
+};
+pub use error::SigV4Error;
+use parse::{AMZ_DATE_FORMAT, AuthParams, MAX_EXPIRES_SECS};
+
+/// How far the request time may be from the server's clock, either way.
+pub const MAX_CLOCK_SKEW: Duration = Duration::minutes(15);
+
+/// Everything of the HTTP request the verifier needs. `path` and `query` are exactly as sent on
+/// the wire (still percent-encoded).
+#[derive(Debug, Clone, Copy)]
+pub struct SignedRequest<'a> {
+    /// The HTTP method, e.g. `POST`.
+    pub method: &'a str,
+    /// The request path as sent, e.g. `/2015-03-31/functions/arn%3Aaws%3A...`.
+    pub path: &'a str,
+    /// The query string as sent, without the `?`.
+    pub query: Option<&'a str>,
+    /// All request headers.
+    pub headers: &'a HeaderMap,
+    /// The whole request body.
+    pub body: &'a [u8],
+}
+
+/// Who signed a request, and the scope they signed it for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    /// The access key id from the credential scope.
+    pub access_key_id: String,
+    /// The region from the credential scope (not checked by [`verify`]).
+    pub region: String,
+    /// The service from the credential scope (always the expected one).
+    pub service: String,
+}
+
+/// A small bounded cache of derived signing keys, keyed by access key id, date, region and
+/// service. An entry is used only if it was derived from the same secret, so a rotated secret
+/// is picked up at once.
+#[derive(Debug)]
+pub struct SigningKeyCache {
+    entries: Mutex<HashMap<CacheKey, CacheEntry>>,
+    capacity: usize,
+}
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct CacheKey {
+    access_key_id: String,
+    date: String,
+    region: String,
+    service: String,
+}
+
+struct CacheEntry {
+    secret: String,
+    key: [u8; 32],
+}
+
+impl std::fmt::Debug for CacheEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CacheEntry(..)")
+    }
+}
+
+impl SigningKeyCache {
+    /// A cache holding at most `capacity` keys (it is emptied when full). A capacity of 0
+    /// disables caching.
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            entries: Mutex::new(HashMap::new()),
+            capacity,
+        }
+    }
+
+    /// The signing key for `secret` and the scope, from the cache or freshly derived.
+    pub fn signing_key(
+        &self,
+        access_key_id: &str,
+        secret: &str,
+        date: &str,
+        region: &str,
+        service: &str,
+    ) -> [u8; 32] {
+        if self.capacity == 0 {
+            return signing_key(secret, date, region, service);
+        }
+        let cache_key = CacheKey {
+            access_key_id: access_key_id.to_owned(),
+            date: date.to_owned(),
+            region: region.to_owned(),
+            service: service.to_owned(),
+        };
+        {
+            let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(entry) = entries.get(&cache_key)
+                && bool::from(entry.secret.as_bytes().ct_eq(secret.as_bytes()))
+            {
+                return entry.key;
+            }
+        }
+        let key = signing_key(secret, date, region, service);
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if entries.len() >= self.capacity && !entries.contains_key(&cache_key) {
+            entries.clear();
+        }
+        entries.insert(
+            cache_key,
+            CacheEntry {
+                secret: secret.to_owned(),
+                key,
+            },
+        );
+        key
+    }
+
+    /// How many keys are cached.
+    pub fn len(&self) -> usize {
+        self.entries.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    /// Whether the cache is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl Default for SigningKeyCache {
+    /// A cache of 1024 keys.
+    fn default() -> Self {
+        Self::new(1024)
+    }
+}
+
+static DEFAULT_CACHE: LazyLock<SigningKeyCache> = LazyLock::new(SigningKeyCache::default);
+
+/// Verifies the SigV4 signature of `req` at time `now` for `expected_service` (e.g. `lambda`).
+///
+/// `secret_for` maps an access key id to its secret access key, or `None` if the key is unknown.
+/// Uses a process-wide [`SigningKeyCache`]; see [`verify_with_cache`] to bring your own.
+pub fn verify(
+    req: &SignedRequest<'_>,
+    now: DateTime<Utc>,
+    expected_service: &str,
+    secret_for: impl Fn(&str) -> Option<String>,
+) -> Result<Identity, SigV4Error> {
+    verify_with_cache(req, now, expected_service, secret_for, &DEFAULT_CACHE)
+}
+
+/// [`verify`] with the given signing-key cache.
+pub fn verify_with_cache(
+    req: &SignedRequest<'_>,
+    now: DateTime<Utc>,
+    expected_service: &str,
+    secret_for: impl Fn(&str) -> Option<String>,
+    cache: &SigningKeyCache,
+) -> Result<Identity, SigV4Error> {
+    let auth = parse::auth_params(req.headers, req.query)?;
+    if auth.service != expected_service {
+        return Err(SigV4Error::WrongService {
+            expected: expected_service.to_owned(),
+        });
+    }
+    let request_date = &auth.amz_date[..8];
+    if auth.scope_date != request_date {
+        return Err(SigV4Error::ScopeDateMismatch {
+            scope_date: auth.scope_date.clone(),
+            request_date: request_date.to_owned(),
+            request_time: auth.amz_date.clone(),
+        });
+    }
+    check_time(&auth, now)?;
+    let secret = secret_for(&auth.access_key_id).ok_or(SigV4Error::UnrecognizedClient)?;
+
+    let presigned = auth.presigned.is_some();
+    let content_sha256 = req
+        .headers
+        .get("x-amz-content-sha256")
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).trim().to_owned());
+    if let Some(value) = &content_sha256
+        && value != UNSIGNED_PAYLOAD
+        && !is_sha256_hex(value)
+    {
+        return Err(SigV4Error::IncompleteSignature(format!(
+            "x-amz-content-sha256 must be '{UNSIGNED_PAYLOAD}' or the hex SHA-256 of the payload, got '{value}'."
+        )));
+    }
+    let body_hash = || sha256_hex(req.body);
+    let payload_hash: Cow<'_, str> = match &content_sha256 {
+        Some(value) => Cow::Borrowed(value),
+        None if presigned && auth.service == "s3" => Cow::Borrowed(UNSIGNED_PAYLOAD),
+        None => Cow::Owned(body_hash()),
+    };
+
+    let key = cache.signing_key(
+        &auth.access_key_id,
+        &secret,
+        &auth.scope_date,
+        &auth.region,
+        &auth.service,
+    );
+    let Some(provided) = decode_signature(&auth.signature) else {
+        return Err(SigV4Error::InvalidSignature);
+    };
+    let scope = credential_scope(&auth.scope_date, &auth.region, &auth.service);
+    let query = canonical_query(req.query.unwrap_or_default(), presigned);
+    let headers_block = canonical_headers(req.headers, &auth.signed_headers);
+    let signed_headers = auth.signed_headers.join(";");
+    let matches = |uri: &str| {
+        let creq = canonical_request(
+            req.method,
+            uri,
+            &query,
+            &headers_block,
+            &signed_headers,
+            &payload_hash,
+        );
+        let expected = signature(&key, &string_to_sign(&auth.amz_date, &scope, &creq));
+        bool::from(expected.ct_eq(&provided))
+    };
+
+    let mode = UriMode::for_service(&auth.service);
+    let uri = canonical_uri(req.path, mode);
+    let mut valid = matches(&uri);
+    if !valid && mode.normalize && (req.path.ends_with("/.") || req.path.ends_with("/..")) {
+        // botocore keeps no trailing slash after a final dot segment; accept its form too.
+        let alternative = encode_path(&normalize_path_botocore(req.path), mode.encoding);
+        valid = alternative != uri && matches(&alternative);
+    }
+    if !valid {
+        return Err(SigV4Error::InvalidSignature);
+    }
+    if let Some(value) = &content_sha256
+        && value != UNSIGNED_PAYLOAD
+        && !value.eq_ignore_ascii_case(&body_hash())
+    {
+        return Err(SigV4Error::PayloadHashMismatch);
+    }
+    Ok(Identity {
+        access_key_id: auth.access_key_id,
+        region: auth.region,
+        service: auth.service,
+    })
+}
+
+fn check_time(auth: &AuthParams, now: DateTime<Utc>) -> Result<(), SigV4Error> {
+    let fmt = |t: DateTime<Utc>| t.format(AMZ_DATE_FORMAT).to_string();
+    if auth.request_time > now + MAX_CLOCK_SKEW {
+        return Err(SigV4Error::SignatureNotYetCurrent {
+            request_time: auth.amz_date.clone(),
+            latest: fmt(now + MAX_CLOCK_SKEW),
+            now: fmt(now),
+        });
+    }
+    let (window, window_text) = match auth.presigned {
+        Some(Some(expires)) => (
+            // At most a week: checked when parsing.
+            Duration::seconds(expires.min(MAX_EXPIRES_SECS) as i64),
+            format!("{expires} sec."),
+        ),
+        _ => (MAX_CLOCK_SKEW, "15 min.".to_owned()),
+    };
+    if auth.request_time < now - window {
+        return Err(SigV4Error::SignatureExpired {
+            request_time: auth.amz_date.clone(),
+            earliest: fmt(now - window),
+            now: fmt(now),
+            window: window_text,
+        });
+    }
+    Ok(())
+}
+
+fn is_sha256_hex(value: &str) -> bool {
+    value.len() == 64 && value.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+fn decode_signature(hex_signature: &str) -> Option<[u8; 32]> {
+    let mut out = [0u8; 32];
+    hex::decode_to_slice(hex_signature, &mut out).ok()?;
+    Some(out)
+}
+
+/// Signs a request for Ignis's own clients and returns the headers to add to it: `x-amz-date`,
+/// `x-amz-content-sha256` (for service `s3` only, when not already present) and
+/// `authorization`. Insert them, replacing any header of the same name.
+///
+/// `path` and `query` are as they will be sent (percent-encoded). `headers` must contain the
+/// `host` header the request will carry. Signed are `host`, `x-amz-date`, `content-type` when
+/// present and every `x-amz-*` header present (so a `x-amz-security-token` is signed too).
+///
+/// # Panics
+///
+/// If `access_key_id`, `region` or `service` contain characters not allowed in a header value.
+#[allow(clippy::too_many_arguments)] // The signature is fixed by the API crate.
+pub fn sign(
+    method: &str,
+    path: &str,
+    query: Option<&str>,
+    headers: &HeaderMap,
+    body: &[u8],
+    access_key_id: &str,
+    secret: &str,
+    region: &str,
+    service: &str,
+    now: DateTime<Utc>,
+) -> Vec<(HeaderName, HeaderValue)> {
+    let amz_date = now.format(AMZ_DATE_FORMAT).to_string();
+    let date = &amz_date[..8];
+    let x_amz_date = HeaderName::from_static("x-amz-date");
+    let content_sha256 = HeaderName::from_static("x-amz-content-sha256");
+
+    let mut all = headers.clone();
+    let date_value = HeaderValue::from_str(&amz_date).expect("a formatted date is ASCII");
+    all.insert(x_amz_date.clone(), date_value.clone());
+    let mut out = vec![(x_amz_date, date_value)];
+
+    let payload_hash = match all.get(&content_sha256) {
+        Some(value) => String::from_utf8_lossy(value.as_bytes()).trim().to_owned(),
+        None => {
+            let hash = sha256_hex(body);
+            if service == "s3" {
+                let value = HeaderValue::from_str(&hash).expect("a hex digest is ASCII");
+                all.insert(content_sha256.clone(), value.clone());
+                out.push((content_sha256, value));
+            }
+            hash
+        }
+    };
+
+    let mut names: Vec<&str> = all
+        .keys()
+        .map(HeaderName::as_str)
+        .filter(|n| *n == "host" || *n == "content-type" || n.starts_with("x-amz-"))
+        .collect();
+    if !names.contains(&"host") {
+        names.push("host");
+    }
+    names.sort_unstable();
+    let signed_headers = names.join(";");
+
+    let creq = canonical_request(
+        method,
+        &canonical_uri(path, UriMode::for_service(service)),
+        &canonical_query(query.unwrap_or_default(), false),
+        &canonical_headers(&all, &names),
+        &signed_headers,
+        &payload_hash,
+    );
+    let scope = credential_scope(date, region, service);
+    let key = DEFAULT_CACHE.signing_key(access_key_id, secret, date, region, service);
+    let sig = signature(&key, &string_to_sign(&amz_date, &scope, &creq));
+    let authorization = format!(
+        "{ALGORITHM} Credential={access_key_id}/{scope}, SignedHeaders={signed_headers}, Signature={}",
+        hex::encode(sig)
+    );
+    out.push((
+        http::header::AUTHORIZATION,
+        HeaderValue::from_str(&authorization)
+            .expect("access key id, region and service must be valid header characters"),
+    ));
+    out
+}

@@ -1,0 +1,110 @@
+//! Ignis's metadata store: functions, their versions and tags, in SQLite (WAL) with embedded
+//! migrations.
+//!
+//! It owns the durable state of the control plane and an in-memory cache of every version's
+//! configuration, so that the invoke path reads no disk: the cache is filled on open and
+//! updated on each committed write. Code packages themselves live in `ignis-package`'s
+//! content-addressed store; rows here refer to them by SHA-256.
+//!
+//! Queries are written with `$N` placeholders and portable SQL so that the same statements can
+//! run on PostgreSQL when a multi-node backend is added.
+
+mod functions;
+
+pub use functions::{FunctionRecord, Page};
+
+use ignis_model::FunctionConfig;
+use sqlx::SqlitePool;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+/// Failures of the metadata store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("function {0} already exists")]
+    AlreadyExists(String),
+    #[error("function {0} not found")]
+    NotFound(String),
+    #[error("revision of {name} is {actual}, not {expected}")]
+    RevisionMismatch {
+        name: String,
+        expected: String,
+        actual: String,
+    },
+    #[error("stored configuration of {name} is unreadable")]
+    Corrupt {
+        name: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("database")]
+    Database(#[from] sqlx::Error),
+    #[error("database migration")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+type ConfigCache = HashMap<(String, String), Arc<FunctionConfig>>;
+
+/// The metadata store; cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    pool: SqlitePool,
+    cache: Arc<RwLock<ConfigCache>>,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `path`, runs migrations and fills the cache.
+    pub async fn open(path: &Path) -> Result<Store, StoreError> {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(5));
+        // One connection: SQLite has one writer anyway, and reads are served from the cache.
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("./migrations").run(&pool).await?;
+        let store = Store {
+            pool,
+            cache: Arc::new(RwLock::new(HashMap::new())),
+        };
+        store.load_cache().await?;
+        Ok(store)
+    }
+
+    /// Closes the pool, checkpointing the WAL.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// A version's configuration from memory; the invoke path's only lookup.
+    pub fn cached(&self, name: &str, version: &str) -> Option<Arc<FunctionConfig>> {
+        self.cache
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&(name.to_string(), version.to_string()))
+            .cloned()
+    }
+
+    fn cache_put(&self, config: FunctionConfig) {
+        let key = (config.name.clone(), config.version.clone());
+        self.cache
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key, Arc::new(config));
+    }
+
+    fn cache_remove_function(&self, name: &str) {
+        self.cache
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|(n, _), _| n != name);
+    }
+}

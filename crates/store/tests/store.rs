@@ -1,0 +1,115 @@
+//! The store against a real SQLite file.
+
+use ignis_model::FunctionConfig;
+use ignis_model::function::{Architecture, CodeRef, LoggingConfig, TracingMode};
+use ignis_store::{Store, StoreError};
+use std::collections::BTreeMap;
+
+fn config(name: &str, revision: &str) -> FunctionConfig {
+    FunctionConfig {
+        name: name.into(),
+        version: "$LATEST".into(),
+        runtime: Some("python3.11".into()),
+        handler: Some("app.handler".into()),
+        role: "arn:aws:iam::000000000000:role/any".into(),
+        description: String::new(),
+        timeout: 3,
+        memory_size: 128,
+        environment: None,
+        ephemeral_storage: 512,
+        architectures: vec![Architecture::X86_64],
+        tracing_mode: TracingMode::PassThrough,
+        logging: LoggingConfig::default_for(name),
+        layers: vec![],
+        dead_letter_target: None,
+        kms_key_arn: None,
+        code: CodeRef {
+            sha256_hex: "ab".into(),
+            sha256_base64: "qw==".into(),
+            size: 100,
+            unzipped_size: 200,
+        },
+        revision_id: revision.into(),
+        last_modified_ms: 1,
+    }
+}
+
+#[tokio::test]
+async fn functions_round_trip_and_survive_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("meta.db");
+    let store = Store::open(&path).await.unwrap();
+    let tags = BTreeMap::from([("team".to_string(), "a".to_string())]);
+    store
+        .create_function(&config("f1", "r1"), &tags)
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.create_function(&config("f1", "r1"), &tags).await,
+        Err(StoreError::AlreadyExists(_))
+    ));
+    assert_eq!(
+        store.get_version("f1", "$LATEST").unwrap().revision_id,
+        "r1"
+    );
+
+    // Compare-and-set on the revision.
+    let mut changed = config("f1", "r2");
+    changed.memory_size = 256;
+    assert!(matches!(
+        store.update_latest(&changed, "stale").await,
+        Err(StoreError::RevisionMismatch { .. })
+    ));
+    store.update_latest(&changed, "r1").await.unwrap();
+    assert_eq!(store.get_version("f1", "$LATEST").unwrap().memory_size, 256);
+
+    store
+        .tag("f1", &BTreeMap::from([("x".into(), "y".into())]))
+        .await
+        .unwrap();
+    store.untag("f1", &["team".to_string()]).await.unwrap();
+    store.close().await;
+
+    let reopened = Store::open(&path).await.unwrap();
+    let record = reopened.get_function("f1").await.unwrap();
+    assert_eq!(record.latest.memory_size, 256);
+    assert_eq!(
+        record.tags,
+        BTreeMap::from([("x".to_string(), "y".to_string())])
+    );
+    assert_eq!(reopened.usage().await.unwrap(), (100, 1));
+    assert!(reopened.code_in_use("ab").await.unwrap());
+    assert_eq!(
+        reopened.delete_function("f1").await.unwrap(),
+        vec!["ab".to_string()]
+    );
+    assert!(reopened.get_version("f1", "$LATEST").is_err());
+    assert!(!reopened.code_in_use("ab").await.unwrap());
+    assert!(matches!(
+        reopened.delete_function("f1").await,
+        Err(StoreError::NotFound(_))
+    ));
+}
+
+#[tokio::test]
+async fn listing_pages_in_name_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("meta.db")).await.unwrap();
+    for i in 0..7 {
+        store
+            .create_function(&config(&format!("f{i}"), "r"), &BTreeMap::new())
+            .await
+            .unwrap();
+    }
+    let mut seen = vec![];
+    let mut marker = None;
+    loop {
+        let page = store.list_functions(marker.as_deref(), 3).await.unwrap();
+        seen.extend(page.items.iter().map(|c| c.name.clone()));
+        match page.next_marker {
+            Some(m) => marker = Some(m),
+            None => break,
+        }
+    }
+    assert_eq!(seen, (0..7).map(|i| format!("f{i}")).collect::<Vec<_>>());
+}

@@ -1,0 +1,273 @@
+//! [`LambdaApiError`]: every failure of a control-plane request, with the HTTP status, the
+//! `x-amzn-ErrorType` and the JSON body AWS sends for it.
+
+use crate::headers;
+use axum::response::{IntoResponse, Response};
+use http::{HeaderValue, StatusCode};
+
+/// An error answer of the Lambda API. Each variant carries the message the client sees.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LambdaApiError {
+    #[error("{0}")]
+    ResourceNotFound(String),
+    #[error("{0}")]
+    ResourceConflict(String),
+    #[error("{0}")]
+    InvalidParameterValue(String),
+    /// A modelled constraint failed (pattern, range, enum), as AWS's front end reports it.
+    #[error("{0}")]
+    Validation(String),
+    #[error("{0}")]
+    InvalidRequestContent(String),
+    /// A control-plane request body over its limit.
+    #[error("{0}")]
+    RequestTooLarge(String),
+    /// An Invoke request body over 6 MB (AWS answers with this unmodelled name).
+    #[error("{0}")]
+    RequestEntityTooLarge(String),
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error("{0}")]
+    PreconditionFailed(String),
+    #[error("{message}")]
+    TooManyRequests {
+        message: String,
+        reason: &'static str,
+        retry_after_seconds: u32,
+    },
+    #[error("{0}")]
+    InvalidZipFile(String),
+    #[error("{0}")]
+    CodeStorageExceeded(String),
+    #[error("{0}")]
+    MissingAuthenticationToken(String),
+    #[error("{0}")]
+    IncompleteSignature(String),
+    #[error("{0}")]
+    InvalidSignature(String),
+    #[error("{0}")]
+    UnrecognizedClient(String),
+    #[error("{0}")]
+    AccessDenied(String),
+    /// No operation has this method and path.
+    #[error("{0}")]
+    UnknownOperation(String),
+    /// An operation or option Ignis does not provide yet.
+    #[error("{0}")]
+    NotImplemented(String),
+    /// An internal failure; the message is generic, the cause is logged.
+    #[error("{0}")]
+    Service(String),
+}
+
+/// How the body spells its message member; the model differs per exception.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageKey {
+    Upper,
+    Lower,
+}
+
+impl LambdaApiError {
+    /// Every variant once, for table tests.
+    pub fn examples() -> Vec<LambdaApiError> {
+        use LambdaApiError::*;
+        let m = || "m".to_string();
+        vec![
+            ResourceNotFound(m()),
+            ResourceConflict(m()),
+            InvalidParameterValue(m()),
+            Validation(m()),
+            InvalidRequestContent(m()),
+            RequestTooLarge(m()),
+            RequestEntityTooLarge(m()),
+            UnsupportedMediaType(m()),
+            PreconditionFailed(m()),
+            TooManyRequests {
+                message: m(),
+                reason: "ReservedFunctionConcurrentInvocationLimitExceeded",
+                retry_after_seconds: 1,
+            },
+            InvalidZipFile(m()),
+            CodeStorageExceeded(m()),
+            MissingAuthenticationToken(m()),
+            IncompleteSignature(m()),
+            InvalidSignature(m()),
+            UnrecognizedClient(m()),
+            AccessDenied(m()),
+            UnknownOperation(m()),
+            NotImplemented(m()),
+            Service(m()),
+        ]
+    }
+
+    pub fn status(&self) -> StatusCode {
+        use LambdaApiError::*;
+        match self {
+            ResourceNotFound(_) | UnknownOperation(_) => StatusCode::NOT_FOUND,
+            ResourceConflict(_) => StatusCode::CONFLICT,
+            InvalidParameterValue(_)
+            | Validation(_)
+            | InvalidRequestContent(_)
+            | CodeStorageExceeded(_) => StatusCode::BAD_REQUEST,
+            RequestTooLarge(_) | RequestEntityTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
+            TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            InvalidZipFile(_) => StatusCode::BAD_GATEWAY,
+            MissingAuthenticationToken(_)
+            | IncompleteSignature(_)
+            | InvalidSignature(_)
+            | UnrecognizedClient(_)
+            | AccessDenied(_) => StatusCode::FORBIDDEN,
+            NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
+            Service(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The `x-amzn-ErrorType` value, which the SDKs turn into an exception class.
+    pub fn error_type(&self) -> &'static str {
+        use LambdaApiError::*;
+        match self {
+            ResourceNotFound(_) => "ResourceNotFoundException",
+            ResourceConflict(_) => "ResourceConflictException",
+            InvalidParameterValue(_) => "InvalidParameterValueException",
+            Validation(_) => "ValidationException",
+            InvalidRequestContent(_) => "InvalidRequestContentException",
+            RequestTooLarge(_) => "RequestTooLargeException",
+            RequestEntityTooLarge(_) => "RequestEntityTooLargeException",
+            UnsupportedMediaType(_) => "UnsupportedMediaTypeException",
+            PreconditionFailed(_) => "PreconditionFailedException",
+            TooManyRequests { .. } => "TooManyRequestsException",
+            InvalidZipFile(_) => "InvalidZipFileException",
+            CodeStorageExceeded(_) => "CodeStorageExceededException",
+            MissingAuthenticationToken(_) => "MissingAuthenticationTokenException",
+            IncompleteSignature(_) => "IncompleteSignatureException",
+            InvalidSignature(_) => "InvalidSignatureException",
+            UnrecognizedClient(_) => "UnrecognizedClientException",
+            AccessDenied(_) => "AccessDeniedException",
+            UnknownOperation(_) => "UnknownOperationException",
+            NotImplemented(_) => "NotImplementedException",
+            Service(_) => "ServiceException",
+        }
+    }
+
+    /// The message member's spelling, from the service model's exception shapes.
+    pub fn message_key(&self) -> MessageKey {
+        use LambdaApiError::*;
+        match self {
+            ResourceNotFound(_) | InvalidZipFile(_) | Service(_) | RequestEntityTooLarge(_) => {
+                MessageKey::Upper
+            }
+            _ => MessageKey::Lower,
+        }
+    }
+
+    /// The JSON body: `{"Type": "User"|"Service", "Message"|"message": ...}` (+ `Reason`).
+    pub fn body(&self) -> serde_json::Value {
+        let kind = if self.status().is_server_error() {
+            "Service"
+        } else {
+            "User"
+        };
+        let key = match self.message_key() {
+            MessageKey::Upper => "Message",
+            MessageKey::Lower => "message",
+        };
+        let mut body = serde_json::json!({ "Type": kind, key: self.to_string() });
+        if let LambdaApiError::TooManyRequests { reason, .. } = self {
+            body["Reason"] = serde_json::Value::from(*reason);
+        }
+        body
+    }
+}
+
+impl IntoResponse for LambdaApiError {
+    fn into_response(self) -> Response {
+        let mut response = (
+            self.status(),
+            [(http::header::CONTENT_TYPE, "application/json")],
+            self.body().to_string(),
+        )
+            .into_response();
+        let h = response.headers_mut();
+        h.insert(
+            headers::ERROR_TYPE,
+            HeaderValue::from_static(self.error_type()),
+        );
+        if let LambdaApiError::TooManyRequests {
+            retry_after_seconds,
+            ..
+        } = &self
+        {
+            h.insert(
+                headers::RETRY_AFTER,
+                HeaderValue::from(*retry_after_seconds),
+            );
+        }
+        response
+    }
+}
+
+impl From<ignis_model::ValidationError> for LambdaApiError {
+    fn from(e: ignis_model::ValidationError) -> LambdaApiError {
+        match e {
+            ignis_model::ValidationError::Constraint { .. } => {
+                LambdaApiError::Validation(e.to_string())
+            }
+            ignis_model::ValidationError::InvalidParameter(m) => {
+                LambdaApiError::InvalidParameterValue(m)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Status, error type and body of every variant, against the service model's exception
+    /// shapes (botocore `service-2.json`) and AWS's observed answers for the unmodelled ones.
+    #[test]
+    fn every_variant_has_its_wire_form() {
+        let expected: &[(&str, u16, &str)] = &[
+            ("ResourceNotFoundException", 404, "Message"),
+            ("ResourceConflictException", 409, "message"),
+            ("InvalidParameterValueException", 400, "message"),
+            ("ValidationException", 400, "message"),
+            ("InvalidRequestContentException", 400, "message"),
+            ("RequestTooLargeException", 413, "message"),
+            ("RequestEntityTooLargeException", 413, "Message"),
+            ("UnsupportedMediaTypeException", 415, "message"),
+            ("PreconditionFailedException", 412, "message"),
+            ("TooManyRequestsException", 429, "message"),
+            ("InvalidZipFileException", 502, "Message"),
+            ("CodeStorageExceededException", 400, "message"),
+            ("MissingAuthenticationTokenException", 403, "message"),
+            ("IncompleteSignatureException", 403, "message"),
+            ("InvalidSignatureException", 403, "message"),
+            ("UnrecognizedClientException", 403, "message"),
+            ("AccessDeniedException", 403, "message"),
+            ("UnknownOperationException", 404, "message"),
+            ("NotImplementedException", 501, "message"),
+            ("ServiceException", 500, "Message"),
+        ];
+        let all = LambdaApiError::examples();
+        assert_eq!(all.len(), expected.len());
+        for (err, (ty, status, key)) in all.into_iter().zip(expected) {
+            let response = err.clone().into_response();
+            assert_eq!(response.status().as_u16(), *status, "{ty}");
+            assert_eq!(response.headers()[headers::ERROR_TYPE], *ty);
+            let body = err.body();
+            assert_eq!(body[*key], "m", "{ty}");
+            let kind = if *status >= 500 { "Service" } else { "User" };
+            assert_eq!(body["Type"], kind, "{ty}");
+            if *ty == "TooManyRequestsException" {
+                assert_eq!(response.headers()[headers::RETRY_AFTER], "1");
+                assert_eq!(
+                    body["Reason"],
+                    "ReservedFunctionConcurrentInvocationLimitExceeded"
+                );
+            }
+        }
+    }
+}

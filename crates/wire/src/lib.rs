@@ -1,0 +1,11 @@
+//! Lambda's wire format: the JSON shapes of the control-plane API, the header names, and
+//! [`LambdaApiError`], the one type that becomes an error response.
+//!
+//! Member names and casing follow botocore's service model for `lambda` 2015-03-31. This crate
+//! converts between the wire and `ignis-model`; it holds no state and does no I/O.
+
+pub mod error;
+pub mod function;
+pub mod headers;
+
+pub use error::LambdaApiError;

@@ -1,0 +1,167 @@
+"""Fixtures that start the real `ignis` binary on a free port with a temporary data dir."""
+
+import io
+import os
+import re
+import signal
+import subprocess
+import zipfile
+from pathlib import Path
+
+import boto3
+import pytest
+from botocore.config import Config
+
+ROOT = Path(__file__).resolve().parents[2]
+ACCESS_KEY = "AKIAIGNISTESTKEY0001"
+SECRET_KEY = "ignis-test-secret-key-0000000000000000000"
+REGION = "us-east-1"
+ROLE = "arn:aws:iam::000000000000:role/any"
+
+
+def ignis_binary() -> str:
+    path = os.environ.get("IGNIS_BIN") or str(ROOT / "target" / "debug" / "ignis")
+    if not os.access(path, os.X_OK):
+        pytest.exit(f"ignis binary not found at {path}: run `cargo build` first or set IGNIS_BIN")
+    return path
+
+
+class Node:
+    """One running `ignis up`."""
+
+    def __init__(self, data_dir: Path, extra_env=None, extra_args=()):
+        self.data_dir = Path(data_dir)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        env.update(
+            IGNIS_ACCESS_KEY_ID=ACCESS_KEY,
+            IGNIS_SECRET_ACCESS_KEY=SECRET_KEY,
+            IGNIS_LOG="warn",
+        )
+        env.update(extra_env or {})
+        self.log_path = self.data_dir.parent / f"{self.data_dir.name}.log"
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [ignis_binary(), "up", "--listen", "127.0.0.1:0", "--data-dir", str(self.data_dir), *extra_args],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=self.log,
+        )
+        self.endpoint = self._wait_ready()
+
+    def _wait_ready(self) -> str:
+        for raw in self.proc.stdout:
+            line = raw.decode(errors="replace")
+            m = re.search(r"ignis listening on (http://\S+)", line)
+            if m:
+                return m.group(1)
+        self.proc.wait(timeout=10)
+        raise RuntimeError(f"ignis exited with {self.proc.returncode}: {self.log_path.read_text()}")
+
+    def client(self, service="lambda", validate=True, **kw):
+        config = Config(
+            retries={"max_attempts": 1, "mode": "standard"},
+            parameter_validation=validate,
+            read_timeout=120,
+        )
+        return boto3.client(
+            service,
+            endpoint_url=self.endpoint,
+            region_name=REGION,
+            aws_access_key_id=kw.get("access_key", ACCESS_KEY),
+            aws_secret_access_key=kw.get("secret_key", SECRET_KEY),
+            config=config,
+        )
+
+    def aws_env(self):
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        env.update(
+            AWS_ENDPOINT_URL=self.endpoint,
+            AWS_ACCESS_KEY_ID=ACCESS_KEY,
+            AWS_SECRET_ACCESS_KEY=SECRET_KEY,
+            AWS_REGION=REGION,
+            AWS_DEFAULT_REGION=REGION,
+            AWS_MAX_ATTEMPTS="1",
+        )
+        return env
+
+    def stop(self, sig=signal.SIGTERM, timeout=20) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc.stdout.close()
+        self.log.close()
+        return self.proc.returncode
+
+
+@pytest.fixture(scope="session")
+def node(tmp_path_factory):
+    n = Node(tmp_path_factory.mktemp("ignis") / "data")
+    yield n
+    n.stop()
+
+
+@pytest.fixture
+def fresh_node(tmp_path):
+    nodes = []
+
+    def start(data_dir=None, **kw):
+        n = Node(data_dir or tmp_path / f"data{len(nodes)}", **kw)
+        nodes.append(n)
+        return n
+
+    yield start
+    for n in nodes:
+        n.stop()
+
+
+@pytest.fixture(scope="session")
+def lam(node):
+    return node.client()
+
+
+def make_zip(files: dict, modes: dict | None = None) -> bytes:
+    """A zip of {name: text or bytes}, with optional unix modes per name."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, content in files.items():
+            info = zipfile.ZipInfo(name, date_time=(2024, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            mode = (modes or {}).get(name, 0o644)
+            info.external_attr = (0o100000 | mode) << 16
+            data = content.encode() if isinstance(content, str) else content
+            z.writestr(info, data)
+    return buf.getvalue()
+
+
+PY_HANDLER = "def handler(event, context):\n    return event\n"
+
+
+@pytest.fixture(scope="session")
+def hello_zip():
+    return make_zip({"app.py": PY_HANDLER})
+
+
+_counter = [0]
+
+
+@pytest.fixture
+def fname(request):
+    _counter[0] += 1
+    base = re.sub(r"[^a-zA-Z0-9]", "-", request.node.name)[:40]
+    return f"{base}-{_counter[0]}"
+
+
+def create(client, name, zip_bytes, **kw):
+    args = dict(
+        FunctionName=name,
+        Runtime="python3.11",
+        Handler="app.handler",
+        Role=ROLE,
+        Code={"ZipFile": zip_bytes},
+    )
+    args.update(kw)
+    return client.create_function(**args)
