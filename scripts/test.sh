@@ -13,4 +13,5 @@ export PATH="$PWD/.venv/bin:$PATH"
 
 cargo build --workspace --bins
 cargo test --workspace
-IGNIS_BIN="$PWD/target/debug/ignis" .venv/bin/python -m pytest tests -q "$@"
+target_dir="${CARGO_TARGET_DIR:-$PWD/target}"
+IGNIS_BIN="$target_dir/debug/ignis" .venv/bin/python -m pytest tests -q "$@"

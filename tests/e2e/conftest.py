@@ -47,10 +47,17 @@ class Node:
             stderr=self.log,
         )
         self.endpoint = self._wait_ready()
+        # Functions run in sandboxes (namespaces + cgroups), not as plain host processes.
+        self.sandboxed = self.isolation.startswith("sandbox")
+        out = subprocess.run([ignis_binary(), "runtimes"], capture_output=True, text=True, check=True).stdout
+        self.runtimes = {line.strip() for line in out.splitlines() if line.startswith("  ")}
 
     def _wait_ready(self) -> str:
+        self.isolation = ""
         for raw in self.proc.stdout:
             line = raw.decode(errors="replace")
+            if line.startswith("isolation: "):
+                self.isolation = line[len("isolation: "):].strip()
             m = re.search(r"ignis listening on (http://\S+)", line)
             if m:
                 return m.group(1)

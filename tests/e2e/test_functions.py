@@ -256,10 +256,3 @@ def test_malformed_and_oversized_bodies(node):
 def test_unknown_route(node):
     r = raw.request(node.endpoint, "GET", "/2015-03-31/nothing-here")
     assert r.status == 404 and r.error_type == "UnknownOperationException"
-
-
-def test_invoke_answers_not_implemented_until_built(lam, fname, hello_zip):
-    create(lam, fname, hello_zip)
-    with pytest.raises(ClientError) as e:
-        lam.invoke(FunctionName=fname, Payload=json.dumps({}))
-    assert code(e) == "NotImplementedException"

@@ -20,9 +20,8 @@ pub async fn settings(
             total_code_size: limits::TOTAL_CODE_SIZE,
             code_size_unzipped: limits::MAX_UNZIPPED_CODE_BYTES,
             code_size_zipped: limits::MAX_ZIPPED_CODE_BYTES,
-            concurrent_executions: limits::DEFAULT_ACCOUNT_CONCURRENCY,
-            // No reserved concurrency exists yet, so all of it is unreserved.
-            unreserved_concurrent_executions: limits::DEFAULT_ACCOUNT_CONCURRENCY,
+            concurrent_executions: state.concurrency.limit(),
+            unreserved_concurrent_executions: state.concurrency.unreserved(),
         },
         account_usage: AccountUsage {
             total_code_size,

@@ -44,6 +44,8 @@ fn too_large(path: &str) -> LambdaApiError {
         "InvokeFunction"
     } else if path.ends_with("/code") {
         "UpdateFunctionCode"
+    } else if path.contains("/layers/") {
+        "PublishLayerVersion"
     } else {
         "CreateFunction"
     };

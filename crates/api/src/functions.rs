@@ -2,7 +2,7 @@
 //! ListFunctions, UpdateFunctionCode, UpdateFunctionConfiguration, DeleteFunction.
 
 use crate::ApiState;
-use crate::request::{self, function_not_found};
+use crate::request::{self, AliasVersion, function_not_found};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
@@ -33,6 +33,20 @@ pub fn store_error(e: StoreError) -> LambdaApiError {
             LambdaApiError::ResourceNotFound(format!("Function not found: {name}"))
         }
         StoreError::RevisionMismatch { .. } => revision_mismatch(),
+        StoreError::CodeShaMismatch {
+            expected, actual, ..
+        } => LambdaApiError::PreconditionFailed(format!(
+            "CodeSHA256 ({expected}) is different from current CodeSHA256 in $LATEST ({actual}). Please try again with the current CodeSHA256."
+        )),
+        StoreError::AliasExists(name) => {
+            LambdaApiError::ResourceConflict(format!("Alias already exists: {name}"))
+        }
+        StoreError::AliasNotFound(name) => {
+            LambdaApiError::ResourceNotFound(format!("Cannot find alias arn: {name}"))
+        }
+        StoreError::VersionInUse { alias, .. } => LambdaApiError::ResourceConflict(format!(
+            "Unable to delete version because the following aliases reference it: [{alias}]"
+        )),
         other => {
             tracing::error!(error = ?other, "metadata store failed");
             LambdaApiError::Service("An internal error occurred in the metadata store.".into())
@@ -40,7 +54,7 @@ pub fn store_error(e: StoreError) -> LambdaApiError {
     }
 }
 
-fn revision_mismatch() -> LambdaApiError {
+pub(crate) fn revision_mismatch() -> LambdaApiError {
     LambdaApiError::PreconditionFailed(
         "The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id".into(),
     )
@@ -57,7 +71,7 @@ fn package_error(e: PackageError) -> LambdaApiError {
     }
 }
 
-fn not_built(what: &str) -> LambdaApiError {
+pub(crate) fn not_built(what: &str) -> LambdaApiError {
     LambdaApiError::InvalidParameterValue(format!("{what} is not supported by Ignis yet."))
 }
 
@@ -89,7 +103,7 @@ fn zip_bytes(code: &CodeSpec) -> Result<Vec<u8>, LambdaApiError> {
 }
 
 /// Stores the package once (blocking work off the reactor) and returns its reference.
-async fn store_code(state: &ApiState, zip: Vec<u8>) -> Result<CodeRef, LambdaApiError> {
+pub(crate) async fn store_code(state: &ApiState, zip: Vec<u8>) -> Result<CodeRef, LambdaApiError> {
     let code = state.code.clone();
     let stored: StoredPackage =
         tokio::task::spawn_blocking(move || code.put(&zip, &Limits::LAMBDA))
@@ -106,8 +120,9 @@ async fn store_code(state: &ApiState, zip: Vec<u8>) -> Result<CodeRef, LambdaApi
     })
 }
 
-/// Removes packages no version refers to any more. Called with `code_lock` held.
-async fn collect_garbage(state: &ApiState, hashes: Vec<String>) {
+/// Removes packages no version or layer refers to any more, then the merged layer
+/// directories no version uses. Called with `code_lock` held.
+pub(crate) async fn collect_garbage(state: &ApiState, hashes: Vec<String>) {
     for hex in hashes {
         match state.store.code_in_use(&hex).await {
             Ok(false) => {
@@ -123,6 +138,7 @@ async fn collect_garbage(state: &ApiState, hashes: Vec<String>) {
             Err(e) => tracing::warn!(error = ?e, "could not check code package use"),
         }
     }
+    crate::layers::collect_merged(state).await;
 }
 
 fn architectures(
@@ -188,18 +204,16 @@ fn new_revision() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
-/// `$LATEST` of the referenced function; a qualifier must name `$LATEST` (published versions
-/// and aliases are not built yet, so they do not exist).
+/// `$LATEST` of the referenced function; the mutating operations act on it only.
 fn latest_of(
     state: &ApiState,
     r: &FunctionRef,
 ) -> Result<std::sync::Arc<FunctionConfig>, LambdaApiError> {
     match &r.qualifier {
-        None | Some(Qualifier::Latest) => state
-            .store
-            .get_version(&r.name, ignis_model::arn::LATEST)
-            .map_err(|_| function_not_found(state, &r.name, r.qualifier.as_ref())),
-        Some(q) => Err(function_not_found(state, &r.name, Some(q))),
+        None | Some(Qualifier::Latest) => request::resolve_config(state, r, AliasVersion::Primary),
+        Some(_) => Err(LambdaApiError::InvalidParameterValue(
+            "Only $LATEST can be updated; published versions are immutable.".into(),
+        )),
     }
 }
 
@@ -217,12 +231,6 @@ pub async fn create(
     if req.package_type.as_deref().is_some_and(|p| p != "Zip") {
         return Err(not_built("PackageType Image (container images)"));
     }
-    if req.publish == Some(true) {
-        return Err(not_built("Publish (function versions)"));
-    }
-    if req.layers.as_ref().is_some_and(|l| !l.is_empty()) {
-        return Err(not_built("Layers"));
-    }
     if req
         .dead_letter_config
         .as_ref()
@@ -233,6 +241,12 @@ pub async fn create(
     let tags = req.tags.clone().unwrap_or_default();
     validate_tags(&tags)?;
     let zip = zip_bytes(&req.code)?;
+    let layers = crate::layers::resolve_function_layers(
+        &state,
+        req.layers.as_deref().unwrap_or_default(),
+        &[],
+    )
+    .await?;
 
     let mut logging = LoggingConfig::default_for(&req.function_name);
     apply_logging(req.logging_config.as_ref(), &mut logging)?;
@@ -256,7 +270,7 @@ pub async fn create(
             None => TracingMode::PassThrough,
         },
         logging,
-        layers: vec![],
+        layers,
         dead_letter_target: None,
         kms_key_arn: req.kms_key_arn.clone().filter(|k| !k.is_empty()),
         code: CodeRef {
@@ -270,6 +284,7 @@ pub async fn create(
     };
     // Everything is checked before the package touches the disk.
     config.validate()?;
+    check_runtime_available(&state, &config)?;
     if state
         .store
         .cached(&config.name, ignis_model::arn::LATEST)
@@ -280,11 +295,25 @@ pub async fn create(
 
     let _guard = state.code_lock.lock().await;
     config.code = store_code(&state, zip).await?;
+    // With its layers, the function must fit in 250 MB unzipped; its /opt is built up front.
+    let prepared = match crate::layers::check_combined_size(&config) {
+        Ok(()) => crate::layers::prepare_opt(&state, &config.layers).await,
+        Err(e) => Err(e),
+    };
+    if let Err(e) = prepared {
+        collect_garbage(&state, vec![config.code.sha256_hex.clone()]).await;
+        return Err(e);
+    }
     if let Err(e) = state.store.create_function(&config, &tags).await {
         collect_garbage(&state, vec![config.code.sha256_hex.clone()]).await;
         return Err(store_error(e));
     }
-    Ok((StatusCode::CREATED, Json(configuration(&state, &config))).into_response())
+    let answer = if req.publish == Some(true) {
+        crate::versions::publish(&state, &config.name, None, None, None).await?
+    } else {
+        config
+    };
+    Ok((StatusCode::CREATED, Json(configuration(&state, &answer))).into_response())
 }
 
 pub async fn get(
@@ -294,7 +323,7 @@ pub async fn get(
     headers: HeaderMap,
 ) -> Result<Json<GetFunctionResponse>, LambdaApiError> {
     let r = request::function_ref(&state, &name, query.as_deref())?;
-    let config = latest_of(&state, &r)?;
+    let config = request::resolve_config(&state, &r, AliasVersion::Primary)?;
     let record = state
         .store
         .get_function(&r.name)
@@ -320,7 +349,11 @@ pub async fn get(
             location,
         },
         tags: Some(record.tags),
-        concurrency: None,
+        concurrency: record
+            .reserved_concurrency
+            .map(|n| ignis_wire::function::Concurrency {
+                reserved_concurrent_executions: n,
+            }),
     }))
 }
 
@@ -330,7 +363,7 @@ pub async fn get_configuration(
     RawQuery(query): RawQuery,
 ) -> Result<Json<FunctionConfiguration>, LambdaApiError> {
     let r = request::function_ref(&state, &name, query.as_deref())?;
-    let config = latest_of(&state, &r)?;
+    let config = request::resolve_config(&state, &r, AliasVersion::Primary)?;
     Ok(Json(configuration(&state, &config)))
 }
 
@@ -339,22 +372,11 @@ pub async fn list(
     RawQuery(query): RawQuery,
 ) -> Result<Json<ListFunctionsResponse>, LambdaApiError> {
     let q = query.as_deref();
-    let max_items = match request::query_value(q, "MaxItems") {
-        Some(m) => m
-            .parse::<usize>()
-            .ok()
-            .filter(|m| (1..=10_000).contains(m))
-            .ok_or_else(|| {
-                LambdaApiError::Validation(format!(
-                    "1 validation error detected: Value '{m}' at 'maxItems' failed to satisfy constraint: Member must have value between 1 and 10000"
-                ))
-            })?,
-        None => limits::MAX_LIST_PAGE,
-    };
+    let max_items = request::max_items(q, limits::MAX_LIST_PAGE)?;
     let marker = request::query_value(q, "Marker").filter(|m| !m.is_empty());
     let page = state
         .store
-        .list_functions(marker.as_deref(), max_items.min(limits::MAX_LIST_PAGE))
+        .list_functions(marker.as_deref(), max_items)
         .await
         .map_err(store_error)?;
     Ok(Json(ListFunctionsResponse {
@@ -385,6 +407,11 @@ async fn replace_latest(
         .update_latest(&next, &current.revision_id)
         .await
         .map_err(store_error)?;
+    // Environments of the old `$LATEST` are not reused; published versions keep theirs.
+    state
+        .invoker
+        .retire_version(&next.name, ignis_model::arn::LATEST)
+        .await;
     if current.code.sha256_hex != next.code.sha256_hex {
         collect_garbage(state, vec![current.code.sha256_hex.clone()]).await;
     }
@@ -399,9 +426,6 @@ pub async fn update_code(
 ) -> Result<Json<FunctionConfiguration>, LambdaApiError> {
     let r = request::function_ref(&state, &name, query.as_deref())?;
     let req: UpdateFunctionCodeRequest = request::json(&body)?;
-    if req.publish == Some(true) {
-        return Err(not_built("Publish (function versions)"));
-    }
     let zip = zip_bytes(&req.code)?;
     let _guard = state.code_lock.lock().await;
     let current = latest_of(&state, &r)?;
@@ -420,15 +444,21 @@ pub async fn update_code(
         return Ok(Json(configuration(&state, &current)));
     }
     next.code = store_code(&state, zip).await?;
+    if let Err(e) = crate::layers::check_combined_size(&next) {
+        collect_garbage(&state, vec![next.code.sha256_hex.clone()]).await;
+        return Err(e);
+    }
     next.revision_id = new_revision();
     next.last_modified_ms = time::now_ms();
-    match replace_latest(&state, &current, next.clone()).await {
-        Ok(r) => Ok(r),
-        Err(e) => {
-            collect_garbage(&state, vec![next.code.sha256_hex]).await;
-            Err(e)
-        }
+    if let Err(e) = replace_latest(&state, &current, next.clone()).await {
+        collect_garbage(&state, vec![next.code.sha256_hex]).await;
+        return Err(e);
     }
+    if req.publish == Some(true) {
+        let version = crate::versions::publish(&state, &next.name, None, None, None).await?;
+        return Ok(Json(configuration(&state, &version)));
+    }
+    Ok(Json(configuration(&state, &next)))
 }
 
 pub async fn update_configuration(
@@ -440,9 +470,6 @@ pub async fn update_configuration(
     let r = request::function_ref(&state, &name, query.as_deref())?;
     let req: UpdateFunctionConfigurationRequest = request::json(&body)?;
     refuse_unsupported(&req.unsupported)?;
-    if req.layers.as_ref().is_some_and(|l| !l.is_empty()) {
-        return Err(not_built("Layers"));
-    }
     if req
         .dead_letter_config
         .as_ref()
@@ -454,6 +481,9 @@ pub async fn update_configuration(
     let current = latest_of(&state, &r)?;
     check_revision(req.revision_id.as_deref(), &current)?;
     let mut next = (*current).clone();
+    if let Some(arns) = &req.layers {
+        next.layers = crate::layers::resolve_function_layers(&state, arns, &current.layers).await?;
+    }
     if let Some(v) = &req.role {
         next.role = v.clone();
     }
@@ -487,9 +517,26 @@ pub async fn update_configuration(
     }
     apply_logging(req.logging_config.as_ref(), &mut next.logging)?;
     next.validate()?;
+    if next.runtime != current.runtime {
+        check_runtime_available(&state, &next)?;
+    }
+    crate::layers::check_combined_size(&next)?;
+    crate::layers::prepare_opt(&state, &next.layers).await?;
     next.revision_id = new_revision();
     next.last_modified_ms = time::now_ms();
-    replace_latest(&state, &current, next).await
+    let layers_changed = current.layers != next.layers;
+    let dropped: Vec<String> = current
+        .layers
+        .iter()
+        .filter(|l| !next.layers.contains(l))
+        .map(|l| l.sha256_hex.clone())
+        .collect();
+    let answer = replace_latest(&state, &current, next).await?;
+    if layers_changed {
+        // Packages of deleted layer versions and the old merged /opt may now be unused.
+        collect_garbage(&state, dropped).await;
+    }
+    Ok(answer)
 }
 
 pub async fn delete(
@@ -505,9 +552,40 @@ pub async fn delete(
                 "$LATEST version cannot be deleted without deleting the function.".into(),
             ));
         }
-        Some(q) => return Err(function_not_found(&state, &r.name, Some(q))),
+        Some(Qualifier::Version(n)) => {
+            let _guard = state.code_lock.lock().await;
+            let layer_hashes = state
+                .store
+                .function_layer_hashes(&r.name, Some(&n.to_string()));
+            let sha = state
+                .store
+                .delete_version(&r.name, &n.to_string())
+                .await
+                .map_err(|e| match e {
+                    StoreError::NotFound(_) => {
+                        function_not_found(&state, &r.name, r.qualifier.as_ref())
+                    }
+                    other => store_error(other),
+                })?;
+            if let Err(e) = state
+                .store
+                .delete_function_policy(&r.name, &n.to_string())
+                .await
+            {
+                tracing::warn!(error = ?e, "could not delete the policy of a deleted version");
+            }
+            state.invoker.deprovision(&r.name, &n.to_string()).await;
+            collect_garbage(&state, std::iter::once(sha).chain(layer_hashes).collect()).await;
+            return Ok(StatusCode::NO_CONTENT);
+        }
+        Some(Qualifier::Alias(_)) => {
+            return Err(LambdaApiError::InvalidParameterValue(
+                "Deletion of aliases is not supported by DeleteFunction; use DeleteAlias.".into(),
+            ));
+        }
     }
     let _guard = state.code_lock.lock().await;
+    let layer_hashes = state.store.function_layer_hashes(&r.name, None);
     let hashes = state
         .store
         .delete_function(&r.name)
@@ -516,11 +594,24 @@ pub async fn delete(
             StoreError::NotFound(_) => function_not_found(&state, &r.name, None),
             other => store_error(other),
         })?;
-    collect_garbage(&state, hashes).await;
+    state.invoker.invalidate(&r.name).await;
+    state.concurrency.set_reserved(&r.name, None);
+    collect_garbage(&state, hashes.into_iter().chain(layer_hashes).collect()).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Invoke and InvokeAsync: answered until the invocation engine is built.
-pub async fn invoke_not_built() -> LambdaApiError {
-    LambdaApiError::NotImplemented("Invoke is not implemented in Ignis yet.".into())
+/// Refuses a runtime the API knows but this node cannot run, naming the ones it can.
+fn check_runtime_available(
+    state: &ApiState,
+    config: &FunctionConfig,
+) -> Result<(), LambdaApiError> {
+    match &config.runtime {
+        Some(r) if !state.runtimes.iter().any(|a| a == r) => {
+            Err(LambdaApiError::InvalidParameterValue(format!(
+                "The runtime parameter of {r} is not available on this Ignis node. Available runtimes: {}",
+                state.runtimes.join(", ")
+            )))
+        }
+        _ => Ok(()),
+    }
 }

@@ -1,17 +1,25 @@
 //! The Lambda control-plane REST API: routing, request authentication (SigV4), and one module
 //! per API resource.
 //!
-//! This crate turns HTTP requests into calls on the store, the code store and (for Invoke) the
-//! invoker, and every failure into a [`ignis_wire::LambdaApiError`]. It owns no state of its
+//! This crate turns HTTP requests into calls on the store, the code store and the invoker
+//! (Invoke, and the dispatcher of asynchronous invocations in [`dispatch`]), and every failure into a [`ignis_wire::LambdaApiError`]. It owns no state of its
 //! own beyond what [`ApiState`] carries; the server crate builds that state and serves the
 //! router.
 
 mod account;
+mod aliases;
 mod code_url;
+pub mod concurrency;
+pub mod dispatch;
 mod front;
 mod functions;
+mod invoke;
+mod layers;
+mod policy;
+pub mod provisioned;
 mod request;
 mod tags;
+mod versions;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -41,6 +49,16 @@ pub struct ApiState {
     /// Serialises code-store writes with the garbage collection of unused packages, so a
     /// package being referenced is never removed underneath.
     pub code_lock: Arc<tokio::sync::Mutex<()>>,
+    /// Runs functions.
+    pub invoker: ignis_invoker::Invoker,
+    /// Runtime identifiers this node can run; CreateFunction refuses others.
+    pub runtimes: Arc<Vec<String>>,
+    /// Enforces account and reserved concurrency for every invocation.
+    pub concurrency: concurrency::ConcurrencyLimiter,
+    /// Why provisioned concurrency could not be set up, per function and qualifier.
+    pub provisioning_failures: provisioned::ProvisioningFailures,
+    /// Wakes the asynchronous dispatcher when an event is queued.
+    pub async_wake: Arc<tokio::sync::Notify>,
 }
 
 /// The Lambda API as an axum router, with authentication and error mapping in front.
@@ -64,15 +82,68 @@ pub fn router(state: ApiState) -> Router {
         )
         .route(
             "/2015-03-31/functions/{name}/invocations",
-            post(functions::invoke_not_built),
+            post(invoke::invoke),
         )
         .route(
             "/2014-11-13/functions/{name}/invoke-async",
-            post(functions::invoke_not_built),
+            post(invoke::invoke_async),
         )
         .route(
             "/2017-03-31/tags/{arn}",
             get(tags::list).post(tags::tag).delete(tags::untag),
+        )
+        .route(
+            "/2015-03-31/functions/{name}/versions",
+            get(versions::list_versions).post(versions::publish_version),
+        )
+        .route(
+            "/2015-03-31/functions/{name}/aliases",
+            get(aliases::list).post(aliases::create),
+        )
+        .route(
+            "/2015-03-31/functions/{name}/aliases/{alias}",
+            get(aliases::get)
+                .put(aliases::update)
+                .delete(aliases::delete),
+        )
+        .route(
+            "/2017-10-31/functions/{name}/concurrency",
+            axum::routing::put(concurrency::put).delete(concurrency::delete),
+        )
+        .route(
+            "/2019-09-30/functions/{name}/concurrency",
+            get(concurrency::get),
+        )
+        .route(
+            "/2019-09-30/functions/{name}/provisioned-concurrency",
+            get(provisioned::get_or_list)
+                .put(provisioned::put)
+                .delete(provisioned::delete),
+        )
+        .route(
+            "/2015-03-31/functions/{name}/policy",
+            get(policy::get).post(policy::add),
+        )
+        .route(
+            "/2015-03-31/functions/{name}/policy/{sid}",
+            axum::routing::delete(policy::remove),
+        )
+        .route("/2018-10-31/layers", get(layers::list_or_find))
+        .route(
+            "/2018-10-31/layers/{name}/versions",
+            get(layers::list_versions).post(layers::publish),
+        )
+        .route(
+            "/2018-10-31/layers/{name}/versions/{number}",
+            get(layers::get_version).delete(layers::delete_version),
+        )
+        .route(
+            "/2018-10-31/layers/{name}/versions/{number}/policy",
+            get(layers::get_policy).post(layers::add_permission),
+        )
+        .route(
+            "/2018-10-31/layers/{name}/versions/{number}/policy/{sid}",
+            axum::routing::delete(layers::remove_permission),
         )
         .route("/2016-08-19/account-settings", get(account::settings))
         .route(code_url::ROUTE, get(code_url::download))

@@ -1,10 +1,11 @@
 //! Helpers for reading requests: JSON bodies, query strings, function references.
 
 use crate::ApiState;
-use ignis_model::{FunctionRef, Qualifier};
+use ignis_model::{FunctionConfig, FunctionRef, Qualifier};
 use ignis_wire::LambdaApiError;
 use percent_encoding::percent_decode_str;
 use serde::de::DeserializeOwned;
+use std::sync::Arc;
 
 /// Parses a JSON body; malformed JSON is `InvalidRequestContentException`.
 pub fn json<T: DeserializeOwned>(body: &[u8]) -> Result<T, LambdaApiError> {
@@ -42,6 +43,23 @@ pub fn query_value(query: Option<&str>, key: &str) -> Option<String> {
         .map(|(_, v)| v)
 }
 
+/// `MaxItems` from the query (1–10,000), capped at `page` items per answer.
+pub fn max_items(query: Option<&str>, page: usize) -> Result<usize, LambdaApiError> {
+    match query_value(query, "MaxItems") {
+        Some(m) => m
+            .parse::<usize>()
+            .ok()
+            .filter(|m| (1..=10_000).contains(m))
+            .map(|m| m.min(page))
+            .ok_or_else(|| {
+                LambdaApiError::Validation(format!(
+                    "1 validation error detected: Value '{m}' at 'maxItems' failed to satisfy constraint: Member must have value between 1 and 10000"
+                ))
+            }),
+        None => Ok(page),
+    }
+}
+
 /// "Function not found: <arn>", as AWS words it.
 pub fn function_not_found(
     state: &ApiState,
@@ -68,6 +86,37 @@ pub fn function_ref(
         return Err(function_not_found(state, &r.name, r.qualifier.as_ref()));
     }
     Ok(r)
+}
+
+/// How an alias picks its version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AliasVersion {
+    /// The version the alias points at (control-plane reads).
+    Primary,
+    /// A version drawn by the alias's routing weights (invocations).
+    Routed,
+}
+
+/// The configuration a name and qualifier refer to, from memory: `$LATEST`, a published
+/// version, or an alias's version.
+pub fn resolve_config(
+    state: &ApiState,
+    r: &FunctionRef,
+    pick: AliasVersion,
+) -> Result<Arc<FunctionConfig>, LambdaApiError> {
+    let not_found = || function_not_found(state, &r.name, r.qualifier.as_ref());
+    let version = match &r.qualifier {
+        None | Some(Qualifier::Latest) => ignis_model::arn::LATEST.to_string(),
+        Some(Qualifier::Version(n)) => n.to_string(),
+        Some(Qualifier::Alias(a)) => {
+            let alias = state.store.cached_alias(&r.name, a).ok_or_else(not_found)?;
+            match pick {
+                AliasVersion::Primary => alias.function_version.clone(),
+                AliasVersion::Routed => alias.choose(rand::random::<f64>()).to_string(),
+            }
+        }
+    };
+    state.store.cached(&r.name, &version).ok_or_else(not_found)
 }
 
 #[cfg(test)]

@@ -1,10 +1,12 @@
-//! `ignis`: the one binary. It parses flags and calls into `ignis-server`; nothing else.
+//! `ignis`: the one binary. It parses flags and calls into `ignis-server` (and `ignis-bench` for
+//! `ignis bench`); nothing else.
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 #[derive(Parser)]
 #[command(
@@ -54,12 +56,101 @@ enum Command {
         /// Root secret access key.
         #[arg(long, env = "IGNIS_SECRET_ACCESS_KEY", hide_env_values = true)]
         secret_access_key: Option<String>,
+        /// Seconds an idle execution environment is kept before it is stopped.
+        #[arg(long, env = "IGNIS_IDLE_TIMEOUT", default_value_t = 600)]
+        idle_timeout: u64,
+        /// Account-wide concurrent executions; at least 100 always stay unreserved.
+        #[arg(long, env = "IGNIS_CONCURRENCY_LIMIT", default_value_t = 1000,
+              value_parser = clap::value_parser!(u32).range(100..))]
+        concurrency_limit: u32,
+        /// Seconds before the first retry of a failed asynchronous invocation (the second retry
+        /// waits twice as long). Lambda waits about a minute.
+        #[arg(long, env = "IGNIS_ASYNC_RETRY_DELAY", default_value_t = 60)]
+        async_retry_delay: u64,
+        #[command(flatten)]
+        isolation: IsolationArg,
+        /// Whether sandboxed functions can reach the network, the host's loopback included (at
+        /// 10.0.2.2). The node's own API stays reachable at AWS_ENDPOINT_URL either way.
+        #[arg(long, env = "IGNIS_FUNCTION_EGRESS", default_value = "on",
+              value_parser = ["on", "off"])]
+        function_egress: String,
+    },
+    /// List the runtimes this host can run, and how functions would be isolated.
+    Runtimes {
+        #[command(flatten)]
+        isolation: IsolationArg,
+    },
+    /// Print a function's logs (all its streams, oldest first).
+    Logs {
+        /// Function name.
+        function: String,
+        /// Keep printing new records as they arrive.
+        #[arg(long, short)]
+        follow: bool,
+        /// Data directory of the node. Default: ~/.local/share/ignis.
+        #[arg(long, env = "IGNIS_DATA_DIR")]
+        data_dir: Option<PathBuf>,
     },
     /// Print `export` lines that point the AWS CLI and SDKs at a node: `eval "$(ignis env)"`.
     Env {
         #[command(flatten)]
         node: NodeArgs,
     },
+    /// Measure warm latency, throughput and cold starts through the Lambda API, each beside a
+    /// baseline measured in the same run.
+    Bench(BenchArgs),
+    /// The sandbox helper a node starts for each execution environment (internal).
+    #[command(name = "__jail", hide = true)]
+    Jail {
+        /// Only check whether this host can build sandboxes.
+        #[arg(long)]
+        probe: bool,
+    },
+}
+
+#[derive(clap::Args)]
+struct IsolationArg {
+    /// How execution environments are isolated: `sandbox` (namespaces + cgroups; needs root),
+    /// `process` (plain processes: NO isolation), or `auto` (sandbox when this host allows it,
+    /// else process, with a warning).
+    #[arg(long = "isolation", env = "IGNIS_ISOLATION", default_value = "auto",
+          value_parser = ["auto", "sandbox", "process"])]
+    mode: String,
+}
+
+impl IsolationArg {
+    fn mode(&self) -> anyhow::Result<ignis_server::Isolation> {
+        self.mode.parse().map_err(anyhow::Error::msg)
+    }
+}
+
+#[derive(clap::Args)]
+struct BenchArgs {
+    /// A running node; credentials then come from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and
+    /// AWS_REGION. Default: start a temporary node.
+    #[arg(long, value_name = "URL")]
+    endpoint: Option<String>,
+    /// Workers in the throughput phase [default: 16].
+    #[arg(long)]
+    concurrency: Option<usize>,
+    /// Sequential warm invokes measured [default: 2000, 50 with --short].
+    #[arg(long, value_name = "N")]
+    requests: Option<usize>,
+    /// Length of the throughput phase [default: 10, 2 with --short].
+    #[arg(long, value_name = "SECS")]
+    duration: Option<f64>,
+    /// Cold starts per runtime [default: 10, 2 with --short].
+    #[arg(long, value_name = "K")]
+    cold_starts: Option<usize>,
+    /// Which of python, node, native to run [default: all this host can run].
+    #[arg(long, value_delimiter = ',')]
+    runtimes: Option<Vec<String>>,
+    /// CI mode: a few seconds in total.
+    #[arg(long)]
+    short: bool,
+    /// Print the results as JSON on stdout (the table goes to stderr).
+    #[arg(long)]
+    json: bool,
 }
 
 fn main() -> ExitCode {
@@ -81,11 +172,18 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::Jail { probe: true } => ignis_sandbox::jail::probe(),
+        Command::Jail { probe: false } => ignis_sandbox::jail::main(),
         Command::Up {
             node,
             account_id,
             access_key_id,
             secret_access_key,
+            idle_timeout,
+            concurrency_limit,
+            async_retry_delay,
+            isolation,
+            function_egress,
         } => {
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
@@ -98,7 +196,29 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 account_id,
                 access_key_id,
                 secret_access_key,
+                idle_timeout: Duration::from_secs(idle_timeout),
+                concurrency_limit,
+                async_retry_base: Duration::from_secs(async_retry_delay),
+                isolation: isolation.mode()?,
+                function_egress: function_egress == "on",
             }))?;
+            Ok(())
+        }
+        Command::Runtimes { isolation } => {
+            print!("{}", ignis_server::runtimes_report(isolation.mode()?));
+            Ok(())
+        }
+        Command::Logs {
+            function,
+            follow,
+            data_dir,
+        } => {
+            let data_dir = data_dir.unwrap_or_else(ignis_server::default_data_dir);
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .context("starting the async runtime")?;
+            runtime.block_on(ignis_server::print_logs(&data_dir, &function, follow))?;
             Ok(())
         }
         Command::Env { node } => {
@@ -110,5 +230,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Bench(a) => ignis_bench::run(ignis_bench::Options {
+            endpoint: a.endpoint,
+            concurrency: a.concurrency,
+            requests: a.requests,
+            duration_secs: a.duration,
+            cold_starts: a.cold_starts,
+            runtimes: a.runtimes,
+            short: a.short,
+            json: a.json,
+            ignis_exe: None,
+            noop_exe: None,
+        }),
     }
 }

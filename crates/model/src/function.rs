@@ -182,6 +182,18 @@ pub struct CodeRef {
     pub unzipped_size: u64,
 }
 
+/// A layer version a function uses, recorded with what running and reporting it need, so that
+/// the function keeps working after the layer version is deleted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LayerRef {
+    /// The layer version ARN, `arn:aws:lambda:<region>:<account>:layer:<name>:<version>`.
+    pub arn: String,
+    /// SHA-256 (hex) of the layer's zip: its package in the code store.
+    pub sha256_hex: String,
+    pub code_size: u64,
+    pub unzipped_size: u64,
+}
+
 /// One version's configuration (`$LATEST` or a published number).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FunctionConfig {
@@ -198,7 +210,8 @@ pub struct FunctionConfig {
     pub architectures: Vec<Architecture>,
     pub tracing_mode: TracingMode,
     pub logging: LoggingConfig,
-    pub layers: Vec<String>,
+    /// Layers in the order they are merged into `/opt` (later ones win).
+    pub layers: Vec<LayerRef>,
     pub dead_letter_target: Option<String>,
     pub kms_key_arn: Option<String>,
     pub code: CodeRef,
@@ -392,6 +405,19 @@ impl FunctionConfig {
             )));
         }
         Ok(())
+    }
+
+    /// Whether publishing `self` would add nothing to `published`: same code and configuration,
+    /// ignoring what every version has of its own (number, revision, time, description).
+    pub fn same_content_as(&self, published: &FunctionConfig) -> bool {
+        let strip = |c: &FunctionConfig| FunctionConfig {
+            version: String::new(),
+            revision_id: String::new(),
+            last_modified_ms: 0,
+            description: String::new(),
+            ..c.clone()
+        };
+        strip(self) == strip(published)
     }
 
     /// The runtime family, when the runtime is known.

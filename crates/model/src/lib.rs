@@ -4,12 +4,15 @@
 //! This crate does no I/O and knows nothing of HTTP or JSON wire shapes (those live in
 //! `ignis-wire`). Everything here is pure and unit-tested beside the code.
 
+pub mod alias;
 pub mod arn;
 pub mod function;
+pub mod layer;
 pub mod limits;
 pub mod runtime;
 pub mod time;
 
+pub use alias::Alias;
 pub use arn::{Account, FunctionRef, Qualifier};
 pub use function::{
     Architecture, FunctionConfig, LogFormat, LoggingConfig, TracingMode, ValidationError,

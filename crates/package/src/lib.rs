@@ -13,6 +13,9 @@
 //!   and `trees/<hex>/` the extracted, read-only code root. Everything is written under `tmp/`
 //!   first and renamed into place, so a package is either fully present or absent, repeated and
 //!   concurrent uploads of the same bytes are cheap and safe, and a failed upload leaves nothing.
+//! - **Layers**: [`CodeStore::merged_layers`] builds, once per ordered list of layer packages,
+//!   the read-only directory a function sees at `/opt` (`opt/<key>/`, hard links into the
+//!   stored trees, later layers winning).
 //!
 //! The API is blocking; async callers should use `spawn_blocking`. Each [`PackageError`] variant
 //! except [`PackageError::Io`] is the client's fault and carries a message fit to show them.
@@ -23,9 +26,10 @@ mod extract;
 mod fsutil;
 mod inspect;
 mod limits;
+mod merge;
 mod store;
 
 pub use digest::Digest;
 pub use error::PackageError;
 pub use limits::Limits;
-pub use store::{CodeStore, StoredPackage};
+pub use store::{CodeStore, StoredPackage, merged_key};

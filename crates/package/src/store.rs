@@ -12,11 +12,13 @@ use zip::ZipArchive;
 use crate::extract::extract;
 use crate::fsutil::{TmpDir, force_remove, set_mode, sync_dir, sync_filesystem};
 use crate::inspect::{declared_entry_count, inspect};
+use crate::merge::{merge_tree, seal_dirs};
 use crate::{Digest, Limits, PackageError};
 
 const BLOBS: &str = "blobs";
 const TREES: &str = "trees";
 const TMP: &str = "tmp";
+const OPT: &str = "opt";
 const BLOB_SUFFIX: &str = ".zip";
 
 /// What [`CodeStore::put`] stored.
@@ -36,8 +38,10 @@ pub struct StoredPackage {
 ///
 /// - `blobs/<hex>.zip`: the uploaded bytes (mode 0444).
 /// - `trees/<hex>/`: the extracted code, read-only (directories 0555, files 0444 or 0555).
-/// - `tmp/`: work in progress, renamed into `blobs/` or `trees/` when complete; emptied by
-///   [`CodeStore::open`].
+/// - `opt/<key>/`: the layers of a function merged in order, read-only, built by
+///   [`CodeStore::merged_layers`] (the directory to mount at `/opt`).
+/// - `tmp/`: work in progress, renamed into `blobs/`, `trees/` or `opt/` when complete; emptied
+///   by [`CodeStore::open`].
 ///
 /// A package counts as present once its blob exists; the tree is always committed first, so a
 /// present blob implies a complete tree. One root must be used by one `CodeStore` (one process)
@@ -48,6 +52,7 @@ pub struct CodeStore {
     root: PathBuf,
     blobs: PathBuf,
     trees: PathBuf,
+    opt: PathBuf,
     tmp: PathBuf,
     /// Digests a `put` or `remove` is working on, so concurrent calls for the same package
     /// queue up instead of extracting it twice.
@@ -66,11 +71,12 @@ impl CodeStore {
             root: root.to_path_buf(),
             blobs: root.join(BLOBS),
             trees: root.join(TREES),
+            opt: root.join(OPT),
             tmp: root.join(TMP),
             busy: Mutex::new(HashSet::new()),
             idle: Condvar::new(),
         };
-        for dir in [&store.blobs, &store.trees, &store.tmp] {
+        for dir in [&store.blobs, &store.trees, &store.opt, &store.tmp] {
             fs::create_dir_all(dir).map_err(PackageError::io("create directory", dir))?;
         }
         for entry in read_dir(&store.tmp)? {
@@ -199,6 +205,99 @@ impl CodeStore {
         Ok(out)
     }
 
+    /// Where the merged layers `layers` (in order) are or would be: `opt/<key>/`, with the key
+    /// from [`merged_key`]. Pure path arithmetic, for the invoke path.
+    pub fn merged_layers_path(&self, layers: &[Digest]) -> PathBuf {
+        self.opt.join(merged_key(layers).hex())
+    }
+
+    /// The read-only directory holding the trees of `layers` merged in order (a later layer's
+    /// file replaces an earlier one's at the same path): what a function sees at `/opt`.
+    ///
+    /// Built once per ordered list: in `tmp/`, with hard links to the stored trees (copies
+    /// where linking fails), sealed read-only, synced, then renamed to `opt/<key>/`. Later
+    /// calls return the existing directory after one `stat`. Every layer must be stored;
+    /// concurrent calls for the same list wait for each other. Merged directories are removed
+    /// only by [`CodeStore::retain_merged`].
+    pub fn merged_layers(&self, layers: &[Digest]) -> Result<PathBuf, PackageError> {
+        let key = merged_key(layers);
+        let dest = self.opt.join(key.hex());
+        let _busy = self.lock(key);
+        if dest.is_dir() {
+            return Ok(dest);
+        }
+        for d in layers {
+            if !self.contains(d) {
+                return Err(PackageError::io(
+                    "find the layer package",
+                    self.tree_path(d),
+                )(io::Error::from(io::ErrorKind::NotFound)));
+            }
+        }
+        let staged = TmpDir::new(&self.tmp, "opt-")?;
+        for d in layers {
+            let tree = self.tree_path(d);
+            merge_tree(&tree, staged.path()).map_err(PackageError::io("merge the layer", &tree))?;
+        }
+        seal_dirs(staged.path())
+            .and_then(|()| set_mode(staged.path(), 0o755))
+            .map_err(PackageError::io("set permissions in", staged.path()))?;
+        sync_filesystem(&self.tmp)
+            .map_err(PackageError::io("sync the filesystem of", &self.tmp))?;
+        match fs::rename(staged.path(), &dest) {
+            Ok(()) => staged.disarm(),
+            // Another process built the same directory first; ours is dropped.
+            Err(_) if dest.is_dir() => return Ok(dest),
+            Err(e) => return Err(PackageError::io("rename into", &dest)(e)),
+        }
+        set_mode(&dest, 0o555)
+            .and_then(|()| sync_dir(&self.opt))
+            .map_err(PackageError::io("seal", &dest))?;
+        Ok(dest)
+    }
+
+    /// Removes every merged directory whose key is not in `keep` (see [`merged_key`]); returns
+    /// the keys removed. The caller computes `keep` from the layer lists still in use.
+    pub fn retain_merged(&self, keep: &HashSet<Digest>) -> Result<Vec<Digest>, PackageError> {
+        let mut removed = Vec::new();
+        for path in read_dir(&self.opt)? {
+            let key = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(Digest::from_hex);
+            let Some(key) = key else {
+                force_remove(&path).map_err(PackageError::io("remove stale", &path))?;
+                continue;
+            };
+            if keep.contains(&key) {
+                continue;
+            }
+            let _busy = self.lock(key);
+            self.remove_dir(&path)?;
+            removed.push(key);
+        }
+        Ok(removed)
+    }
+
+    /// Moves a committed read-only directory out of sight into `tmp/`, then deletes it.
+    fn remove_dir(&self, dir: &Path) -> Result<(), PackageError> {
+        match fs::symlink_metadata(dir) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(PackageError::io("inspect", dir)(e)),
+            Ok(meta) if meta.is_dir() => {
+                set_mode(dir, 0o755).map_err(PackageError::io("set permissions of", dir))?
+            }
+            Ok(_) => {}
+        }
+        let trash = TmpDir::new(&self.tmp, "remove-")?;
+        match fs::rename(dir, trash.path().join("dir")) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(PackageError::io("rename", dir)(e)),
+            // Dropping the armed trash directory deletes it.
+            Ok(()) => Ok(()),
+        }
+    }
+
     /// Writes `zip` to a read-only temporary file in `tmp/`.
     fn write_blob_tmp(&self, zip: &[u8]) -> Result<tempfile::NamedTempFile, PackageError> {
         let mut blob = tempfile::Builder::new()
@@ -302,4 +401,11 @@ fn read_dir(dir: &Path) -> Result<Vec<PathBuf>, PackageError> {
     fs::read_dir(dir)
         .and_then(|entries| entries.map(|e| e.map(|e| e.path())).collect())
         .map_err(op)
+}
+
+/// Names the merged directory of `layers` in order: the SHA-256 of their hex digests, one per
+/// line. The same layers in another order are another directory.
+pub fn merged_key(layers: &[Digest]) -> Digest {
+    let joined: Vec<String> = layers.iter().map(Digest::hex).collect();
+    Digest::of(joined.join("\n").as_bytes())
 }

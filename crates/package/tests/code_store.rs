@@ -753,3 +753,87 @@ fn archives_from_common_tools_extract() {
         check(&s.join("py.zip"), false);
     }
 }
+
+fn layer_zip(files: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut w = ZipWriter::new(Cursor::new(Vec::new()));
+    let opts = SimpleFileOptions::default()
+        .compression_method(CompressionMethod::Deflated)
+        .unix_permissions(0o644);
+    for (name, data) in files {
+        w.start_file(*name, opts).unwrap();
+        w.write_all(data).unwrap();
+    }
+    w.finish().unwrap().into_inner()
+}
+
+#[test]
+fn merged_layers_are_built_once_in_order_and_read_only() {
+    let (dir, store) = new_store();
+    let a = store
+        .put(
+            &layer_zip(&[("python/mod.py", b"A"), ("python/a.py", b"a")]),
+            &Limits::LAMBDA,
+        )
+        .unwrap()
+        .digest;
+    let b = store
+        .put(&layer_zip(&[("python/mod.py", b"B")]), &Limits::LAMBDA)
+        .unwrap()
+        .digest;
+
+    let ab = store.merged_layers(&[a, b]).unwrap();
+    assert_eq!(ab, store.merged_layers_path(&[a, b]));
+    assert_eq!(
+        ab,
+        dir.path()
+            .join("opt")
+            .join(ignis_package::merged_key(&[a, b]).hex())
+    );
+    assert_eq!(fs::read(ab.join("python/mod.py")).unwrap(), b"B");
+    assert_eq!(fs::read(ab.join("python/a.py")).unwrap(), b"a");
+    assert_eq!(mode(&ab), 0o555);
+    assert_eq!(mode(&ab.join("python")), 0o555);
+    // Hard links into the stored tree: no data is copied.
+    assert_eq!(
+        fs::metadata(ab.join("python/a.py")).unwrap().ino(),
+        fs::metadata(store.tree_path(&a).join("python/a.py"))
+            .unwrap()
+            .ino()
+    );
+    // Again: the same directory, not rebuilt.
+    let ino = fs::metadata(&ab).unwrap().ino();
+    assert_eq!(
+        fs::metadata(store.merged_layers(&[a, b]).unwrap())
+            .unwrap()
+            .ino(),
+        ino
+    );
+
+    // The other order is another directory, where A wins.
+    let ba = store.merged_layers(&[b, a]).unwrap();
+    assert_ne!(ab, ba);
+    assert_eq!(fs::read(ba.join("python/mod.py")).unwrap(), b"A");
+    assert!(snapshot(dir.path()).tmp.is_empty());
+
+    // A merged directory outlives the removal of a layer's own tree.
+    store.remove(&a).unwrap();
+    assert_eq!(fs::read(ab.join("python/a.py")).unwrap(), b"a");
+    // But a new one cannot be built without it.
+    assert!(store.merged_layers(&[a]).is_err());
+
+    // Collection keeps only what is asked for.
+    let keep = std::collections::HashSet::from([ignis_package::merged_key(&[b, a])]);
+    let removed = store.retain_merged(&keep).unwrap();
+    assert_eq!(removed, vec![ignis_package::merged_key(&[a, b])]);
+    assert!(!ab.exists());
+    assert!(ba.is_dir());
+    assert!(snapshot(dir.path()).tmp.is_empty());
+    store.retain_merged(&Default::default()).unwrap();
+    assert!(!ba.exists());
+
+    // Reopening keeps merged directories.
+    let kept = store.merged_layers(&[b]).unwrap();
+    drop(store);
+    let _store = CodeStore::open(dir.path()).unwrap();
+    assert!(kept.is_dir());
+}

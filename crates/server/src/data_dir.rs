@@ -6,6 +6,8 @@
 //! <data>/url-key         HMAC key of code download URLs, mode 0600
 //! <data>/metadata.db     SQLite (WAL) metadata
 //! <data>/code/           content-addressed packages (ignis-package)
+//! <data>/logs/           function logs, per log group and stream (ignis-logs)
+//! <data>/runtime/        Ignis's bootstraps, written at start (ignis-invoker)
 //! ```
 
 use crate::ServerError;
@@ -19,6 +21,11 @@ pub fn default_data_dir() -> PathBuf {
     dirs::data_dir()
         .unwrap_or_else(|| PathBuf::from("."))
         .join("ignis")
+}
+
+/// Where function logs live in a data directory (read by `ignis logs` without the lock).
+pub fn logs_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("logs")
 }
 
 /// An opened, locked data directory; the lock is released on drop.
@@ -63,6 +70,14 @@ impl DataDir {
 
     pub fn code_dir(&self) -> PathBuf {
         self.path.join("code")
+    }
+
+    pub fn logs_dir(&self) -> PathBuf {
+        logs_dir(&self.path)
+    }
+
+    pub fn runtime_dir(&self) -> PathBuf {
+        self.path.join("runtime")
     }
 
     pub fn credentials_file(&self) -> PathBuf {

@@ -7,9 +7,11 @@
 
 mod credentials;
 mod data_dir;
+mod isolation;
 
 pub use credentials::Credentials;
-pub use data_dir::{DataDir, default_data_dir};
+pub use data_dir::{DataDir, default_data_dir, logs_dir};
+pub use isolation::Isolation;
 
 use ignis_api::{ApiState, CodeUrlSigner, RootCredentials};
 use ignis_model::Account;
@@ -18,6 +20,7 @@ use ignis_store::Store;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Failures that stop `ignis up` before or while serving.
 #[derive(Debug, thiserror::Error)]
@@ -46,6 +49,12 @@ pub enum ServerError {
     },
     #[error("serving: {0}")]
     Serve(std::io::Error),
+    #[error("function logs")]
+    Logs(#[from] ignis_logs::LogError),
+    #[error("invoker")]
+    Invoker(#[from] ignis_invoker::InvokerError),
+    #[error("{0}")]
+    Isolation(String),
 }
 
 /// The settings of one node.
@@ -58,7 +67,22 @@ pub struct NodeConfig {
     /// Root credentials from the environment, if given; otherwise they are generated once.
     pub access_key_id: Option<String>,
     pub secret_access_key: Option<String>,
+    /// Idle execution environments are stopped after this.
+    pub idle_timeout: Duration,
+    /// Account-wide concurrent executions (Lambda's default is 1,000; at least 100 are always
+    /// left unreserved).
+    pub concurrency_limit: u32,
+    /// Delay before the first retry of a failed asynchronous invocation (the second waits twice
+    /// as long).
+    pub async_retry_base: Duration,
+    /// How execution environments are isolated.
+    pub isolation: Isolation,
+    /// Sandboxed functions may reach the network (and the host's loopback at 10.0.2.2).
+    pub function_egress: bool,
 }
+
+/// Each log group (function) keeps at most this much on disk; older streams are deleted first.
+pub const LOG_BYTES_PER_FUNCTION: u64 = 64 * 1024 * 1024;
 
 /// Runs one node in the foreground until SIGINT or SIGTERM.
 pub async fn up(config: NodeConfig) -> Result<(), ServerError> {
@@ -70,19 +94,9 @@ pub async fn up(config: NodeConfig) -> Result<(), ServerError> {
     )?;
     let store = Store::open(&data.metadata_db()).await?;
     let code = CodeStore::open(&data.code_dir())?;
-    let state = ApiState {
-        account: Account {
-            id: config.account_id.clone(),
-            region: config.region.clone(),
-        },
-        store: store.clone(),
-        code: Arc::new(code),
-        credentials: RootCredentials {
-            access_key_id: credentials.access_key_id.clone(),
-            secret_access_key: credentials.secret_access_key.clone(),
-        },
-        code_urls: CodeUrlSigner::new(&data.url_signing_key()?),
-        code_lock: Arc::new(tokio::sync::Mutex::new(())),
+    let account = Account {
+        id: config.account_id.clone(),
+        region: config.region.clone(),
     };
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -91,10 +105,79 @@ pub async fn up(config: NodeConfig) -> Result<(), ServerError> {
             source,
         })?;
     let local = listener.local_addr().map_err(ServerError::Serve)?;
+
+    let logs = ignis_logs::LogStore::open(data.logs_dir(), LOG_BYTES_PER_FUNCTION)?;
+    let mut invoker_config =
+        ignis_invoker::InvokerConfig::new(account.clone(), data.runtime_dir(), logs);
+    invoker_config.idle_timeout = config.idle_timeout;
+    // Functions reach this node with the AWS SDK, as Lambda functions reach AWS.
+    invoker_config.function_env = vec![
+        (
+            "AWS_ENDPOINT_URL".into(),
+            format!("http://{}", reachable(local)),
+        ),
+        (
+            "AWS_ACCESS_KEY_ID".into(),
+            credentials.access_key_id.clone(),
+        ),
+        (
+            "AWS_SECRET_ACCESS_KEY".into(),
+            credentials.secret_access_key.clone(),
+        ),
+    ];
+    let chosen = {
+        let (mode, egress) = (config.isolation, config.function_egress);
+        let state_dir = data.path().join("sandbox");
+        let api = reachable(local);
+        let max = invoker_config.max_environments;
+        tokio::task::spawn_blocking(move || isolation::choose(mode, &state_dir, egress, api, max))
+            .await
+            .map_err(|e| ServerError::Isolation(e.to_string()))?
+            .map_err(ServerError::Isolation)?
+    };
+    let invoker = ignis_invoker::Invoker::new(invoker_config, chosen.launcher)?;
+    let state = ApiState {
+        account,
+        store: store.clone(),
+        code: Arc::new(code),
+        credentials: RootCredentials {
+            access_key_id: credentials.access_key_id.clone(),
+            secret_access_key: credentials.secret_access_key.clone(),
+        },
+        code_urls: CodeUrlSigner::new(&data.url_signing_key()?),
+        code_lock: Arc::new(tokio::sync::Mutex::new(())),
+        invoker: invoker.clone(),
+        // Probing the host's interpreters blocks (it runs them); keep it off the reactor.
+        runtimes: Arc::new(
+            tokio::task::spawn_blocking(ignis_invoker::available_runtimes)
+                .await
+                .unwrap_or_default(),
+        ),
+        async_wake: Arc::new(tokio::sync::Notify::new()),
+        concurrency: ignis_api::concurrency::ConcurrencyLimiter::new(
+            config.concurrency_limit,
+            store.reserved_concurrency().await?,
+        ),
+        provisioning_failures: Default::default(),
+    };
+    // Provisioned concurrency survives a restart: start its environments again.
+    for config in store.list_provisioned(None).await? {
+        ignis_api::provisioned::provision(&state, &config);
+    }
+    let (stop_dispatch, dispatch_stopped) = tokio::sync::watch::channel(false);
+    let dispatcher = ignis_api::dispatch::spawn(
+        state.clone(),
+        ignis_api::dispatch::DispatchConfig {
+            retry_base: config.async_retry_base,
+            ..Default::default()
+        },
+        dispatch_stopped,
+    );
     // Signal handlers are installed before the node announces itself, so a signal sent the
     // moment it is up still shuts it down cleanly.
     let shutdown = shutdown_signal().map_err(ServerError::Serve)?;
     // One line on stdout that tools (and the test suite) can wait for.
+    println!("isolation: {}", chosen.description);
     println!(
         "ignis listening on http://{local} (data dir {})",
         data.path().display()
@@ -106,9 +189,22 @@ pub async fn up(config: NodeConfig) -> Result<(), ServerError> {
         .await
         .map_err(ServerError::Serve)?;
     tracing::info!("shutting down");
+    // Intake has stopped; stop taking queued events, then stop every environment.
+    let _ = stop_dispatch.send(true);
+    let _ = dispatcher.await;
+    invoker.shutdown().await;
     store.close().await;
     drop(data);
     Ok(())
+}
+
+/// The address functions use to reach the API: a wildcard listen address is reached on loopback.
+fn reachable(local: SocketAddr) -> SocketAddr {
+    if local.ip().is_unspecified() {
+        SocketAddr::from(([127, 0, 0, 1], local.port()))
+    } else {
+        local
+    }
 }
 
 /// Resolves on the first SIGINT or SIGTERM; the handlers exist from the moment this returns.
@@ -130,4 +226,47 @@ pub fn env_lines(listen: SocketAddr, region: &str, creds: &Credentials) -> Strin
         "export AWS_ENDPOINT_URL=http://{listen}\nexport AWS_ACCESS_KEY_ID={}\nexport AWS_SECRET_ACCESS_KEY={}\nexport AWS_REGION={region}\nexport AWS_DEFAULT_REGION={region}\n",
         creds.access_key_id, creds.secret_access_key
     )
+}
+
+/// What `ignis runtimes` prints: the runtimes this host can run, and how a node with
+/// `isolation` would isolate them.
+pub fn runtimes_report(isolation: Isolation) -> String {
+    let mut out = String::from("Runtimes this host can run:\n");
+    for r in ignis_invoker::available_runtimes() {
+        out.push_str(&format!("  {r}\n"));
+    }
+    out.push_str(&isolation::report(isolation));
+    out
+}
+
+/// Prints a function's log records (`ignis logs`), and keeps following when asked.
+pub async fn print_logs(
+    data_dir: &std::path::Path,
+    function: &str,
+    follow: bool,
+) -> Result<(), ServerError> {
+    ignis_model::arn::validate_function_name(function)
+        .map_err(|e| ServerError::Credentials(e.to_string()))?;
+    let logs = ignis_logs::LogStore::open(logs_dir(data_dir), LOG_BYTES_PER_FUNCTION)?;
+    let group = ignis_model::LoggingConfig::default_for(function).log_group;
+    let print = |r: &ignis_logs::Record| {
+        let t = ignis_model::time::last_modified(r.timestamp_ms);
+        println!("{t} {} {}", r.stream, r.message);
+    };
+    if !follow {
+        for r in logs.read(&group, None, None).await? {
+            print(&r);
+        }
+        return Ok(());
+    }
+    let mut records = logs.follow(&group, None, Duration::from_millis(500));
+    loop {
+        tokio::select! {
+            r = records.recv() => match r {
+                Some(r) => print(&r?),
+                None => return Ok(()),
+            },
+            _ = tokio::signal::ctrl_c() => return Ok(()),
+        }
+    }
 }

@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 pub struct FunctionRecord {
     pub latest: FunctionConfig,
     pub tags: BTreeMap<String, String>,
+    pub reserved_concurrency: Option<u32>,
 }
 
 /// One page of a listing and the marker of the next, if any.
@@ -20,14 +21,14 @@ pub struct Page<T> {
     pub next_marker: Option<String>,
 }
 
-fn decode(name: &str, json: &str) -> Result<FunctionConfig, StoreError> {
+pub(crate) fn decode(name: &str, json: &str) -> Result<FunctionConfig, StoreError> {
     serde_json::from_str(json).map_err(|source| StoreError::Corrupt {
         name: name.to_string(),
         source,
     })
 }
 
-fn encode(config: &FunctionConfig) -> String {
+pub(crate) fn encode(config: &FunctionConfig) -> String {
     serde_json::to_string(config).expect("a FunctionConfig always serialises")
 }
 
@@ -71,7 +72,7 @@ impl Store {
     /// The function's `$LATEST` and tags.
     pub async fn get_function(&self, name: &str) -> Result<FunctionRecord, StoreError> {
         let row = sqlx::query(
-            "SELECT f.tags, v.config FROM functions f JOIN function_versions v ON v.name = f.name AND v.version = $2 WHERE f.name = $1",
+            "SELECT f.tags, v.config, f.reserved_concurrency FROM functions f JOIN function_versions v ON v.name = f.name AND v.version = $2 WHERE f.name = $1",
         )
         .bind(name)
         .bind(LATEST)
@@ -81,6 +82,9 @@ impl Store {
         Ok(FunctionRecord {
             tags: serde_json::from_str(row.get(0)).unwrap_or_default(),
             latest: decode(name, row.get(1))?,
+            reserved_concurrency: row
+                .get::<Option<i64>, _>(2)
+                .and_then(|v| u32::try_from(v).ok()),
         })
     }
 
@@ -176,17 +180,19 @@ impl Store {
         }
         tx.commit().await?;
         self.cache_remove_function(name);
+        self.aliases_remove_function(name);
         Ok(hashes)
     }
 
-    /// Whether any version of any function still uses this code.
+    /// Whether any version of any function, or any layer, still uses this code.
     pub async fn code_in_use(&self, sha256_hex: &str) -> Result<bool, StoreError> {
         let n: i64 =
             sqlx::query_scalar("SELECT COUNT(*) FROM function_versions WHERE code_sha256 = $1")
                 .bind(sha256_hex)
                 .fetch_one(&self.pool)
                 .await?;
-        Ok(n > 0)
+        // Layer packages: kept while a layer version or a function version's layers use them.
+        Ok(n > 0 || self.layer_code_in_use(sha256_hex).await?)
     }
 
     /// Adds or replaces tags.
@@ -237,7 +243,7 @@ impl Store {
     }
 }
 
-async fn insert_version(
+pub(crate) async fn insert_version(
     tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
     config: &FunctionConfig,
 ) -> Result<(), StoreError> {

@@ -1,8 +1,9 @@
-//! Ignis's metadata store: functions, their versions and tags, in SQLite (WAL) with embedded
-//! migrations.
+//! Ignis's metadata store: functions, their versions, aliases, tags and concurrency settings,
+//! and the durable queue of
+//! asynchronous invocations, in SQLite (WAL) with embedded migrations.
 //!
 //! It owns the durable state of the control plane and an in-memory cache of every version's
-//! configuration, so that the invoke path reads no disk: the cache is filled on open and
+//! configuration and every alias, so that the invoke path reads no disk: the cache is filled on open and
 //! updated on each committed write. Code packages themselves live in `ignis-package`'s
 //! content-addressed store; rows here refer to them by SHA-256.
 //!
@@ -10,8 +11,15 @@
 //! run on PostgreSQL when a multi-node backend is added.
 
 mod functions;
+mod layers;
+mod policies;
+mod queue;
+mod versions;
 
 pub use functions::{FunctionRecord, Page};
+pub use policies::{MAX_POLICY_BYTES, Policy, PolicyError, PolicyTarget};
+pub use queue::AsyncEvent;
+pub use versions::ProvisionedConfig;
 
 use ignis_model::FunctionConfig;
 use sqlx::SqlitePool;
@@ -34,6 +42,22 @@ pub enum StoreError {
         expected: String,
         actual: String,
     },
+    #[error("code of {name} is {actual}, not {expected}")]
+    CodeShaMismatch {
+        name: String,
+        expected: String,
+        actual: String,
+    },
+    #[error("alias {0} already exists")]
+    AliasExists(String),
+    #[error("alias {0} not found")]
+    AliasNotFound(String),
+    #[error("version {version} of {name} is used by alias {alias}")]
+    VersionInUse {
+        name: String,
+        version: String,
+        alias: String,
+    },
     #[error("stored configuration of {name} is unreadable")]
     Corrupt {
         name: String,
@@ -47,12 +71,14 @@ pub enum StoreError {
 }
 
 type ConfigCache = HashMap<(String, String), Arc<FunctionConfig>>;
+type AliasCache = HashMap<(String, String), ignis_model::Alias>;
 
 /// The metadata store; cheap to clone.
 #[derive(Clone)]
 pub struct Store {
     pool: SqlitePool,
     cache: Arc<RwLock<ConfigCache>>,
+    aliases: Arc<RwLock<AliasCache>>,
 }
 
 impl Store {
@@ -62,7 +88,8 @@ impl Store {
             .filename(path)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
+            // FULL: a commit (above all an enqueued async event) survives a crash of the host.
+            .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5));
         // One connection: SQLite has one writer anyway, and reads are served from the cache.
@@ -74,8 +101,11 @@ impl Store {
         let store = Store {
             pool,
             cache: Arc::new(RwLock::new(HashMap::new())),
+            aliases: Arc::new(RwLock::new(HashMap::new())),
         };
         store.load_cache().await?;
+        store.load_aliases().await?;
+        store.release_leases().await?;
         Ok(store)
     }
 

@@ -113,3 +113,43 @@ async fn listing_pages_in_name_order() {
     }
     assert_eq!(seen, (0..7).map(|i| format!("f{i}")).collect::<Vec<_>>());
 }
+
+#[tokio::test]
+async fn queued_events_lease_ack_retry_and_survive_reopen() {
+    use ignis_store::AsyncEvent;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("meta.db");
+    let store = Store::open(&path).await.unwrap();
+    let event = |id: &str| AsyncEvent {
+        request_id: id.into(),
+        function_name: "f".into(),
+        qualifier: "$LATEST".into(),
+        invoked_arn: "arn:aws:lambda:us-east-1:000000000000:function:f".into(),
+        payload: b"{}".to_vec(),
+        enqueued_ms: 100,
+        attempts: 0,
+    };
+    store.enqueue(&event("a"), 100).await.unwrap();
+    store.enqueue(&event("b"), 100).await.unwrap();
+
+    // Both due; a lease hides them from a second lease until it expires.
+    let leased = store.lease_due(100, 10, 1_000).await.unwrap();
+    assert_eq!(leased.len(), 2);
+    assert!(store.lease_due(500, 10, 1_000).await.unwrap().is_empty());
+    assert_eq!(store.lease_due(1_100, 10, 1_000).await.unwrap().len(), 2);
+
+    store.ack("a").await.unwrap();
+    store.retry_later("b", 1, 5_000).await.unwrap();
+    assert!(store.lease_due(4_999, 10, 1_000).await.unwrap().is_empty());
+
+    // Lease "b" and crash: after reopening, the event is delivered again with its attempts.
+    let again = store.lease_due(5_000, 10, 60_000).await.unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].attempts, 1);
+    store.close().await;
+    let reopened = Store::open(&path).await.unwrap();
+    assert_eq!(reopened.queued_events().await.unwrap(), 1);
+    let redelivered = reopened.lease_due(5_001, 10, 60_000).await.unwrap();
+    assert_eq!(redelivered.len(), 1);
+    assert_eq!(redelivered[0].request_id, "b");
+}

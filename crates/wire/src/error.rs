@@ -13,6 +13,8 @@ pub enum LambdaApiError {
     #[error("{0}")]
     ResourceConflict(String),
     #[error("{0}")]
+    ProvisionedConcurrencyConfigNotFound(String),
+    #[error("{0}")]
     InvalidParameterValue(String),
     /// A modelled constraint failed (pattern, range, enum), as AWS's front end reports it.
     #[error("{0}")]
@@ -29,6 +31,9 @@ pub enum LambdaApiError {
     UnsupportedMediaType(String),
     #[error("{0}")]
     PreconditionFailed(String),
+    /// A resource-based policy would grow past 20 KB.
+    #[error("{0}")]
+    PolicyLengthExceeded(String),
     #[error("{message}")]
     TooManyRequests {
         message: String,
@@ -37,6 +42,9 @@ pub enum LambdaApiError {
     },
     #[error("{0}")]
     InvalidZipFile(String),
+    /// The function's runtime cannot run on this node.
+    #[error("{0}")]
+    InvalidRuntime(String),
     #[error("{0}")]
     CodeStorageExceeded(String),
     #[error("{0}")]
@@ -75,6 +83,7 @@ impl LambdaApiError {
         vec![
             ResourceNotFound(m()),
             ResourceConflict(m()),
+            ProvisionedConcurrencyConfigNotFound(m()),
             InvalidParameterValue(m()),
             Validation(m()),
             InvalidRequestContent(m()),
@@ -82,12 +91,14 @@ impl LambdaApiError {
             RequestEntityTooLarge(m()),
             UnsupportedMediaType(m()),
             PreconditionFailed(m()),
+            PolicyLengthExceeded(m()),
             TooManyRequests {
                 message: m(),
                 reason: "ReservedFunctionConcurrentInvocationLimitExceeded",
                 retry_after_seconds: 1,
             },
             InvalidZipFile(m()),
+            InvalidRuntime(m()),
             CodeStorageExceeded(m()),
             MissingAuthenticationToken(m()),
             IncompleteSignature(m()),
@@ -103,7 +114,9 @@ impl LambdaApiError {
     pub fn status(&self) -> StatusCode {
         use LambdaApiError::*;
         match self {
-            ResourceNotFound(_) | UnknownOperation(_) => StatusCode::NOT_FOUND,
+            ResourceNotFound(_) | ProvisionedConcurrencyConfigNotFound(_) | UnknownOperation(_) => {
+                StatusCode::NOT_FOUND
+            }
             ResourceConflict(_) => StatusCode::CONFLICT,
             InvalidParameterValue(_)
             | Validation(_)
@@ -112,8 +125,9 @@ impl LambdaApiError {
             RequestTooLarge(_) | RequestEntityTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
+            PolicyLengthExceeded(_) => StatusCode::BAD_REQUEST,
             TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            InvalidZipFile(_) => StatusCode::BAD_GATEWAY,
+            InvalidZipFile(_) | InvalidRuntime(_) => StatusCode::BAD_GATEWAY,
             MissingAuthenticationToken(_)
             | IncompleteSignature(_)
             | InvalidSignature(_)
@@ -130,6 +144,9 @@ impl LambdaApiError {
         match self {
             ResourceNotFound(_) => "ResourceNotFoundException",
             ResourceConflict(_) => "ResourceConflictException",
+            ProvisionedConcurrencyConfigNotFound(_) => {
+                "ProvisionedConcurrencyConfigNotFoundException"
+            }
             InvalidParameterValue(_) => "InvalidParameterValueException",
             Validation(_) => "ValidationException",
             InvalidRequestContent(_) => "InvalidRequestContentException",
@@ -137,8 +154,10 @@ impl LambdaApiError {
             RequestEntityTooLarge(_) => "RequestEntityTooLargeException",
             UnsupportedMediaType(_) => "UnsupportedMediaTypeException",
             PreconditionFailed(_) => "PreconditionFailedException",
+            PolicyLengthExceeded(_) => "PolicyLengthExceededException",
             TooManyRequests { .. } => "TooManyRequestsException",
             InvalidZipFile(_) => "InvalidZipFileException",
+            InvalidRuntime(_) => "InvalidRuntimeException",
             CodeStorageExceeded(_) => "CodeStorageExceededException",
             MissingAuthenticationToken(_) => "MissingAuthenticationTokenException",
             IncompleteSignature(_) => "IncompleteSignatureException",
@@ -155,9 +174,11 @@ impl LambdaApiError {
     pub fn message_key(&self) -> MessageKey {
         use LambdaApiError::*;
         match self {
-            ResourceNotFound(_) | InvalidZipFile(_) | Service(_) | RequestEntityTooLarge(_) => {
-                MessageKey::Upper
-            }
+            ResourceNotFound(_)
+            | InvalidZipFile(_)
+            | InvalidRuntime(_)
+            | Service(_)
+            | RequestEntityTooLarge(_) => MessageKey::Upper,
             _ => MessageKey::Lower,
         }
     }
@@ -232,6 +253,11 @@ mod tests {
         let expected: &[(&str, u16, &str)] = &[
             ("ResourceNotFoundException", 404, "Message"),
             ("ResourceConflictException", 409, "message"),
+            (
+                "ProvisionedConcurrencyConfigNotFoundException",
+                404,
+                "message",
+            ),
             ("InvalidParameterValueException", 400, "message"),
             ("ValidationException", 400, "message"),
             ("InvalidRequestContentException", 400, "message"),
@@ -239,8 +265,10 @@ mod tests {
             ("RequestEntityTooLargeException", 413, "Message"),
             ("UnsupportedMediaTypeException", 415, "message"),
             ("PreconditionFailedException", 412, "message"),
+            ("PolicyLengthExceededException", 400, "message"),
             ("TooManyRequestsException", 429, "message"),
             ("InvalidZipFileException", 502, "Message"),
+            ("InvalidRuntimeException", 502, "Message"),
             ("CodeStorageExceededException", 400, "message"),
             ("MissingAuthenticationTokenException", 403, "message"),
             ("IncompleteSignatureException", 403, "message"),

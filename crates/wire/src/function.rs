@@ -308,9 +308,9 @@ impl FunctionConfiguration {
             layers: c
                 .layers
                 .iter()
-                .map(|arn| LayerRef {
-                    arn: arn.clone(),
-                    code_size: 0,
+                .map(|l| LayerRef {
+                    arn: l.arn.clone(),
+                    code_size: l.code_size,
                 })
                 .collect(),
             state: full.then_some("Active"),

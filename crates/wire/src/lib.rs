@@ -4,8 +4,11 @@
 //! Member names and casing follow botocore's service model for `lambda` 2015-03-31. This crate
 //! converts between the wire and `ignis-model`; it holds no state and does no I/O.
 
+pub mod alias;
 pub mod error;
 pub mod function;
 pub mod headers;
+pub mod layer;
+pub mod policy;
 
 pub use error::LambdaApiError;

@@ -1,0 +1,465 @@
+//! A SigV4-signing Lambda API client over one pooled hyper HTTP/1.1 client.
+//!
+//! The same client drives Ignis and the bare-HTTP baseline, so both pay the same client costs
+//! (signing, connection pool, body collection) and differ only in the server.
+
+use base64::Engine as _;
+use bytes::Bytes;
+use http::header::{CONTENT_TYPE, HOST};
+use http::{HeaderMap, HeaderValue, Method, Request, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use std::time::{Duration, Instant};
+
+/// The pooled HTTP/1.1 client.
+pub type HttpClient = Client<HttpConnector, Full<Bytes>>;
+
+/// Longest any one request may take.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// Header carrying a function error on an Invoke response.
+pub const FUNCTION_ERROR_HEADER: &str = "x-amz-function-error";
+/// The role every bench function is created with.
+pub const ROLE: &str = "arn:aws:iam::000000000000:role/bench";
+
+/// A client with keep-alive connections, at most `pool` idle ones per host, and `TCP_NODELAY`.
+pub fn http_client(pool: usize) -> HttpClient {
+    let mut connector = HttpConnector::new();
+    connector.set_nodelay(true);
+    Client::builder(TokioExecutor::new())
+        .pool_timer(TokioTimer::new())
+        .pool_max_idle_per_host(pool.max(1))
+        .pool_idle_timeout(Duration::from_secs(90))
+        .build(connector)
+}
+
+/// Credentials and region requests are signed with.
+#[derive(Clone)]
+pub struct Credentials {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub region: String,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("access_key_id", &self.access_key_id)
+            .field("region", &self.region)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why a request did not get the answer it needed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("endpoint {0:?} is not an http:// URL (https is not supported by the bench)")]
+    BadEndpoint(String),
+    #[error("{op}: building the request failed: {source}")]
+    Build {
+        op: String,
+        #[source]
+        source: http::Error,
+    },
+    #[error("{op}: request failed: {source}")]
+    Send {
+        op: String,
+        #[source]
+        source: hyper_util::client::legacy::Error,
+    },
+    #[error("{op}: reading the response failed: {source}")]
+    Body {
+        op: String,
+        #[source]
+        source: hyper::Error,
+    },
+    #[error("{op}: no answer within {REQUEST_TIMEOUT:?}")]
+    Timeout { op: String },
+    #[error("{op} answered HTTP {status}: {body}")]
+    Api {
+        op: String,
+        status: StatusCode,
+        body: String,
+    },
+    #[error("{op}: {message}")]
+    Unexpected { op: String, message: String },
+}
+
+/// A response and how long the exchange took (from sending the request to the last body byte).
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+    pub elapsed: Duration,
+}
+
+/// A function to create.
+#[derive(Debug, Clone)]
+pub struct FunctionSpec {
+    pub name: String,
+    pub runtime: String,
+    pub handler: String,
+    pub zip: Vec<u8>,
+    pub memory_size: u32,
+    pub timeout_s: u32,
+}
+
+/// Signs and sends Lambda API requests to one endpoint.
+#[derive(Debug, Clone)]
+pub struct LambdaClient {
+    http: HttpClient,
+    /// `http://host:port`, without a trailing slash.
+    base: String,
+    host: HeaderValue,
+    credentials: Credentials,
+}
+
+impl LambdaClient {
+    /// A client for `endpoint` (`http://host[:port][/]`).
+    pub fn new(
+        http: HttpClient,
+        endpoint: &str,
+        credentials: Credentials,
+    ) -> Result<LambdaClient, ClientError> {
+        let bad = || ClientError::BadEndpoint(endpoint.to_owned());
+        let rest = endpoint.strip_prefix("http://").ok_or_else(bad)?;
+        let authority = rest.trim_end_matches('/');
+        if authority.is_empty() || authority.contains(['/', '?', '#', '@', ' ']) {
+            return Err(bad());
+        }
+        Ok(LambdaClient {
+            http,
+            base: format!("http://{authority}"),
+            host: HeaderValue::from_str(authority).map_err(|_| bad())?,
+            credentials,
+        })
+    }
+
+    /// The endpoint, `http://host:port`.
+    pub fn endpoint(&self) -> &str {
+        &self.base
+    }
+
+    /// Signs and sends one request; any status is returned as a [`Reply`].
+    pub async fn send(
+        &self,
+        op: &str,
+        method: Method,
+        path: &str,
+        body: Bytes,
+    ) -> Result<Reply, ClientError> {
+        let mut headers = HeaderMap::new();
+        headers.insert(HOST, self.host.clone());
+        if !body.is_empty() {
+            headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        }
+        let signed = ignis_sigv4::sign(
+            method.as_str(),
+            path,
+            None,
+            &headers,
+            &body,
+            &self.credentials.access_key_id,
+            &self.credentials.secret_access_key,
+            &self.credentials.region,
+            "lambda",
+            chrono::Utc::now(),
+        );
+        for (name, value) in signed {
+            headers.insert(name, value);
+        }
+        let mut request = Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.base))
+            .body(Full::new(body))
+            .map_err(|source| ClientError::Build {
+                op: op.to_owned(),
+                source,
+            })?;
+        *request.headers_mut() = headers;
+
+        let exchange = async {
+            let started = Instant::now();
+            let response =
+                self.http
+                    .request(request)
+                    .await
+                    .map_err(|source| ClientError::Send {
+                        op: op.to_owned(),
+                        source,
+                    })?;
+            let (parts, body) = response.into_parts();
+            let body = body
+                .collect()
+                .await
+                .map_err(|source| ClientError::Body {
+                    op: op.to_owned(),
+                    source,
+                })?
+                .to_bytes();
+            Ok(Reply {
+                status: parts.status,
+                headers: parts.headers,
+                body,
+                elapsed: started.elapsed(),
+            })
+        };
+        tokio::time::timeout(REQUEST_TIMEOUT, exchange)
+            .await
+            .map_err(|_| ClientError::Timeout { op: op.to_owned() })?
+    }
+
+    /// Sends and requires a 2xx answer, returning its body as JSON (`null` when empty).
+    async fn call(
+        &self,
+        op: &str,
+        method: Method,
+        path: &str,
+        body: Bytes,
+    ) -> Result<serde_json::Value, ClientError> {
+        let reply = self.send(op, method, path, body).await?;
+        if !reply.status.is_success() {
+            return Err(ClientError::Api {
+                op: op.to_owned(),
+                status: reply.status,
+                body: snippet(&reply.body),
+            });
+        }
+        if reply.body.is_empty() {
+            return Ok(serde_json::Value::Null);
+        }
+        serde_json::from_slice(&reply.body).map_err(|e| ClientError::Unexpected {
+            op: op.to_owned(),
+            message: format!("response is not JSON ({e}): {}", snippet(&reply.body)),
+        })
+    }
+
+    /// CreateFunction, then waits until the function is `Active`.
+    pub async fn create_function(&self, spec: &FunctionSpec) -> Result<(), ClientError> {
+        let body = serde_json::json!({
+            "FunctionName": spec.name,
+            "Runtime": spec.runtime,
+            "Handler": spec.handler,
+            "Role": ROLE,
+            "Code": { "ZipFile": base64::engine::general_purpose::STANDARD.encode(&spec.zip) },
+            "MemorySize": spec.memory_size,
+            "Timeout": spec.timeout_s,
+        });
+        let op = "CreateFunction";
+        let config = self
+            .call(op, Method::POST, "/2015-03-31/functions", json_bytes(&body))
+            .await?;
+        self.wait_until_ready(op, &spec.name, &config).await
+    }
+
+    /// UpdateFunctionConfiguration replacing the environment variables, then waits until the
+    /// update is complete.
+    pub async fn set_environment(
+        &self,
+        name: &str,
+        variables: &[(&str, &str)],
+    ) -> Result<(), ClientError> {
+        let vars: serde_json::Map<String, serde_json::Value> = variables
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), serde_json::Value::from(*v)))
+            .collect();
+        let body = serde_json::json!({ "Environment": { "Variables": vars } });
+        let op = "UpdateFunctionConfiguration";
+        let config = self
+            .call(
+                op,
+                Method::PUT,
+                &format!("/2015-03-31/functions/{name}/configuration"),
+                json_bytes(&body),
+            )
+            .await?;
+        self.wait_until_ready(op, name, &config).await
+    }
+
+    /// Polls GetFunctionConfiguration while the function is `Pending` or its last update is
+    /// `InProgress`; a `Failed` state or update is an error.
+    async fn wait_until_ready(
+        &self,
+        op: &str,
+        name: &str,
+        config: &serde_json::Value,
+    ) -> Result<(), ClientError> {
+        let deadline = Instant::now() + REQUEST_TIMEOUT;
+        let mut config = config.clone();
+        loop {
+            let state = config["State"].as_str().unwrap_or("Active");
+            let update = config["LastUpdateStatus"].as_str().unwrap_or("Successful");
+            if state == "Failed" || update == "Failed" {
+                return Err(ClientError::Unexpected {
+                    op: op.to_owned(),
+                    message: format!(
+                        "function {name} failed: {}",
+                        config["StateReason"]
+                            .as_str()
+                            .or(config["LastUpdateStatusReason"].as_str())
+                            .unwrap_or("no reason given")
+                    ),
+                });
+            }
+            if state != "Pending" && update != "InProgress" {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(ClientError::Timeout { op: op.to_owned() });
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            config = self
+                .call(
+                    "GetFunctionConfiguration",
+                    Method::GET,
+                    &format!("/2015-03-31/functions/{name}/configuration"),
+                    Bytes::new(),
+                )
+                .await?;
+        }
+    }
+
+    /// DeleteFunction.
+    pub async fn delete_function(&self, name: &str) -> Result<(), ClientError> {
+        self.call(
+            "DeleteFunction",
+            Method::DELETE,
+            &format!("/2015-03-31/functions/{name}"),
+            Bytes::new(),
+        )
+        .await
+        .map(drop)
+    }
+
+    /// GetFunctionConfiguration.
+    pub async fn get_configuration(&self, name: &str) -> Result<serde_json::Value, ClientError> {
+        self.call(
+            "GetFunctionConfiguration",
+            Method::GET,
+            &format!("/2015-03-31/functions/{name}/configuration"),
+            Bytes::new(),
+        )
+        .await
+    }
+
+    /// A RequestResponse Invoke; any status is returned.
+    pub async fn invoke(&self, name: &str, payload: Bytes) -> Result<Reply, ClientError> {
+        self.send(
+            "Invoke",
+            Method::POST,
+            &format!("/2015-03-31/functions/{name}/invocations"),
+            payload,
+        )
+        .await
+    }
+}
+
+/// Whether an Invoke reply is a success: HTTP 200, no `X-Amz-Function-Error`, and a body equal
+/// (as JSON) to `expected`. The error says what was wrong.
+pub fn check_invoke(reply: &Reply, expected: &serde_json::Value) -> Result<(), String> {
+    if reply.status != StatusCode::OK {
+        return Err(format!("HTTP {}: {}", reply.status, snippet(&reply.body)));
+    }
+    if let Some(kind) = reply.headers.get(FUNCTION_ERROR_HEADER) {
+        return Err(format!(
+            "function error {}: {}",
+            String::from_utf8_lossy(kind.as_bytes()),
+            snippet(&reply.body)
+        ));
+    }
+    match serde_json::from_slice::<serde_json::Value>(&reply.body) {
+        Ok(v) if v == *expected => Ok(()),
+        _ => Err(format!(
+            "response body {} is not the event sent back",
+            snippet(&reply.body)
+        )),
+    }
+}
+
+fn json_bytes(v: &serde_json::Value) -> Bytes {
+    Bytes::from(serde_json::to_vec(v).expect("a JSON value serialises"))
+}
+
+/// The start of a body, for messages.
+pub fn snippet(body: &[u8]) -> String {
+    const MAX: usize = 300;
+    let text = String::from_utf8_lossy(&body[..body.len().min(MAX)]).into_owned();
+    if body.len() > MAX {
+        format!("{text}…")
+    } else {
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn creds() -> Credentials {
+        Credentials {
+            access_key_id: "AKIDEXAMPLE".into(),
+            secret_access_key: "secret".into(),
+            region: "us-east-1".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn endpoints() {
+        let ok = |e: &str| LambdaClient::new(http_client(1), e, creds()).map(|c| c.base);
+        assert_eq!(
+            ok("http://127.0.0.1:9070").unwrap(),
+            "http://127.0.0.1:9070"
+        );
+        assert_eq!(ok("http://localhost:1/").unwrap(), "http://localhost:1");
+        for bad in [
+            "https://x:1",
+            "127.0.0.1:9070",
+            "http://",
+            "http://a/b",
+            "http://u@h",
+        ] {
+            assert!(ok(bad).is_err(), "{bad}");
+        }
+    }
+
+    fn reply(status: u16, headers: &[(&'static str, &'static str)], body: &'static str) -> Reply {
+        let mut h = HeaderMap::new();
+        for (k, v) in headers {
+            h.insert(*k, HeaderValue::from_static(v));
+        }
+        Reply {
+            status: StatusCode::from_u16(status).unwrap(),
+            headers: h,
+            body: Bytes::from_static(body.as_bytes()),
+            elapsed: Duration::ZERO,
+        }
+    }
+
+    #[test]
+    fn invoke_checks() {
+        let expected = serde_json::json!({"n": 1});
+        assert_eq!(
+            check_invoke(&reply(200, &[], "{\"n\": 1}"), &expected),
+            Ok(())
+        );
+        let e = check_invoke(&reply(501, &[], "{\"Type\":\"x\"}"), &expected).unwrap_err();
+        assert!(e.starts_with("HTTP 501"), "{e}");
+        let e = check_invoke(
+            &reply(200, &[("x-amz-function-error", "Unhandled")], "{}"),
+            &expected,
+        )
+        .unwrap_err();
+        assert!(e.starts_with("function error Unhandled"), "{e}");
+        assert!(check_invoke(&reply(200, &[], "{\"n\":2}"), &expected).is_err());
+        assert!(check_invoke(&reply(200, &[], "not json"), &expected).is_err());
+    }
+
+    #[test]
+    fn snippets_are_bounded() {
+        assert_eq!(snippet(b"short"), "short");
+        let long = vec![b'a'; 1000];
+        assert_eq!(snippet(&long).chars().count(), 301);
+    }
+}

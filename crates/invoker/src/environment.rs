@@ -1,0 +1,654 @@
+//! One execution environment: a runtime process, its Runtime API and its log output, from
+//! start (init) through any number of invocations, one at a time, until it is dropped, which
+//! kills its process tree.
+
+use crate::env::{EnvInputs, build_environment};
+use crate::host::{self, Resolved};
+use crate::invoker::Inner;
+use crate::launcher::{EnvironmentProcess, LaunchError, LaunchSpec, ProcessExit};
+use crate::output::{Output, Pumps};
+use crate::report::{self, Report, Status};
+use crate::runtime_api::{Dispatch, Outcome, RuntimeApi};
+use crate::{Invocation, InvokeError, InvokeMetrics, InvokeResult};
+use base64::Engine;
+use bytes::Bytes;
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{OwnedSemaphorePermit, oneshot, watch};
+use tokio_util::sync::CancellationToken;
+
+/// Longest wait for the output pipes after a response (normally they are drained at once).
+const SYNC_AFTER_RESPONSE: Duration = Duration::from_secs(1);
+/// Longest wait for the output pipes of a failed, hung or dead runtime.
+const SYNC_AFTER_FAILURE: Duration = Duration::from_millis(200);
+
+/// The value of `X-Amz-Function-Error` for every function error.
+pub const UNHANDLED: &str = "Unhandled";
+
+/// What makes environments interchangeable: an idle one is reused only for the same key.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct EnvKey {
+    pub function: String,
+    pub version: String,
+    pub code_sha256: String,
+    pub revision: String,
+    /// Where the code is: an environment keeps running from the directory it started in.
+    pub code_root: PathBuf,
+}
+
+impl EnvKey {
+    pub fn of(inv: &Invocation) -> EnvKey {
+        let f = &inv.function;
+        EnvKey {
+            function: f.name.clone(),
+            version: f.version.clone(),
+            code_sha256: f.code.sha256_hex.clone(),
+            revision: f.revision_id.clone(),
+            code_root: inv.code_root.clone(),
+        }
+    }
+}
+
+pub(crate) struct Environment {
+    pub key: EnvKey,
+    /// The function's generation when this environment started (see `Invoker::invalidate`).
+    pub generation: u64,
+    pub last_used: Instant,
+    process: Arc<dyn EnvironmentProcess>,
+    api: RuntimeApi,
+    output: Arc<Output>,
+    pumps: Pumps,
+    exit: watch::Receiver<Option<ProcessExit>>,
+    cancel: CancellationToken,
+    /// Set until the first invocation (the cold start) reports it.
+    init_duration: Option<Duration>,
+    /// The last peak memory measured: reported when a runtime died before it could be measured.
+    last_peak: Option<u64>,
+    /// Set on environments started ahead of use for provisioned concurrency: they are never
+    /// reaped for idleness and are used first.
+    pub provision: Option<crate::invoker::ProvisionGuard>,
+    _slot: OwnedSemaphorePermit,
+}
+
+impl Drop for Environment {
+    fn drop(&mut self) {
+        self.process.kill();
+        self.cancel.cancel();
+    }
+}
+
+/// The result of starting an environment.
+pub(crate) enum Started {
+    Ready(Environment),
+    /// Init failed; this is what the invocation that needed it gets.
+    Failed(InvokeResult),
+}
+
+/// How an invocation ended.
+enum End {
+    Outcome(Outcome),
+    /// The Runtime API lost the request without an outcome.
+    Lost,
+    Exit(ProcessExit),
+    Timeout,
+}
+
+fn error_json(error_type: &str, message: &str) -> Bytes {
+    Bytes::from(serde_json::json!({"errorMessage": message, "errorType": error_type}).to_string())
+}
+
+fn exit_message(request_id: &str, exit: ProcessExit) -> String {
+    format!("RequestId: {request_id} Error: Runtime exited with error: {exit}")
+}
+
+/// Lambda's error types look like `Runtime.ExitError`; anything else reports as `Runtime.Unknown`.
+fn platform_error_type(body: &[u8]) -> String {
+    let t = serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| {
+            v.get("errorType")
+                .and_then(|t| t.as_str())
+                .map(str::to_string)
+        })
+        .unwrap_or_default();
+    let well_formed = t.split_once('.').is_some_and(|(ns, name)| {
+        ["Runtime", "Function", "Sandbox", "Extension"].contains(&ns)
+            && name.starts_with(|c: char| c.is_ascii_uppercase())
+            && name.chars().all(|c| c.is_ascii_alphanumeric())
+    });
+    if well_formed {
+        t
+    } else {
+        "Runtime.Unknown".into()
+    }
+}
+
+fn spawn_error_text(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file or directory".into(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
+        _ if e.raw_os_error() == Some(8) => "exec format error".into(),
+        _ => e.to_string().to_lowercase(),
+    }
+}
+
+/// `Runtime.OutOfMemory` when the kernel's OOM killer ended the runtime, else
+/// `Runtime.ExitError`.
+async fn exit_error_type(process: &dyn EnvironmentProcess) -> &'static str {
+    if process.out_of_memory().await {
+        "Runtime.OutOfMemory"
+    } else {
+        "Runtime.ExitError"
+    }
+}
+
+async fn wait_exit(exit: &mut watch::Receiver<Option<ProcessExit>>) -> ProcessExit {
+    match exit.wait_for(Option::is_some).await {
+        Ok(v) => v.unwrap_or(ProcessExit::Unknown),
+        Err(_) => ProcessExit::Unknown,
+    }
+}
+
+/// Writes END and REPORT and assembles what the caller gets.
+fn finish(
+    output: &Output,
+    inv: &Invocation,
+    report: Report,
+    payload: Bytes,
+    function_error: bool,
+) -> InvokeResult {
+    output.line(&report::end_line(&inv.request_id));
+    output.line(&report.line());
+    let tail = output.take_tail();
+    let log_tail = inv.tail_log.then(|| {
+        let bytes = tail.as_ref().map_or(&[][..], |t| t.last_bytes());
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    });
+    InvokeResult {
+        executed_version: inv.function.version.clone(),
+        payload,
+        function_error: function_error.then(|| UNHANDLED.to_string()),
+        log_tail,
+        metrics: InvokeMetrics {
+            duration: report.duration,
+            billed_duration_ms: report.billed_ms(),
+            init_duration: report.init_duration,
+            memory_size_mb: report.memory_size_mb,
+            max_memory_used_mb: report.max_memory_used_mb,
+        },
+    }
+}
+
+fn runtime_version_arn(region: &str, resolved: &Resolved, label: &str) -> String {
+    let source = match resolved {
+        Resolved::Python { .. } => ignis_runtimes::PYTHON_BOOTSTRAP,
+        Resolved::Node { .. } => ignis_runtimes::NODE_BOOTSTRAP,
+        Resolved::Provided => label,
+    };
+    let hash = hex::encode(Sha256::digest(source.as_bytes()));
+    format!("arn:aws:lambda:{region}::runtime:{hash}")
+}
+
+/// Starts an environment for `inv` and waits for its init to end.
+pub(crate) async fn start(
+    inner: &Inner,
+    inv: &Invocation,
+    resolved: &Resolved,
+    generation: u64,
+    slot: OwnedSemaphorePermit,
+    provisioned: bool,
+) -> Result<Started, InvokeError> {
+    let f = &inv.function;
+    let cfg = &inner.cfg;
+    let cancel = inner.shutdown.child_token();
+    let layout = inner.launcher.layout();
+    // Where the runtime finds its API: a host listener bound now, or one the launched process
+    // hands over (inside a sandbox's network namespace).
+    let host_api = match layout.runtime_api {
+        Some(_) => None,
+        None => Some(RuntimeApi::start(cancel.clone()).await.map_err(|e| {
+            InvokeError::Internal(format!("cannot bind a Runtime API listener: {e}"))
+        })?),
+    };
+    let runtime_api = match (&host_api, layout.runtime_api) {
+        (Some(api), _) => api.addr.to_string(),
+        (None, Some(addr)) => addr.to_string(),
+        (None, None) => unreachable!("one of the two is set"),
+    };
+    let env_id = uuid::Uuid::new_v4().simple().to_string();
+    let stream = format!(
+        "{}/[{}]{}",
+        chrono::Utc::now().format("%Y/%m/%d"),
+        f.version,
+        env_id
+    );
+    let output = Arc::new(Output::new(
+        cfg.logs.clone(),
+        f.logging.log_group.clone(),
+        stream.clone(),
+    ));
+    if inv.tail_log {
+        // Until init succeeds, its output belongs to this invocation's tail (an init failure
+        // shows there).
+        output.start_tail();
+    }
+    let runtime_dir = resolved.runtime_dir(&cfg.runtime_dir);
+    let guest_task_root = layout.task_root(&inv.code_root);
+    let guest_runtime_dir = layout.runtime_dir(&runtime_dir);
+    let env = build_environment(&EnvInputs {
+        function: f,
+        account: &cfg.account,
+        runtime: resolved,
+        runtime_api: &runtime_api,
+        log_stream: &stream,
+        task_root: &guest_task_root,
+        runtime_dir: &guest_runtime_dir,
+        node_env: &cfg.function_env,
+        provisioned,
+    });
+    let (program, args) = resolved.command(&guest_runtime_dir, &guest_task_root);
+    let runtime_id = f.runtime.as_deref().unwrap_or_default();
+    let label = resolved.version_label(runtime_id);
+    output.line(&report::init_start_line(
+        &label,
+        &runtime_version_arn(&cfg.account.region, resolved, &label),
+    ));
+    let spec = LaunchSpec {
+        name: format!("{}-{}", f.name, env_id),
+        program,
+        args,
+        env,
+        cwd: guest_task_root.clone(),
+        memory_size_mb: f.memory_size,
+        ephemeral_storage_mb: f.ephemeral_storage,
+        timeout: Duration::from_secs(u64::from(f.timeout.max(1))),
+        code_root: inv.code_root.clone(),
+        runtime_dir: runtime_dir.clone(),
+        interpreter: resolved.interpreter().map(Path::to_path_buf),
+    };
+    let launched_at = Instant::now();
+    let mut process = match inner.launcher.launch(spec).await {
+        Ok(p) => p,
+        Err(LaunchError::Spawn { source, .. }) if *resolved == Resolved::Provided => {
+            cancel.cancel();
+            let message = format!(
+                "RequestId: {} Error: fork/exec /var/task/{}: {}",
+                inv.request_id,
+                host::PROVIDED_BOOTSTRAP,
+                spawn_error_text(&source)
+            );
+            return Ok(Started::Failed(init_failed(
+                &output,
+                inv,
+                launched_at.elapsed(),
+                None,
+                error_json("Runtime.InvalidEntrypoint", &message),
+                Status::Error("Runtime.InvalidEntrypoint".into()),
+                &[message.as_str(), "Runtime.InvalidEntrypoint"],
+            )));
+        }
+        Err(source) => {
+            cancel.cancel();
+            return Err(InvokeError::Launch {
+                function: f.name.clone(),
+                source,
+            });
+        }
+    };
+    // Init runs from the moment the runtime was started (a sandbox's set-up is not part of it).
+    let spawned_at = Instant::now();
+    let api = match host_api {
+        Some(api) => api,
+        None => {
+            let served = process
+                .take_runtime_api()
+                .ok_or_else(|| std::io::Error::other("the launcher handed over no listener"))
+                .and_then(|l| {
+                    l.set_nonblocking(true)?;
+                    tokio::net::TcpListener::from_std(l)
+                })
+                .and_then(|l| RuntimeApi::serve(l, cancel.clone()));
+            match served {
+                Ok(api) => api,
+                Err(e) => {
+                    process.kill();
+                    cancel.cancel();
+                    return Err(InvokeError::Internal(format!(
+                        "cannot serve the Runtime API: {e}"
+                    )));
+                }
+            }
+        }
+    };
+    let pipes = [process.take_stdout(), process.take_stderr()]
+        .into_iter()
+        .flatten()
+        .collect();
+    let pumps = Pumps::start(pipes, output.clone());
+    let process: Arc<dyn EnvironmentProcess> = Arc::from(process);
+    let (exit_tx, exit_rx) = watch::channel(None);
+    {
+        let process = process.clone();
+        let cancel = cancel.clone();
+        tokio::spawn(async move {
+            let exit = tokio::select! {
+                e = process.wait() => e,
+                _ = cancel.cancelled() => {
+                    process.kill();
+                    process.wait().await
+                }
+            };
+            let _ = exit_tx.send(Some(exit));
+        });
+    }
+
+    enum InitEnd {
+        Ready,
+        Error(Bytes),
+        Exit(ProcessExit),
+        Timeout,
+    }
+    let mut ready = api.ready();
+    let mut init_error = api.init_error();
+    let mut exit = exit_rx.clone();
+    let end = tokio::select! {
+        biased;
+        body = init_error.wait_for(Option::is_some) => match body {
+            Ok(b) => InitEnd::Error(b.clone().unwrap_or_default()),
+            Err(_) => InitEnd::Exit(ProcessExit::Unknown),
+        },
+        _ = ready.wait_for(|r| *r) => InitEnd::Ready,
+        e = wait_exit(&mut exit) => match api.init_error().borrow().clone() {
+            Some(body) => InitEnd::Error(body),
+            None => InitEnd::Exit(e),
+        },
+        _ = tokio::time::sleep(cfg.init_timeout) => InitEnd::Timeout,
+    };
+    let init_duration = spawned_at.elapsed();
+
+    let env = Environment {
+        key: EnvKey::of(inv),
+        generation,
+        last_used: Instant::now(),
+        process,
+        api,
+        output: output.clone(),
+        pumps,
+        exit: exit_rx,
+        cancel,
+        // A provisioned environment's init is not part of any invocation's cold start.
+        init_duration: (!provisioned).then_some(init_duration),
+        last_peak: None,
+        provision: None,
+        _slot: slot,
+    };
+    let (payload, status, lines): (Bytes, Status, Vec<String>) = match end {
+        InitEnd::Ready => {
+            let mut env = env;
+            env.last_peak = env.process.peak_memory_bytes().await;
+            env.process.init_done().await;
+            if inv.tail_log {
+                output.start_tail();
+            }
+            return Ok(Started::Ready(env));
+        }
+        InitEnd::Error(body) => {
+            let t = platform_error_type(&body);
+            (body, Status::Error(t), vec![])
+        }
+        InitEnd::Exit(e) => {
+            let message = exit_message(&inv.request_id, e);
+            let t = exit_error_type(env.process.as_ref()).await;
+            (
+                error_json(t, &message),
+                Status::Error(t.into()),
+                vec![message, t.into()],
+            )
+        }
+        InitEnd::Timeout => {
+            let message = format!(
+                "RequestId: {} Error: Init timed out after {} seconds",
+                inv.request_id,
+                report::secs2(init_duration)
+            );
+            (
+                error_json("Sandbox.Timedout", &message),
+                Status::Timeout,
+                vec![message],
+            )
+        }
+    };
+    let peak = env.process.peak_memory_bytes().await;
+    env.process.kill();
+    env.pumps.sync(SYNC_AFTER_FAILURE).await;
+    let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+    Ok(Started::Failed(init_failed(
+        &output,
+        inv,
+        init_duration,
+        peak,
+        payload,
+        status,
+        &lines,
+    )))
+}
+
+/// The log lines and result of an invocation whose environment never became ready.
+fn init_failed(
+    output: &Output,
+    inv: &Invocation,
+    init_duration: Duration,
+    peak_memory: Option<u64>,
+    payload: Bytes,
+    status: Status,
+    lines: &[&str],
+) -> InvokeResult {
+    output.line(&report::init_report_line(init_duration, &status));
+    output.line(&report::start_line(&inv.request_id, &inv.function.version));
+    for l in lines {
+        output.line(l);
+    }
+    let report = Report {
+        request_id: inv.request_id.clone(),
+        duration: Duration::ZERO,
+        init_duration: Some(init_duration),
+        memory_size_mb: inv.function.memory_size,
+        max_memory_used_mb: peak_memory.map_or(0, report::mb_rounded_up),
+        status,
+    };
+    finish(output, inv, report, payload, true)
+}
+
+impl Environment {
+    pub fn is_alive(&self) -> bool {
+        self.exit.borrow().is_none()
+    }
+
+    /// Runs one invocation. Returns the result and whether the environment may be reused.
+    pub async fn invoke(&mut self, inv: &Invocation) -> (InvokeResult, bool) {
+        let f = &inv.function;
+        let init_duration = self.init_duration.take();
+        let timeout = Duration::from_secs(u64::from(f.timeout.max(1)));
+        self.process.thaw().await;
+        self.process.reset_peak_memory().await;
+        if inv.tail_log {
+            if init_duration.is_none() {
+                self.output.start_tail();
+            }
+        } else {
+            self.output.take_tail();
+        }
+        self.output
+            .line(&report::start_line(&inv.request_id, &f.version));
+
+        let mut outcome = self.api.begin(&inv.request_id);
+        let (handed_out_tx, handed_out_rx) = oneshot::channel();
+        let now = chrono::Utc::now();
+        let dispatch = Dispatch {
+            request_id: inv.request_id.clone(),
+            payload: inv.payload.clone(),
+            invoked_arn: inv.invoked_arn.clone(),
+            client_context: inv.client_context.clone(),
+            cognito_identity: inv.cognito_identity.clone(),
+            trace_id: crate::trace::new_trace_id(now.timestamp().max(0) as u64),
+            timeout,
+            handed_out: handed_out_tx,
+        };
+        let dispatched_at = Instant::now();
+        let mut handed_out_rx = Some(handed_out_rx);
+        let mut handed_out: Option<Instant> = None;
+        let end = if !self.api.dispatch(dispatch) {
+            End::Lost
+        } else {
+            let mut exit = self.exit.clone();
+            loop {
+                let deadline = handed_out.unwrap_or(dispatched_at) + timeout;
+                tokio::select! {
+                    biased;
+                    o = &mut outcome => break match o {
+                        Ok(o) => End::Outcome(o),
+                        Err(_) => End::Lost,
+                    },
+                    t = async { handed_out_rx.as_mut().expect("guarded").await }, if handed_out_rx.is_some() => {
+                        handed_out_rx = None;
+                        handed_out = t.ok();
+                    }
+                    e = wait_exit(&mut exit) => break End::Exit(e),
+                    _ = tokio::time::sleep_until(deadline.into()) => break End::Timeout,
+                }
+            }
+        };
+        if let Some(mut rx) = handed_out_rx
+            && let Ok(t) = rx.try_recv()
+        {
+            handed_out = Some(t);
+        }
+        let duration = handed_out.unwrap_or(dispatched_at).elapsed();
+        let peak = self.process.peak_memory_bytes().await.or(self.last_peak);
+        self.last_peak = peak;
+
+        let rid = &inv.request_id;
+        let (payload, function_error, status, keep) = match end {
+            End::Outcome(Outcome::Response(body)) => {
+                self.pumps.sync(SYNC_AFTER_RESPONSE).await;
+                (body, false, Status::Success, true)
+            }
+            End::Outcome(Outcome::Error(body)) => {
+                self.pumps.sync(SYNC_AFTER_RESPONSE).await;
+                (body, true, Status::Success, true)
+            }
+            End::Outcome(Outcome::TooLarge) => {
+                self.pumps.sync(SYNC_AFTER_RESPONSE).await;
+                let t = "Function.ResponseSizeTooLarge";
+                (
+                    error_json(
+                        t,
+                        "Response payload size exceeded maximum allowed payload size (6291556 bytes).",
+                    ),
+                    true,
+                    Status::Error(t.into()),
+                    true,
+                )
+            }
+            End::Outcome(Outcome::Truncated(e)) => {
+                self.pumps.sync(SYNC_AFTER_FAILURE).await;
+                let t = "Runtime.TruncatedResponse";
+                let message =
+                    format!("RequestId: {rid} Error: the response body could not be read: {e}");
+                self.output.line(&message);
+                (
+                    error_json(t, &message),
+                    true,
+                    Status::Error(t.into()),
+                    false,
+                )
+            }
+            End::Exit(e) => {
+                self.pumps.sync(SYNC_AFTER_FAILURE).await;
+                let message = exit_message(rid, e);
+                let t = exit_error_type(self.process.as_ref()).await;
+                self.output.line(&message);
+                self.output.line(t);
+                (
+                    error_json(t, &message),
+                    true,
+                    Status::Error(t.into()),
+                    false,
+                )
+            }
+            End::Lost => {
+                self.pumps.sync(SYNC_AFTER_FAILURE).await;
+                let t = "Runtime.Unknown";
+                let message = format!("RequestId: {rid} Error: the runtime did not answer");
+                self.output.line(&message);
+                (
+                    error_json(t, &message),
+                    true,
+                    Status::Error(t.into()),
+                    false,
+                )
+            }
+            End::Timeout => {
+                self.pumps.sync(SYNC_AFTER_FAILURE).await;
+                self.process.kill();
+                self.output
+                    .line(&report::timeout_line(chrono::Utc::now(), rid, duration));
+                let message = format!(
+                    "RequestId: {rid} Error: Task timed out after {} seconds",
+                    report::secs2(duration)
+                );
+                (
+                    error_json("Sandbox.Timedout", &message),
+                    true,
+                    Status::Timeout,
+                    false,
+                )
+            }
+        };
+        let report = Report {
+            request_id: rid.clone(),
+            duration,
+            init_duration,
+            memory_size_mb: f.memory_size,
+            max_memory_used_mb: peak.map_or(0, report::mb_rounded_up),
+            status,
+        };
+        let result = finish(&self.output, inv, report, payload, function_error);
+        let keep = keep && self.is_alive();
+        if keep {
+            self.process.freeze().await;
+        } else {
+            self.process.kill();
+        }
+        self.last_used = Instant::now();
+        (result, keep)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn platform_error_types_are_checked() {
+        assert_eq!(
+            platform_error_type(br#"{"errorType":"Runtime.ImportModuleError","errorMessage":"x"}"#),
+            "Runtime.ImportModuleError"
+        );
+        assert_eq!(
+            platform_error_type(br#"{"errorType":"ValueError"}"#),
+            "Runtime.Unknown"
+        );
+        assert_eq!(platform_error_type(b"not json"), "Runtime.Unknown");
+    }
+
+    #[test]
+    fn spawn_errors_read_like_go() {
+        let e = std::io::Error::from(std::io::ErrorKind::NotFound);
+        assert_eq!(spawn_error_text(&e), "no such file or directory");
+        let e = std::io::Error::from_raw_os_error(8);
+        assert_eq!(spawn_error_text(&e), "exec format error");
+    }
+}

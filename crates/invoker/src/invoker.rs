@@ -1,0 +1,452 @@
+//! The [`Invoker`]: the pool of execution environments and the invoke entry point.
+//!
+//! An idle environment is owned by the pool; a busy one by the invocation running on it, so one
+//! request at a time per environment holds by construction. The pool's lock is never held across
+//! an await. Environments are reused for the same [`EnvKey`] (most recently used first, so the
+//! others age out), started when none is idle, stopped by the reaper after `idle_timeout`, and
+//! dropped (which kills them) after a crash or timeout, on invalidation and on shutdown.
+
+use crate::environment::{self, EnvKey, Environment, Started};
+use crate::host;
+use crate::launcher::Launcher;
+use crate::{Invocation, InvokeError, InvokeResult, InvokerConfig, InvokerError};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio_util::sync::CancellationToken;
+
+/// Longest `shutdown` waits for busy environments to go.
+const SHUTDOWN_WAIT: Duration = Duration::from_secs(5);
+
+/// Provisioned concurrency of one function version: how many environments are alive, and
+/// whether they are still wanted.
+#[derive(Default)]
+pub(crate) struct Provisioned {
+    alive: AtomicUsize,
+    wanted: std::sync::atomic::AtomicBool,
+}
+
+/// Counts a provisioned environment of one function version while it lives.
+pub(crate) struct ProvisionGuard(Arc<Provisioned>);
+
+impl Drop for ProvisionGuard {
+    fn drop(&mut self) {
+        self.0.alive.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+#[derive(Default)]
+struct Pool {
+    idle: HashMap<EnvKey, Vec<Environment>>,
+    /// Bumped by `invalidate`; an environment of an older generation is not reused.
+    generations: HashMap<String, u64>,
+    closed: bool,
+}
+
+pub(crate) struct Inner {
+    pub cfg: InvokerConfig,
+    pub launcher: Arc<dyn Launcher>,
+    /// Cancelled on shutdown: every environment's tasks watch a child of it.
+    pub shutdown: CancellationToken,
+    pool: Mutex<Pool>,
+    /// One permit per live environment.
+    slots: Arc<Semaphore>,
+    /// Live provisioned environments per (function, version).
+    provisioned: Mutex<HashMap<(String, String), Arc<Provisioned>>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// Runs invocations in execution environments. Cheap to clone.
+#[derive(Clone)]
+pub struct Invoker {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Invoker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Invoker")
+            .field("runtime_dir", &self.inner.cfg.runtime_dir)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Invoker {
+    /// Writes the bootstraps into `cfg.runtime_dir`, probes the host's interpreters and starts the
+    /// idle reaper. Must be called inside a Tokio runtime.
+    pub fn new(cfg: InvokerConfig, launcher: Arc<dyn Launcher>) -> Result<Invoker, InvokerError> {
+        let handle = tokio::runtime::Handle::try_current().map_err(|_| InvokerError::NoRuntime)?;
+        host::install_bootstraps(&cfg.runtime_dir).map_err(|source| InvokerError::RuntimeDir {
+            path: cfg.runtime_dir.clone(),
+            source,
+        })?;
+        host::probe_in_background();
+        let max = cfg.max_environments.clamp(1, Semaphore::MAX_PERMITS);
+        let period =
+            (cfg.idle_timeout / 10).clamp(Duration::from_millis(50), Duration::from_secs(30));
+        let inner = Arc::new(Inner {
+            cfg,
+            launcher,
+            shutdown: CancellationToken::new(),
+            pool: Mutex::new(Pool::default()),
+            slots: Arc::new(Semaphore::new(max)),
+            provisioned: Mutex::new(HashMap::new()),
+        });
+        let weak = Arc::downgrade(&inner);
+        let stop = inner.shutdown.clone();
+        handle.spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(period) => {}
+                    _ = stop.cancelled() => return,
+                }
+                let Some(inner) = weak.upgrade() else { return };
+                inner.reap();
+            }
+        });
+        Ok(Invoker { inner })
+    }
+
+    /// Runs one invocation to its end. A function error (including a timeout, crash or failed
+    /// init) is an `Ok` result with `function_error` set; `Err` is for platform failures only.
+    pub async fn invoke(&self, inv: Invocation) -> Result<InvokeResult, InvokeError> {
+        // Its own task: a panic stays in this invocation, and a caller that goes away does not
+        // abandon an environment halfway through a request.
+        let inner = self.inner.clone();
+        match tokio::spawn(async move { inner.invoke(inv).await }).await {
+            Ok(result) => result,
+            Err(e) if e.is_panic() => {
+                let panic = e.into_panic();
+                let message = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "unknown panic".into());
+                tracing::error!(%message, "invocation panicked");
+                Err(InvokeError::Internal(format!(
+                    "invocation panicked: {message}"
+                )))
+            }
+            Err(e) => Err(InvokeError::Internal(e.to_string())),
+        }
+    }
+
+    /// Starts environments for `inv`'s function version ahead of use until `count` of them are
+    /// alive (`AWS_LAMBDA_INITIALIZATION_TYPE=provisioned-concurrency`, no Init Duration on
+    /// their first REPORT). They are never reaped for idleness and serve requests first; more
+    /// requests spill over to on-demand environments. `inv.payload` is not used. Returns how
+    /// many are alive.
+    pub async fn provision(&self, inv: Invocation, count: usize) -> Result<usize, InvokeError> {
+        let inner = &self.inner;
+        let resolved = inner.resolve_runtime(&inv).await?;
+        let counter = self.provision_counter(&inv.function.name, &inv.function.version);
+        counter.wanted.store(true, Ordering::SeqCst);
+        while counter.alive.load(Ordering::SeqCst) < count {
+            if inner.shutdown.is_cancelled() {
+                return Err(InvokeError::ShuttingDown);
+            }
+            let generation = inner.generation(&inv.function.name);
+            let slot = inner.slot()?;
+            match environment::start(inner, &inv, &resolved, generation, slot, true).await? {
+                Started::Ready(mut env) => {
+                    counter.alive.fetch_add(1, Ordering::SeqCst);
+                    env.provision = Some(ProvisionGuard(counter.clone()));
+                    inner.release(env);
+                }
+                Started::Failed(result) => {
+                    return Err(InvokeError::Internal(format!(
+                        "provisioned environment failed to initialise: {}",
+                        String::from_utf8_lossy(&result.payload)
+                    )));
+                }
+            }
+        }
+        Ok(counter.alive.load(Ordering::SeqCst))
+    }
+
+    /// Provisioned environments of a function version alive now.
+    pub fn provisioned_count(&self, function: &str, version: &str) -> usize {
+        self.provision_counter(function, version)
+            .alive
+            .load(Ordering::SeqCst)
+    }
+
+    /// Provisioned concurrency of a function version is removed: its idle environments stop
+    /// now, busy ones become ordinary on-demand environments when their request ends.
+    pub async fn deprovision(&self, function_name: &str, version: &str) {
+        self.provision_counter(function_name, version)
+            .wanted
+            .store(false, Ordering::SeqCst);
+        self.retire_version(function_name, version).await;
+    }
+
+    fn provision_counter(&self, function: &str, version: &str) -> Arc<Provisioned> {
+        self.inner
+            .provisioned
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry((function.to_string(), version.to_string()))
+            .or_default()
+            .clone()
+    }
+
+    /// Stops the idle environments of one function version (provisioned ones included) now;
+    /// busy ones are not reused by later requests of another configuration (their key differs)
+    /// and are reaped once idle.
+    pub async fn retire_version(&self, function_name: &str, version: &str) {
+        let retired: Vec<Environment> = {
+            let mut pool = self.inner.lock();
+            let keys: Vec<EnvKey> = pool
+                .idle
+                .keys()
+                .filter(|k| k.function == function_name && k.version == version)
+                .cloned()
+                .collect();
+            keys.iter()
+                .filter_map(|k| pool.idle.remove(k))
+                .flatten()
+                .collect()
+        };
+        drop(retired);
+    }
+
+    /// The function (all versions) changed or was deleted: idle environments are stopped now,
+    /// busy ones when their current request ends; new invokes start fresh ones.
+    pub async fn invalidate(&self, function_name: &str) {
+        let stale: Vec<Environment> = {
+            let mut pool = self.inner.lock();
+            *pool
+                .generations
+                .entry(function_name.to_string())
+                .or_default() += 1;
+            let keys: Vec<EnvKey> = pool
+                .idle
+                .keys()
+                .filter(|k| k.function == function_name)
+                .cloned()
+                .collect();
+            keys.iter()
+                .filter_map(|k| pool.idle.remove(k))
+                .flatten()
+                .collect()
+        };
+        drop(stale);
+    }
+
+    /// Stops every environment (idle ones at once, busy ones are killed and their invocations
+    /// end with an error) and refuses new invocations. Waits a few seconds for them to go and
+    /// for the logs to be written.
+    pub async fn shutdown(&self) {
+        let idle: Vec<Environment> = {
+            let mut pool = self.inner.lock();
+            pool.closed = true;
+            pool.idle.drain().flat_map(|(_, envs)| envs).collect()
+        };
+        drop(idle);
+        self.inner.shutdown.cancel();
+        let all = u32::try_from(
+            self.inner
+                .cfg
+                .max_environments
+                .clamp(1, Semaphore::MAX_PERMITS),
+        )
+        .unwrap_or(u32::MAX);
+        let _ = tokio::time::timeout(SHUTDOWN_WAIT, self.inner.slots.acquire_many(all)).await;
+        let _ = tokio::time::timeout(SHUTDOWN_WAIT, self.inner.cfg.logs.flush()).await;
+    }
+
+    /// Environments alive now (idle or busy).
+    pub fn environment_count(&self) -> usize {
+        self.inner
+            .cfg
+            .max_environments
+            .clamp(1, Semaphore::MAX_PERMITS)
+            - self.inner.slots.available_permits()
+    }
+
+    /// Idle environments now.
+    pub fn idle_count(&self) -> usize {
+        self.inner.lock().idle.values().map(Vec::len).sum()
+    }
+}
+
+impl Inner {
+    fn lock(&self) -> MutexGuard<'_, Pool> {
+        self.pool.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    async fn invoke(&self, inv: Invocation) -> Result<InvokeResult, InvokeError> {
+        if self.shutdown.is_cancelled() {
+            return Err(InvokeError::ShuttingDown);
+        }
+        let resolved = self.resolve_runtime(&inv).await?;
+        let key = EnvKey::of(&inv);
+        let generation = self.generation(&inv.function.name);
+        let mut env = match self.take_idle(&key) {
+            Some(env) => env,
+            None => {
+                let slot = self.slot()?;
+                match environment::start(self, &inv, &resolved, generation, slot, false).await? {
+                    Started::Ready(env) => env,
+                    Started::Failed(result) => return Ok(result),
+                }
+            }
+        };
+        let (result, keep) = env.invoke(&inv).await;
+        if keep {
+            self.release(env);
+        }
+        Ok(result)
+    }
+
+    /// The host interpreter for the function's runtime.
+    async fn resolve_runtime(&self, inv: &Invocation) -> Result<host::Resolved, InvokeError> {
+        let runtime = inv.function.runtime.clone().unwrap_or_default();
+        let resolved = if host::probed() {
+            host::resolve(&runtime)
+        } else {
+            // Only right after start-up: wait for the probe off the reactor.
+            let rt = runtime.clone();
+            tokio::task::spawn_blocking(move || host::resolve(&rt))
+                .await
+                .map_err(|e| InvokeError::Internal(e.to_string()))?
+        };
+        resolved.ok_or_else(|| InvokeError::RuntimeUnavailable {
+            runtime,
+            available: host::available_runtimes(),
+        })
+    }
+
+    fn generation(&self, function: &str) -> u64 {
+        self.lock().generations.get(function).copied().unwrap_or(0)
+    }
+
+    /// An idle environment for `key` that is still alive: a provisioned one first, else the most
+    /// recently used.
+    fn take_idle(&self, key: &EnvKey) -> Option<Environment> {
+        let mut dead = Vec::new();
+        let found = {
+            let mut pool = self.lock();
+            let generation = pool.generations.get(&key.function).copied().unwrap_or(0);
+            let envs = pool.idle.get_mut(key)?;
+            let mut found = None;
+            if let Some(i) = envs
+                .iter()
+                .rposition(|e| e.provision.is_some() && e.is_alive() && e.generation == generation)
+            {
+                found = Some(envs.remove(i));
+            }
+            while found.is_none()
+                && let Some(env) = envs.pop()
+            {
+                if env.is_alive() && env.generation == generation {
+                    found = Some(env);
+                    break;
+                }
+                dead.push(env);
+            }
+            if envs.is_empty() {
+                pool.idle.remove(key);
+            }
+            found
+        };
+        drop(dead);
+        found
+    }
+
+    /// A permit for one more environment; when all are taken, the least recently used idle
+    /// environment of any function is stopped to make room.
+    fn slot(&self) -> Result<OwnedSemaphorePermit, InvokeError> {
+        loop {
+            if let Ok(permit) = self.slots.clone().try_acquire_owned() {
+                return Ok(permit);
+            }
+            let victim = {
+                let mut pool = self.lock();
+                let oldest = pool
+                    .idle
+                    .iter()
+                    .flat_map(|(k, envs)| {
+                        envs.iter()
+                            .enumerate()
+                            .map(move |(i, e)| (k, i, e.last_used))
+                    })
+                    .min_by_key(|(_, _, used)| *used)
+                    .map(|(k, i, _)| (k.clone(), i));
+                oldest.map(|(k, i)| {
+                    let envs = pool.idle.get_mut(&k).expect("found above");
+                    let env = envs.remove(i);
+                    if envs.is_empty() {
+                        pool.idle.remove(&k);
+                    }
+                    env
+                })
+            };
+            match victim {
+                Some(env) => drop(env),
+                None => {
+                    return Err(InvokeError::TooManyEnvironments {
+                        limit: self.cfg.max_environments,
+                    });
+                }
+            }
+        }
+    }
+
+    /// Back to the pool, unless the function changed meanwhile or the invoker is closing.
+    fn release(&self, mut env: Environment) {
+        env.last_used = Instant::now();
+        if env
+            .provision
+            .as_ref()
+            .is_some_and(|p| !p.0.wanted.load(Ordering::SeqCst))
+        {
+            env.provision = None;
+        }
+        let rejected = {
+            let mut pool = self.lock();
+            let generation = pool
+                .generations
+                .get(&env.key.function)
+                .copied()
+                .unwrap_or(0);
+            if pool.closed || env.generation != generation || !env.is_alive() {
+                Some(env)
+            } else {
+                pool.idle.entry(env.key.clone()).or_default().push(env);
+                None
+            }
+        };
+        drop(rejected);
+    }
+
+    /// Stops environments idle for longer than `idle_timeout`.
+    fn reap(&self) {
+        let idle_timeout = self.cfg.idle_timeout;
+        let expired: Vec<Environment> = {
+            let mut pool = self.lock();
+            let mut expired = Vec::new();
+            pool.idle.retain(|_, envs| {
+                let (old, keep): (Vec<_>, Vec<_>) =
+                    std::mem::take(envs).into_iter().partition(|e| {
+                        !e.is_alive()
+                            || (e.provision.is_none() && e.last_used.elapsed() >= idle_timeout)
+                    });
+                expired.extend(old);
+                *envs = keep;
+                !envs.is_empty()
+            });
+            expired
+        };
+        if !expired.is_empty() {
+            tracing::debug!(count = expired.len(), "stopping idle environments");
+        }
+        drop(expired);
+    }
+}

@@ -1,0 +1,179 @@
+//! Ignis's invocation engine: execution environments and everything that happens inside one
+//! invoke.
+//!
+//! This crate owns
+//! - the pool of execution environments: one request at a time per environment, warm reuse per
+//!   (function, version, code, configuration revision), scale-out when all are busy, the idle
+//!   reaper, invalidation and shutdown ([`Invoker`]);
+//! - each environment's Runtime API 2018-06-01 server (on its own `127.0.0.1:0` listener) and the
+//!   invocation state machine behind it (`/next`, `/response`, `/error`, `/init/error`);
+//! - init and function timeouts, crash handling and the platform error payloads
+//!   (`Runtime.ExitError`, `Sandbox.Timedout`, `Runtime.InvalidEntrypoint`,
+//!   `Function.ResponseSizeTooLarge`, …);
+//! - the function process's environment variables, exactly as Lambda sets them;
+//! - which runtimes this host can run ([`available_runtimes`]) and how each is started, with
+//!   Ignis's bootstraps from `ignis-runtimes`;
+//! - the platform log lines (`START`, `END`, `REPORT`, …), the function's output lines and the
+//!   `LogType: Tail` text, written through `ignis-logs`;
+//! - the [`Launcher`] seam; [`ProcessLauncher`], which runs environments as plain child
+//!   processes in their own process groups and isolates nothing; and [`SandboxLauncher`], which
+//!   runs each environment in its own namespaces and cgroup through `ignis-sandbox`'s jailer and
+//!   serves its Runtime API on a listener inside the environment's network namespace.
+//!
+//! It does not own function metadata or code (the caller passes the configuration and an
+//! extracted code directory), concurrency limits, the Lambda API, or how a sandbox is built
+//! (namespaces, mounts, cgroups, seccomp: `ignis-sandbox`).
+
+mod env;
+mod environment;
+mod host;
+mod invoker;
+mod launcher;
+mod output;
+mod process;
+mod report;
+mod runtime_api;
+mod sandbox;
+mod trace;
+
+pub use environment::UNHANDLED;
+pub use host::available_runtimes;
+pub use invoker::Invoker;
+pub use launcher::{
+    BoxFuture, EnvironmentProcess, GuestLayout, LaunchError, LaunchSpec, Launcher, OutputPipe,
+    ProcessExit,
+};
+pub use output::TAIL_BYTES;
+pub use process::ProcessLauncher;
+pub use runtime_api::MAX_RESPONSE_BYTES;
+pub use sandbox::{SandboxConfig, SandboxLauncher};
+
+use bytes::Bytes;
+use ignis_model::{Account, FunctionConfig};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Idle environments are stopped after this long by default.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(600);
+/// Lambda's on-demand init limit.
+pub const DEFAULT_INIT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default bound on live environments (Lambda's default account concurrency).
+pub const DEFAULT_MAX_ENVIRONMENTS: usize = 1000;
+
+/// How the invoker is set up.
+#[derive(Debug, Clone)]
+pub struct InvokerConfig {
+    pub account: Account,
+    /// Where the embedded bootstraps are written (e.g. `<data>/runtime`).
+    pub runtime_dir: PathBuf,
+    /// Idle environments are stopped after this.
+    pub idle_timeout: Duration,
+    /// Longest an environment's init may take.
+    pub init_timeout: Duration,
+    /// Variables every function gets: `AWS_ENDPOINT_URL`, `AWS_ACCESS_KEY_ID`,
+    /// `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`.
+    pub function_env: Vec<(String, String)>,
+    pub logs: ignis_logs::LogStore,
+    /// Most environments alive at once; when all are in use, the least recently used idle one
+    /// is stopped to make room, and with none idle the invoke is refused.
+    pub max_environments: usize,
+}
+
+impl InvokerConfig {
+    /// A configuration with the default timeouts and bounds and no extra variables.
+    pub fn new(
+        account: Account,
+        runtime_dir: PathBuf,
+        logs: ignis_logs::LogStore,
+    ) -> InvokerConfig {
+        InvokerConfig {
+            account,
+            runtime_dir,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            init_timeout: DEFAULT_INIT_TIMEOUT,
+            function_env: Vec::new(),
+            logs,
+            max_environments: DEFAULT_MAX_ENVIRONMENTS,
+        }
+    }
+}
+
+/// One synchronous invocation.
+#[derive(Debug, Clone)]
+pub struct Invocation {
+    pub function: Arc<FunctionConfig>,
+    /// The extracted, read-only code of this version.
+    pub code_root: PathBuf,
+    /// The ARN as invoked, e.g. `…:function:f` or `…:function:f:PROD`.
+    pub invoked_arn: String,
+    /// Chosen by the API; becomes `x-amzn-RequestId`.
+    pub request_id: String,
+    pub payload: Bytes,
+    /// The client context JSON, already base64-decoded.
+    pub client_context: Option<String>,
+    pub cognito_identity: Option<String>,
+    /// The caller wants the last 4 KB of this invocation's log.
+    pub tail_log: bool,
+}
+
+/// The measured numbers of one invocation, as on its `REPORT` line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InvokeMetrics {
+    pub duration: Duration,
+    pub billed_duration_ms: u64,
+    /// Set on a cold start.
+    pub init_duration: Option<Duration>,
+    pub memory_size_mb: u32,
+    pub max_memory_used_mb: u64,
+}
+
+/// What an invocation produced.
+#[derive(Debug, Clone)]
+pub struct InvokeResult {
+    pub executed_version: String,
+    /// The function's result, or the error JSON on a function error.
+    pub payload: Bytes,
+    /// `Some("Unhandled")` on any function error (including timeout, crash, failed init and
+    /// oversized response).
+    pub function_error: Option<String>,
+    /// Base64 of the last 4 KB of this invocation's log text, when `tail_log` was set.
+    pub log_tail: Option<String>,
+    pub metrics: InvokeMetrics,
+}
+
+/// Why the invoker could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum InvokerError {
+    #[error("cannot write the runtime bootstraps to {}: {source}", path.display())]
+    RuntimeDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the invoker must be created inside a Tokio runtime")]
+    NoRuntime,
+}
+
+/// A platform failure: the invocation could not be run at all. (A function's own failure is an
+/// [`InvokeResult`] with `function_error` set.)
+#[derive(Debug, thiserror::Error)]
+pub enum InvokeError {
+    #[error("Runtime {runtime:?} is not available on this host. Available runtimes: {}", available.join(", "))]
+    RuntimeUnavailable {
+        runtime: String,
+        available: Vec<String>,
+    },
+    #[error("cannot start the runtime of function {function}: {source}")]
+    Launch {
+        function: String,
+        #[source]
+        source: LaunchError,
+    },
+    #[error("all {limit} execution environments are busy")]
+    TooManyEnvironments { limit: usize },
+    #[error("the invoker is shutting down")]
+    ShuttingDown,
+    #[error("internal invoker error: {0}")]
+    Internal(String),
+}

@@ -1,0 +1,233 @@
+//! An environment's log output: the runtime's stdout and stderr lines and the platform's own
+//! lines, written to the environment's log stream and, while an invocation asked for it, to that
+//! invocation's tail.
+//!
+//! Each pipe is drained by a pump task. [`Pumps::sync`] makes sure every byte the runtime wrote
+//! before a moment (its `/response`) has been turned into lines: the pump asks the kernel how many
+//! bytes wait in the pipe (`FIONREAD`) and reads until it has consumed them, so the tail of an
+//! invocation includes all it printed, without a fixed sleep on the hot path.
+
+use crate::launcher::OutputPipe;
+use ignis_logs::LogStore;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+use tokio::io::AsyncReadExt;
+use tokio::sync::{mpsc, oneshot};
+
+/// Bytes of log text returned to a `LogType: Tail` caller.
+pub const TAIL_BYTES: usize = 4096;
+/// Longest line kept whole; a longer one is cut into records of this size.
+const MAX_LINE_BYTES: usize = 256 * 1024;
+const READ_CHUNK: usize = 16 * 1024;
+
+/// The last [`TAIL_BYTES`] of an invocation's log text.
+#[derive(Debug, Default)]
+pub(crate) struct Tail {
+    buf: Vec<u8>,
+}
+
+impl Tail {
+    fn push(&mut self, line: &str) {
+        self.buf.extend_from_slice(line.as_bytes());
+        self.buf.push(b'\n');
+        if self.buf.len() > 2 * TAIL_BYTES {
+            let cut = self.buf.len() - TAIL_BYTES;
+            self.buf.drain(..cut);
+        }
+    }
+
+    /// The last [`TAIL_BYTES`] bytes.
+    pub fn last_bytes(&self) -> &[u8] {
+        &self.buf[self.buf.len().saturating_sub(TAIL_BYTES)..]
+    }
+}
+
+/// Where an environment's lines go.
+pub(crate) struct Output {
+    logs: LogStore,
+    group: String,
+    stream: String,
+    tail: Mutex<Option<Tail>>,
+}
+
+impl Output {
+    pub fn new(logs: LogStore, group: String, stream: String) -> Output {
+        Output {
+            logs,
+            group,
+            stream,
+            tail: Mutex::new(None),
+        }
+    }
+
+    /// Writes one line now.
+    pub fn line(&self, line: &str) {
+        self.logs.append(
+            &self.group,
+            &self.stream,
+            chrono::Utc::now().timestamp_millis(),
+            line,
+        );
+        if let Some(tail) = self
+            .tail
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_mut()
+        {
+            tail.push(line);
+        }
+    }
+
+    /// Starts (or restarts, empty) collecting a tail.
+    pub fn start_tail(&self) {
+        *self.tail.lock().unwrap_or_else(PoisonError::into_inner) = Some(Tail::default());
+    }
+
+    /// Stops collecting and returns what was collected.
+    pub fn take_tail(&self) -> Option<Tail> {
+        self.tail
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+    }
+}
+
+/// The pump tasks of one environment.
+pub(crate) struct Pumps {
+    syncs: Vec<mpsc::Sender<oneshot::Sender<()>>>,
+}
+
+impl Pumps {
+    pub fn start(pipes: Vec<Box<dyn OutputPipe>>, out: Arc<Output>) -> Pumps {
+        let syncs = pipes
+            .into_iter()
+            .map(|pipe| {
+                let (tx, rx) = mpsc::channel(1);
+                tokio::spawn(pump(pipe, out.clone(), rx));
+                tx
+            })
+            .collect();
+        Pumps { syncs }
+    }
+
+    /// Waits (at most `cap`) until everything written to the pipes so far has become lines.
+    pub async fn sync(&self, cap: Duration) {
+        let all = async {
+            for s in &self.syncs {
+                let (done, wait) = oneshot::channel();
+                if s.send(done).await.is_ok() {
+                    let _ = wait.await;
+                }
+            }
+        };
+        let _ = tokio::time::timeout(cap, all).await;
+    }
+}
+
+struct LineSplitter {
+    partial: Vec<u8>,
+}
+
+impl LineSplitter {
+    fn feed(&mut self, mut bytes: &[u8], out: &Output) {
+        while let Some(i) = bytes.iter().position(|&b| b == b'\n') {
+            self.partial.extend_from_slice(&bytes[..i]);
+            self.emit(out);
+            bytes = &bytes[i + 1..];
+        }
+        self.partial.extend_from_slice(bytes);
+        while self.partial.len() >= MAX_LINE_BYTES {
+            let rest = self.partial.split_off(MAX_LINE_BYTES);
+            self.emit(out);
+            self.partial = rest;
+        }
+    }
+
+    /// Writes the pending bytes (if any) as a line.
+    fn emit(&mut self, out: &Output) {
+        if self.partial.last() == Some(&b'\r') {
+            self.partial.pop();
+        }
+        out.line(&String::from_utf8_lossy(&self.partial));
+        self.partial.clear();
+    }
+
+    fn flush(&mut self, out: &Output) {
+        if !self.partial.is_empty() {
+            self.emit(out);
+        }
+    }
+}
+
+fn pending_bytes(pipe: &dyn OutputPipe) -> u64 {
+    rustix::io::ioctl_fionread(pipe.as_fd()).unwrap_or(0)
+}
+
+async fn pump(
+    mut pipe: Box<dyn OutputPipe>,
+    out: Arc<Output>,
+    mut syncs: mpsc::Receiver<oneshot::Sender<()>>,
+) {
+    let mut buf = vec![0u8; READ_CHUNK];
+    let mut lines = LineSplitter {
+        partial: Vec::new(),
+    };
+    let mut consumed: u64 = 0;
+    // A sync waiting for the pump to have consumed this many bytes.
+    let mut waiting: Option<(u64, oneshot::Sender<()>)> = None;
+    let mut syncs_open = true;
+    loop {
+        tokio::select! {
+            biased;
+            req = syncs.recv(), if syncs_open && waiting.is_none() => match req {
+                Some(done) => {
+                    let pending = pending_bytes(&*pipe);
+                    if pending == 0 {
+                        lines.flush(&out);
+                        let _ = done.send(());
+                    } else {
+                        waiting = Some((consumed + pending, done));
+                    }
+                }
+                None => syncs_open = false,
+            },
+            read = pipe.read(&mut buf) => {
+                let n = match read {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => n,
+                };
+                consumed += n as u64;
+                lines.feed(&buf[..n], &out);
+                if waiting.as_ref().is_some_and(|(target, _)| consumed >= *target) {
+                    lines.flush(&out);
+                    if let Some((_, done)) = waiting.take() {
+                        let _ = done.send(());
+                    }
+                }
+            }
+        }
+    }
+    lines.flush(&out);
+    if let Some((_, done)) = waiting.take() {
+        let _ = done.send(());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tail_keeps_the_last_4k() {
+        let mut t = Tail::default();
+        for i in 0..1000 {
+            t.push(&format!("line {i:04}"));
+        }
+        let last = t.last_bytes();
+        assert_eq!(last.len(), TAIL_BYTES);
+        assert!(String::from_utf8_lossy(last).ends_with("line 0999\n"));
+        let mut small = Tail::default();
+        small.push("START");
+        assert_eq!(small.last_bytes(), b"START\n");
+    }
+}

@@ -1,0 +1,240 @@
+//! The writer thread: the only code that writes or deletes log files.
+//!
+//! It owns every group's size accounting and enforces the per-group budget: when a group grows
+//! past it, its least recently written streams are deleted; when the stream being written is the
+//! only one left and is itself over budget, its older half is cut away.
+
+use crate::names;
+use std::collections::HashMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+use tokio::sync::{mpsc, oneshot};
+
+/// Most open files kept at once; past this every handle is flushed and closed.
+const MAX_OPEN_FILES: usize = 128;
+/// Most commands handled before the open files are flushed.
+const MAX_BATCH: usize = 4096;
+
+pub(crate) enum Command {
+    Append {
+        group: String,
+        stream: String,
+        ts_ms: i64,
+        message: String,
+    },
+    /// Answered once everything sent before it is written to the files.
+    Flush(oneshot::Sender<()>),
+}
+
+struct StreamState {
+    size: u64,
+    /// Last write, epoch ms; the oldest is deleted first.
+    last_write_ms: u64,
+}
+
+struct GroupState {
+    dir: PathBuf,
+    total: u64,
+    streams: HashMap<String, StreamState>,
+}
+
+pub(crate) struct Writer {
+    root: PathBuf,
+    budget: u64,
+    groups: HashMap<String, GroupState>,
+    open: HashMap<PathBuf, BufWriter<File>>,
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+pub(crate) fn mtime_ms(meta: &fs::Metadata) -> u64 {
+    meta.modified()
+        .ok()
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+impl Writer {
+    pub(crate) fn new(root: PathBuf, budget: u64) -> Writer {
+        Writer {
+            root,
+            budget: budget.max(1),
+            groups: HashMap::new(),
+            open: HashMap::new(),
+        }
+    }
+
+    /// Handles commands until every sender is gone.
+    pub(crate) fn run(mut self, mut rx: mpsc::Receiver<Command>) {
+        while let Some(first) = rx.blocking_recv() {
+            self.handle(first);
+            for _ in 0..MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(cmd) => self.handle(cmd),
+                    Err(_) => break,
+                }
+            }
+            self.flush_all();
+        }
+        self.flush_all();
+    }
+
+    fn handle(&mut self, cmd: Command) {
+        match cmd {
+            Command::Append {
+                group,
+                stream,
+                ts_ms,
+                message,
+            } => {
+                if let Err(e) = self.append(&group, &stream, ts_ms, &message) {
+                    tracing::warn!(%group, %stream, error = %e, "could not write a log record");
+                }
+            }
+            Command::Flush(done) => {
+                self.flush_all();
+                let _ = done.send(());
+            }
+        }
+    }
+
+    fn flush_all(&mut self) {
+        for (path, file) in &mut self.open {
+            if let Err(e) = file.flush() {
+                tracing::warn!(path = %path.display(), error = %e, "could not flush a log file");
+            }
+        }
+    }
+
+    fn group(&mut self, group: &str) -> io::Result<&mut GroupState> {
+        if !self.groups.contains_key(group) {
+            let dir = self.root.join(names::group_dir(group));
+            fs::create_dir_all(&dir)?;
+            let mut state = GroupState {
+                dir,
+                total: 0,
+                streams: HashMap::new(),
+            };
+            for entry in fs::read_dir(&state.dir)? {
+                let entry = entry?;
+                let Some(file) = entry.file_name().to_str().map(str::to_string) else {
+                    continue;
+                };
+                if !file.ends_with(names::STREAM_SUFFIX) {
+                    continue;
+                }
+                let meta = entry.metadata()?;
+                state.total += meta.len();
+                state.streams.insert(
+                    file,
+                    StreamState {
+                        size: meta.len(),
+                        last_write_ms: mtime_ms(&meta),
+                    },
+                );
+            }
+            self.groups.insert(group.to_string(), state);
+        }
+        Ok(self.groups.get_mut(group).expect("inserted above"))
+    }
+
+    fn append(&mut self, group: &str, stream: &str, ts_ms: i64, message: &str) -> io::Result<()> {
+        let line = names::encode_record(ts_ms, message);
+        let file = names::stream_file(stream);
+        let dir = self.group(group)?.dir.clone();
+        let path = dir.join(&file);
+        if !self.open.contains_key(&path) {
+            if self.open.len() >= MAX_OPEN_FILES {
+                self.flush_all();
+                self.open.clear();
+            }
+            let f = OpenOptions::new().create(true).append(true).open(&path)?;
+            self.open.insert(path.clone(), BufWriter::new(f));
+        }
+        self.open
+            .get_mut(&path)
+            .expect("inserted above")
+            .write_all(line.as_bytes())?;
+        let len = line.len() as u64;
+        let state = self.groups.get_mut(group).expect("loaded above");
+        let s = state.streams.entry(file.clone()).or_insert(StreamState {
+            size: 0,
+            last_write_ms: 0,
+        });
+        s.size += len;
+        s.last_write_ms = now_ms();
+        state.total += len;
+        self.enforce_budget(group, &file)
+    }
+
+    /// Brings the group back under its budget, never deleting `current` (the stream just written).
+    fn enforce_budget(&mut self, group: &str, current: &str) -> io::Result<()> {
+        loop {
+            let state = self.groups.get_mut(group).expect("loaded by the caller");
+            if state.total <= self.budget {
+                return Ok(());
+            }
+            let oldest = state
+                .streams
+                .iter()
+                .filter(|(name, _)| name.as_str() != current)
+                .min_by_key(|(_, s)| s.last_write_ms)
+                .map(|(name, _)| name.clone());
+            match oldest {
+                Some(name) => {
+                    let path = state.dir.join(&name);
+                    let size = state.streams.remove(&name).map_or(0, |s| s.size);
+                    state.total -= size.min(state.total);
+                    self.open.remove(&path);
+                    match fs::remove_file(&path) {
+                        Ok(()) => {}
+                        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+                None => {
+                    let path = state.dir.join(current);
+                    if let Some(mut f) = self.open.remove(&path) {
+                        f.flush()?;
+                    }
+                    let kept = trim_to_tail(&path, self.budget / 2)?;
+                    let state = self.groups.get_mut(group).expect("loaded by the caller");
+                    if let Some(s) = state.streams.get_mut(current) {
+                        state.total = state.total - s.size.min(state.total) + kept;
+                        s.size = kept;
+                    }
+                    return Ok(());
+                }
+            }
+        }
+    }
+}
+
+/// Rewrites `path` to hold only its whole lines within the last `keep` bytes; returns the new size.
+fn trim_to_tail(path: &Path, keep: u64) -> io::Result<u64> {
+    let mut f = File::open(path)?;
+    let len = f.metadata()?.len();
+    let start = len.saturating_sub(keep);
+    f.seek(SeekFrom::Start(start))?;
+    let mut tail = Vec::with_capacity((len - start) as usize);
+    f.read_to_end(&mut tail)?;
+    let body = if start == 0 {
+        &tail[..]
+    } else {
+        // Skip the partial line the cut landed in.
+        match tail.iter().position(|&b| b == b'\n') {
+            Some(i) => &tail[i + 1..],
+            None => &[][..],
+        }
+    };
+    let tmp = path.with_extension("trim");
+    fs::write(&tmp, body)?;
+    fs::rename(&tmp, path)?;
+    Ok(body.len() as u64)
+}

@@ -1,0 +1,558 @@
+//! Resource-based policies: per function qualifier (`$LATEST`, a version, an alias) and per
+//! layer version.
+//!
+//! Statements are kept as the exact JSON text they were built as (member order matters to
+//! clients comparing with AWS), in the order they were added. A function policy's revision is
+//! the `RevisionId` of the version or alias it belongs to, and each change replaces that
+//! revision in the same transaction, as Lambda does. A layer version policy has its own.
+
+use crate::{Store, StoreError};
+use ignis_model::FunctionConfig;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+/// Lambda's limit on one resource-based policy document.
+pub const MAX_POLICY_BYTES: usize = 20_480;
+
+/// A policy's statements, each the JSON text it was written as.
+#[derive(Debug, Default)]
+pub struct Policy {
+    statements: Vec<Box<RawValue>>,
+}
+
+#[derive(Deserialize)]
+struct SidOnly<'a> {
+    #[serde(rename = "Sid", borrow)]
+    sid: std::borrow::Cow<'a, str>,
+}
+
+fn sid_of(statement: &RawValue) -> Option<String> {
+    serde_json::from_str::<SidOnly<'_>>(statement.get())
+        .ok()
+        .map(|s| s.sid.into_owned())
+}
+
+impl Policy {
+    /// Parses the stored array of statements.
+    pub fn from_json(json: &str) -> Result<Policy, serde_json::Error> {
+        Ok(Policy {
+            statements: serde_json::from_str(json)?,
+        })
+    }
+
+    /// The stored form: a JSON array of the statements.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(&self.statements).expect("raw statements always serialise")
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.statements.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.statements.len()
+    }
+
+    /// Whether a statement has this id.
+    pub fn contains(&self, sid: &str) -> bool {
+        self.statements
+            .iter()
+            .any(|s| sid_of(s).as_deref() == Some(sid))
+    }
+
+    /// Appends a statement (JSON text of an object with a `Sid`).
+    pub fn push(&mut self, statement_json: &str) -> Result<(), serde_json::Error> {
+        self.statements
+            .push(RawValue::from_string(statement_json.to_string())?);
+        Ok(())
+    }
+
+    /// Removes the statement with this id; false when there is none.
+    pub fn remove(&mut self, sid: &str) -> bool {
+        let before = self.statements.len();
+        self.statements
+            .retain(|s| sid_of(s).as_deref() != Some(sid));
+        self.statements.len() != before
+    }
+
+    /// The policy document GetPolicy returns:
+    /// `{"Version":"2012-10-17","Id":"default","Statement":[...]}`.
+    pub fn document(&self) -> String {
+        format!(
+            r#"{{"Version":"2012-10-17","Id":"default","Statement":{}}}"#,
+            self.to_json()
+        )
+    }
+}
+
+/// Why a policy change was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    /// The function version, alias or layer version does not exist.
+    #[error("the resource does not exist")]
+    TargetNotFound,
+    /// The resource has no policy.
+    #[error("no policy is associated with the resource")]
+    NoPolicy,
+    #[error("statement {0} already exists")]
+    StatementExists(String),
+    #[error("statement {0} not found")]
+    StatementNotFound(String),
+    /// The caller's `RevisionId` is not the current one.
+    #[error("revision mismatch")]
+    RevisionMismatch,
+    /// The document would exceed [`MAX_POLICY_BYTES`].
+    #[error("the final policy size ({size}) is bigger than the limit ({limit})")]
+    TooLarge { size: usize, limit: usize },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<sqlx::Error> for PolicyError {
+    fn from(e: sqlx::Error) -> PolicyError {
+        PolicyError::Store(e.into())
+    }
+}
+
+/// What a function policy belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PolicyTarget<'a> {
+    /// `$LATEST` (the unqualified function) or a published version number.
+    Version(&'a str),
+    Alias(&'a str),
+}
+
+impl PolicyTarget<'_> {
+    /// The qualifier the policy is stored under.
+    pub fn qualifier(&self) -> &str {
+        match self {
+            PolicyTarget::Version(v) | PolicyTarget::Alias(v) => v,
+        }
+    }
+}
+
+type Tx<'c> = sqlx::Transaction<'c, sqlx::Sqlite>;
+
+/// The target's current revision (and, for a version, its configuration).
+async fn target_revision(
+    tx: &mut Tx<'_>,
+    function: &str,
+    target: PolicyTarget<'_>,
+) -> Result<(String, Option<FunctionConfig>), PolicyError> {
+    match target {
+        PolicyTarget::Version(v) => {
+            let json: Option<String> = sqlx::query_scalar(
+                "SELECT config FROM function_versions WHERE name = $1 AND version = $2",
+            )
+            .bind(function)
+            .bind(v)
+            .fetch_optional(&mut **tx)
+            .await?;
+            let json = json.ok_or(PolicyError::TargetNotFound)?;
+            let config: FunctionConfig =
+                serde_json::from_str(&json).map_err(|source| StoreError::Corrupt {
+                    name: function.to_string(),
+                    source,
+                })?;
+            Ok((config.revision_id.clone(), Some(config)))
+        }
+        PolicyTarget::Alias(a) => {
+            let rev: Option<String> = sqlx::query_scalar(
+                "SELECT revision_id FROM aliases WHERE function_name = $1 AND name = $2",
+            )
+            .bind(function)
+            .bind(a)
+            .fetch_optional(&mut **tx)
+            .await?;
+            Ok((rev.ok_or(PolicyError::TargetNotFound)?, None))
+        }
+    }
+}
+
+/// Gives the target a new revision inside `tx`; the caches are updated after the commit.
+async fn bump_revision(
+    tx: &mut Tx<'_>,
+    function: &str,
+    target: PolicyTarget<'_>,
+    config: Option<&mut FunctionConfig>,
+    revision: &str,
+) -> Result<(), PolicyError> {
+    match (target, config) {
+        (PolicyTarget::Version(v), Some(config)) => {
+            config.revision_id = revision.to_string();
+            sqlx::query(
+                "UPDATE function_versions SET config = $3 WHERE name = $1 AND version = $2",
+            )
+            .bind(function)
+            .bind(v)
+            .bind(serde_json::to_string(&*config).expect("a FunctionConfig always serialises"))
+            .execute(&mut **tx)
+            .await?;
+        }
+        (PolicyTarget::Alias(a), _) => {
+            sqlx::query(
+                "UPDATE aliases SET revision_id = $3 WHERE function_name = $1 AND name = $2",
+            )
+            .bind(function)
+            .bind(a)
+            .bind(revision)
+            .execute(&mut **tx)
+            .await?;
+        }
+        (PolicyTarget::Version(_), None) => unreachable!("a version target has a configuration"),
+    }
+    Ok(())
+}
+
+fn new_revision() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+fn checked_size(policy: &Policy) -> Result<(), PolicyError> {
+    let size = policy.document().len();
+    if size > MAX_POLICY_BYTES {
+        return Err(PolicyError::TooLarge {
+            size,
+            limit: MAX_POLICY_BYTES,
+        });
+    }
+    Ok(())
+}
+
+fn parse_stored(json: &str) -> Result<Policy, PolicyError> {
+    Policy::from_json(json).map_err(|source| {
+        PolicyError::Store(StoreError::Corrupt {
+            name: "policy".into(),
+            source,
+        })
+    })
+}
+
+impl Store {
+    /// The policy of a function qualifier (`$LATEST`, a version or an alias), if it has one.
+    pub async fn function_policy(
+        &self,
+        function: &str,
+        qualifier: &str,
+    ) -> Result<Option<Policy>, PolicyError> {
+        let json: Option<String> = sqlx::query_scalar(
+            "SELECT statements FROM function_policies WHERE function_name = $1 AND qualifier = $2",
+        )
+        .bind(function)
+        .bind(qualifier)
+        .fetch_optional(&self.pool)
+        .await?;
+        json.as_deref().map(parse_stored).transpose()
+    }
+
+    /// Adds a statement to a function qualifier's policy, checking in one transaction that the
+    /// target exists, that `expected_revision` (if any) is its revision, that the id is new and
+    /// that the document stays within 20 KB. Returns the target's new revision.
+    pub async fn add_function_statement(
+        &self,
+        function: &str,
+        target: PolicyTarget<'_>,
+        sid: &str,
+        statement_json: &str,
+        expected_revision: Option<&str>,
+    ) -> Result<String, PolicyError> {
+        let mut tx = self.pool.begin().await?;
+        let (current, mut config) = target_revision(&mut tx, function, target).await?;
+        if expected_revision.is_some_and(|e| e != current) {
+            return Err(PolicyError::RevisionMismatch);
+        }
+        let stored: Option<String> = sqlx::query_scalar(
+            "SELECT statements FROM function_policies WHERE function_name = $1 AND qualifier = $2",
+        )
+        .bind(function)
+        .bind(target.qualifier())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let mut policy = stored
+            .as_deref()
+            .map(parse_stored)
+            .transpose()?
+            .unwrap_or_default();
+        if policy.contains(sid) {
+            return Err(PolicyError::StatementExists(sid.to_string()));
+        }
+        policy
+            .push(statement_json)
+            .map_err(|source| StoreError::Corrupt {
+                name: function.to_string(),
+                source,
+            })?;
+        checked_size(&policy)?;
+        sqlx::query(
+            "INSERT INTO function_policies (function_name, qualifier, statements) VALUES ($1, $2, $3) \
+             ON CONFLICT (function_name, qualifier) DO UPDATE SET statements = excluded.statements",
+        )
+        .bind(function)
+        .bind(target.qualifier())
+        .bind(policy.to_json())
+        .execute(&mut *tx)
+        .await?;
+        let revision = new_revision();
+        bump_revision(&mut tx, function, target, config.as_mut(), &revision).await?;
+        tx.commit().await?;
+        self.after_bump(function, target, config, &revision);
+        Ok(revision)
+    }
+
+    /// Removes a statement from a function qualifier's policy (the policy goes when its last
+    /// statement does). Checks, in this order: the target exists, it has a policy, the
+    /// statement exists, `expected_revision` (if any) is current. Returns the new revision.
+    pub async fn remove_function_statement(
+        &self,
+        function: &str,
+        target: PolicyTarget<'_>,
+        sid: &str,
+        expected_revision: Option<&str>,
+    ) -> Result<String, PolicyError> {
+        let mut tx = self.pool.begin().await?;
+        let (current, mut config) = target_revision(&mut tx, function, target).await?;
+        let stored: Option<String> = sqlx::query_scalar(
+            "SELECT statements FROM function_policies WHERE function_name = $1 AND qualifier = $2",
+        )
+        .bind(function)
+        .bind(target.qualifier())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let mut policy = parse_stored(&stored.ok_or(PolicyError::NoPolicy)?)?;
+        if !policy.remove(sid) {
+            return Err(PolicyError::StatementNotFound(sid.to_string()));
+        }
+        if expected_revision.is_some_and(|e| e != current) {
+            return Err(PolicyError::RevisionMismatch);
+        }
+        if policy.is_empty() {
+            sqlx::query(
+                "DELETE FROM function_policies WHERE function_name = $1 AND qualifier = $2",
+            )
+            .bind(function)
+            .bind(target.qualifier())
+            .execute(&mut *tx)
+            .await?;
+        } else {
+            sqlx::query(
+                "UPDATE function_policies SET statements = $3 WHERE function_name = $1 AND qualifier = $2",
+            )
+            .bind(function)
+            .bind(target.qualifier())
+            .bind(policy.to_json())
+            .execute(&mut *tx)
+            .await?;
+        }
+        let revision = new_revision();
+        bump_revision(&mut tx, function, target, config.as_mut(), &revision).await?;
+        tx.commit().await?;
+        self.after_bump(function, target, config, &revision);
+        Ok(revision)
+    }
+
+    /// Drops the policy of one qualifier, for when its version or alias is deleted. (Deleting
+    /// the function drops all of its policies by itself.)
+    pub async fn delete_function_policy(
+        &self,
+        function: &str,
+        qualifier: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM function_policies WHERE function_name = $1 AND qualifier = $2")
+            .bind(function)
+            .bind(qualifier)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Puts a target's new revision into the caches after its commit.
+    fn after_bump(
+        &self,
+        function: &str,
+        target: PolicyTarget<'_>,
+        config: Option<FunctionConfig>,
+        revision: &str,
+    ) {
+        match (target, config) {
+            (PolicyTarget::Version(_), Some(config)) => self.cache_put(config),
+            (PolicyTarget::Alias(a), _) => {
+                let mut aliases = self.aliases.write().unwrap_or_else(|e| e.into_inner());
+                if let Some(alias) = aliases.get_mut(&(function.to_string(), a.to_string())) {
+                    alias.revision_id = revision.to_string();
+                }
+            }
+            (PolicyTarget::Version(_), None) => {}
+        }
+    }
+
+    /// The policy of a layer version and its revision, if it has one.
+    pub async fn layer_policy(
+        &self,
+        name: &str,
+        version: u64,
+    ) -> Result<Option<(Policy, String)>, PolicyError> {
+        let row: Option<(String, String)> = sqlx::query_as(
+            "SELECT statements, revision_id FROM layer_version_policies WHERE name = $1 AND version = $2",
+        )
+        .bind(name)
+        .bind(i64::try_from(version).unwrap_or(i64::MAX))
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|(s, r)| Ok((parse_stored(&s)?, r))).transpose()
+    }
+
+    /// Adds a statement to a layer version's policy; returns the policy's new revision.
+    pub async fn add_layer_statement(
+        &self,
+        name: &str,
+        version: u64,
+        sid: &str,
+        statement_json: &str,
+        expected_revision: Option<&str>,
+    ) -> Result<String, PolicyError> {
+        let v = i64::try_from(version).unwrap_or(i64::MAX);
+        let mut tx = self.pool.begin().await?;
+        let (policy, current) = layer_policy_in(&mut tx, name, v).await?;
+        if let Some(expected) = expected_revision
+            && current.as_deref() != Some(expected)
+        {
+            return Err(PolicyError::RevisionMismatch);
+        }
+        let mut policy = policy.unwrap_or_default();
+        if policy.contains(sid) {
+            return Err(PolicyError::StatementExists(sid.to_string()));
+        }
+        policy
+            .push(statement_json)
+            .map_err(|source| StoreError::Corrupt {
+                name: name.to_string(),
+                source,
+            })?;
+        checked_size(&policy)?;
+        let revision = new_revision();
+        sqlx::query(
+            "INSERT INTO layer_version_policies (name, version, statements, revision_id) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (name, version) DO UPDATE SET statements = excluded.statements, revision_id = excluded.revision_id",
+        )
+        .bind(name)
+        .bind(v)
+        .bind(policy.to_json())
+        .bind(&revision)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(revision)
+    }
+
+    /// Removes a statement from a layer version's policy (the policy goes with its last
+    /// statement).
+    pub async fn remove_layer_statement(
+        &self,
+        name: &str,
+        version: u64,
+        sid: &str,
+        expected_revision: Option<&str>,
+    ) -> Result<(), PolicyError> {
+        let v = i64::try_from(version).unwrap_or(i64::MAX);
+        let mut tx = self.pool.begin().await?;
+        let (policy, current) = layer_policy_in(&mut tx, name, v).await?;
+        let mut policy = policy.ok_or(PolicyError::NoPolicy)?;
+        if !policy.remove(sid) {
+            return Err(PolicyError::StatementNotFound(sid.to_string()));
+        }
+        if let Some(expected) = expected_revision
+            && current.as_deref() != Some(expected)
+        {
+            return Err(PolicyError::RevisionMismatch);
+        }
+        if policy.is_empty() {
+            sqlx::query("DELETE FROM layer_version_policies WHERE name = $1 AND version = $2")
+                .bind(name)
+                .bind(v)
+                .execute(&mut *tx)
+                .await?;
+        } else {
+            sqlx::query(
+                "UPDATE layer_version_policies SET statements = $3, revision_id = $4 WHERE name = $1 AND version = $2",
+            )
+            .bind(name)
+            .bind(v)
+            .bind(policy.to_json())
+            .bind(new_revision())
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// A layer version's policy and revision inside `tx`; `TargetNotFound` when the version does
+/// not exist.
+async fn layer_policy_in(
+    tx: &mut Tx<'_>,
+    name: &str,
+    version: i64,
+) -> Result<(Option<Policy>, Option<String>), PolicyError> {
+    let exists: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM layer_versions WHERE name = $1 AND version = $2")
+            .bind(name)
+            .bind(version)
+            .fetch_one(&mut **tx)
+            .await?;
+    if exists == 0 {
+        return Err(PolicyError::TargetNotFound);
+    }
+    let row: Option<(String, String)> = sqlx::query_as(
+        "SELECT statements, revision_id FROM layer_version_policies WHERE name = $1 AND version = $2",
+    )
+    .bind(name)
+    .bind(version)
+    .fetch_optional(&mut **tx)
+    .await?;
+    match row {
+        Some((s, r)) => Ok((Some(parse_stored(&s)?), Some(r))),
+        None => Ok((None, None)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statements_keep_their_text_and_order() {
+        let mut p = Policy::default();
+        p.push(r#"{"Sid":"b","Effect":"Allow"}"#).unwrap();
+        p.push(r#"{"Sid":"a","Effect":"Allow"}"#).unwrap();
+        assert!(p.contains("a") && p.contains("b") && !p.contains("c"));
+        assert_eq!(
+            p.document(),
+            r#"{"Version":"2012-10-17","Id":"default","Statement":[{"Sid":"b","Effect":"Allow"},{"Sid":"a","Effect":"Allow"}]}"#
+        );
+        let round = Policy::from_json(&p.to_json()).unwrap();
+        assert_eq!(round.document(), p.document());
+        assert!(p.remove("b"));
+        assert!(!p.remove("b"));
+        assert_eq!(p.len(), 1);
+        assert!(p.remove("a"));
+        assert!(p.is_empty());
+    }
+
+    #[test]
+    fn size_limit_is_on_the_document() {
+        let mut p = Policy::default();
+        let big = format!(r#"{{"Sid":"x","Pad":"{}"}}"#, "p".repeat(20_000));
+        p.push(&big).unwrap();
+        checked_size(&p).unwrap();
+        p.push(&format!(r#"{{"Sid":"y","Pad":"{}"}}"#, "p".repeat(500)))
+            .unwrap();
+        match checked_size(&p) {
+            Err(PolicyError::TooLarge { size, limit }) => {
+                assert_eq!(limit, 20_480);
+                assert_eq!(size, p.document().len());
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}
