@@ -28,8 +28,8 @@ def err(e):
     return r["Error"]["Code"], r["ResponseMetadata"]["HTTPStatusCode"], r["Error"]["Message"]
 
 
-def publish(client, name, files=None, **kw):
-    zip_bytes = make_zip(files or {"python/mod.py": "VALUE = 'from layer'\n"})
+def publish(client, name, files=None, modes=None, **kw):
+    zip_bytes = make_zip(files or {"python/mod.py": "VALUE = 'from layer'\n"}, modes)
     return client.publish_layer_version(LayerName=name, Content={"ZipFile": zip_bytes}, **kw)
 
 
@@ -306,7 +306,8 @@ def test_function_layers_are_reported_in_order_with_code_size(lam, fname, hello_
     assert c["Layers"] == expected
     assert lam.get_function_configuration(FunctionName=fname)["Layers"] == expected
     assert lam.get_function(FunctionName=fname)["Configuration"]["Layers"] == expected
-    listed = [f for f in lam.list_functions()["Functions"] if f["FunctionName"] == fname]
+    listed = [f for page in lam.get_paginator("list_functions").paginate()
+              for f in page["Functions"] if f["FunctionName"] == fname]
     assert listed and listed[0]["Layers"] == expected
 
     u = lam.update_function_configuration(FunctionName=fname, Layers=[one["LayerVersionArn"]])
@@ -472,7 +473,6 @@ def handler(event, context):
 """
 
 
-@pytest.mark.xfail(reason="invoker /opt wiring pending", strict=False)
 def test_function_imports_a_module_from_its_layers(lam, fname):
     first = publish(lam, f"{fname}-a", files={"python/mod.py": "VALUE = 'first'\n",
                                               "python/only_first.py": ""})
@@ -490,3 +490,52 @@ def test_function_imports_a_module_from_its_layers(lam, fname):
     lam.update_function_configuration(FunctionName=fname, Timeout=5)
     r = lam.invoke(FunctionName=fname, Payload=b"{}")
     assert json.loads(r["Payload"].read())["value"] == "second"
+
+
+TOOL_HANDLER = """
+import subprocess
+def handler(event, context):
+    return {"tool": subprocess.run(["layer-tool"], capture_output=True, text=True).stdout.strip()}
+"""
+
+
+def test_python_function_runs_a_tool_from_a_layers_bin(lam, fname):
+    layer = publish(lam, fname, files={"bin/layer-tool": "#!/bin/sh\necho tool says hi\n"},
+                    modes={"bin/layer-tool": 0o755})
+    create(lam, fname, make_zip({"app.py": TOOL_HANDLER}), Layers=[layer["LayerVersionArn"]])
+    r = lam.invoke(FunctionName=fname, Payload=b"{}")
+    assert json.loads(r["Payload"].read()) == {"tool": "tool says hi"}
+
+
+def test_node_function_requires_a_package_from_a_layer(node, lam, fname):
+    if "nodejs20.x" not in node.runtimes:
+        pytest.skip("nodejs20.x is not installed on this host")
+    layer = publish(lam, fname, files={
+        "nodejs/node_modules/greeter/package.json": '{"name":"greeter","main":"index.js"}',
+        "nodejs/node_modules/greeter/index.js": "module.exports = (n) => `hello ${n} from a layer`;\n",
+    })
+    handler = "const greet = require('greeter');\nexports.handler = async (e) => ({ msg: greet(e.name) });\n"
+    create(lam, fname, make_zip({"index.js": handler}), Runtime="nodejs20.x", Handler="index.handler",
+           Layers=[layer["LayerVersionArn"]])
+    r = lam.invoke(FunctionName=fname, Payload=json.dumps({"name": "ignis"}))
+    assert json.loads(r["Payload"].read()) == {"msg": "hello ignis from a layer"}
+
+
+LAYER_BOOTSTRAP = """#!/usr/bin/env python3
+import json, os, urllib.request
+api = "http://" + os.environ["AWS_LAMBDA_RUNTIME_API"] + "/2018-06-01/runtime/invocation/"
+while True:
+    with urllib.request.urlopen(api + "next") as r:
+        rid = r.headers["Lambda-Runtime-Aws-Request-Id"]
+        event = json.loads(r.read())
+    body = json.dumps({"from": "layer bootstrap", "event": event}).encode()
+    urllib.request.urlopen(urllib.request.Request(api + rid + "/response", data=body, method="POST")).read()
+"""
+
+
+def test_provided_function_boots_from_a_layers_bootstrap(lam, fname):
+    layer = publish(lam, fname, files={"bootstrap": LAYER_BOOTSTRAP}, modes={"bootstrap": 0o755})
+    create(lam, fname, make_zip({"handler.txt": "no bootstrap of its own"}), Runtime="provided.al2023",
+           Handler="x", Layers=[layer["LayerVersionArn"]])
+    r = lam.invoke(FunctionName=fname, Payload=json.dumps({"k": 1}))
+    assert json.loads(r["Payload"].read()) == {"from": "layer bootstrap", "event": {"k": 1}}

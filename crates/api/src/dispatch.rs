@@ -140,6 +140,7 @@ async fn attempt(state: &ApiState, config: &DispatchConfig, event: &AsyncEvent) 
             client_context: None,
             cognito_identity: None,
             tail_log: false,
+            opt_dir: target.opt_dir,
         },
     )
     .await;

@@ -27,6 +27,8 @@ const MAX_CLIENT_CONTEXT_BYTES: usize = 3583;
 pub(crate) struct Target {
     pub config: Arc<FunctionConfig>,
     pub code_root: PathBuf,
+    /// The merged layers, if the version has any.
+    pub opt_dir: Option<PathBuf>,
     pub invoked_arn: String,
 }
 
@@ -43,6 +45,7 @@ pub(crate) fn resolve(state: &ApiState, r: &FunctionRef) -> Result<Target, Lambd
     };
     Ok(Target {
         code_root: state.code.tree_path(&digest),
+        opt_dir: crate::layers::opt_path(state, &config)?,
         config,
         invoked_arn,
     })
@@ -174,6 +177,7 @@ pub async fn invoke(
                     client_context: client_context(&h)?,
                     cognito_identity: None,
                     tail_log,
+                    opt_dir: target.opt_dir,
                 },
             )
             .await?;

@@ -584,24 +584,6 @@ pub(crate) async fn prepare_opt(
     }
 }
 
-/// The merged `/opt` of a function version for an invocation: `None` without layers; the path
-/// after one `stat` when it exists (the normal case); built first otherwise.
-// TODO(invoker): remove the allow once invoke.rs / dispatch.rs pass this to the invoker.
-#[allow(dead_code)]
-pub(crate) async fn opt_dir(
-    state: &ApiState,
-    config: &FunctionConfig,
-) -> Result<Option<PathBuf>, LambdaApiError> {
-    let Some(path) = opt_path(state, config)? else {
-        return Ok(None);
-    };
-    if tokio::fs::metadata(&path).await.is_ok_and(|m| m.is_dir()) {
-        return Ok(Some(path));
-    }
-    prepare_opt(state, &config.layers).await?;
-    Ok(Some(path))
-}
-
 /// Removes merged `/opt` directories no function version uses any more. Called with
 /// `code_lock` held (from `collect_garbage`).
 pub(crate) async fn collect_merged(state: &ApiState) {

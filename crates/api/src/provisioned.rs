@@ -80,15 +80,22 @@ pub fn provision(state: &ApiState, config: &ProvisionedConfig) {
     let r = FunctionRef::parse(&config.function_name)
         .and_then(|r| r.with_query_qualifier(Some(&config.qualifier)));
     let resolved = r.map_err(LambdaApiError::from).and_then(|r| {
-        let target = request::resolve_config(state, &r, AliasVersion::Primary)?;
-        let code = crate::invoke::resolve(state, &r)?;
+        // An alias provisions the version it points at.
+        let function = request::resolve_config(state, &r, AliasVersion::Primary)?;
+        let digest =
+            ignis_package::Digest::from_hex(&function.code.sha256_hex).ok_or_else(|| {
+                LambdaApiError::Service("The function's code reference is damaged.".into())
+            })?;
+        let opt_dir = crate::layers::opt_path(state, &function)?;
+        let invoked_arn = state.account.qualified_arn(&r.name, &config.qualifier);
         Ok((
-            target,
-            code.code_root,
-            state.account.qualified_arn(&r.name, &config.qualifier),
+            function,
+            state.code.tree_path(&digest),
+            opt_dir,
+            invoked_arn,
         ))
     });
-    let (function, code_root, invoked_arn) = match resolved {
+    let (function, code_root, opt_dir, invoked_arn) = match resolved {
         Ok(x) => x,
         Err(e) => {
             state.provisioning_failures.set(key, Some(e.to_string()));
@@ -106,6 +113,7 @@ pub fn provision(state: &ApiState, config: &ProvisionedConfig) {
             client_context: None,
             cognito_identity: None,
             tail_log: false,
+            opt_dir,
             function,
         };
         if let Err(e) = state.invoker.provision(template, requested).await {

@@ -18,6 +18,7 @@
 
 pub mod baseline;
 pub mod client;
+pub mod isolation;
 pub mod load;
 pub mod node;
 pub mod package;
@@ -104,6 +105,12 @@ pub struct Options {
     pub ignis_exe: Option<PathBuf>,
     /// The native no-op runtime (default: `ignis-bench-noop` next to the current executable).
     pub noop_exe: Option<PathBuf>,
+    /// Instead of the usual phases: cold starts of a sandboxed node beside a plain-process node
+    /// (see [`isolation`]).
+    pub isolation_overhead: bool,
+    /// Instead of the usual phases (or after the overhead): start this many idle sandboxed
+    /// Python environments and report what each costs.
+    pub idle_envs: Option<usize>,
 }
 
 /// Options resolved against the mode's defaults and checked.
@@ -181,6 +188,30 @@ impl Plan {
 /// could not be measured.
 pub fn run(options: Options) -> anyhow::Result<()> {
     let plan = Plan::from_options(&options)?;
+    if options.isolation_overhead || options.idle_envs.is_some() {
+        let exe = match &options.ignis_exe {
+            Some(exe) => exe.clone(),
+            None => std::env::current_exe().context("locating the ignis binary")?,
+        };
+        let noop = options
+            .noop_exe
+            .clone()
+            .or_else(|| Some(std::env::current_exe().ok()?.parent()?.join(NOOP_BIN)));
+        let runtimes = if plan.explicit_runtimes {
+            plan.runtimes.clone()
+        } else {
+            vec![RuntimeKind::Python, RuntimeKind::Native]
+        };
+        return isolation::run(
+            &exe,
+            noop.as_deref(),
+            &runtimes,
+            options.cold_starts,
+            options.isolation_overhead,
+            options.idle_envs,
+            plan.json,
+        );
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -214,7 +245,7 @@ pub fn run(options: Options) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn progress(message: impl AsRef<str>) {
+pub(crate) fn progress(message: impl AsRef<str>) {
     eprintln!("ignis bench: {}", message.as_ref());
 }
 
@@ -432,6 +463,7 @@ async fn execute(plan: &Plan, options: &Options) -> anyhow::Result<Report> {
         endpoint,
         temporary_node: node.is_some(),
         load_average_at_end: report::load_average(),
+        isolation: node.as_ref().and_then(|n| n.isolation().map(str::to_owned)),
         settings: Settings {
             concurrency: plan.concurrency,
             warm_requests: plan.requests,

@@ -39,6 +39,8 @@ pub enum NodeError {
 pub struct TempNode {
     child: tokio::process::Child,
     endpoint: String,
+    /// What the node printed as its `isolation: …` line, if it did.
+    isolation: Option<String>,
     credentials: Credentials,
     log: PathBuf,
     // Removed when the node is gone.
@@ -49,6 +51,11 @@ impl TempNode {
     /// Starts `exe up` and waits for its `ignis listening on http://…` line on stdout. Its
     /// stderr goes to a log file in the temporary directory (`IGNIS_LOG=warn` unless set).
     pub async fn start(exe: &Path) -> Result<TempNode, NodeError> {
+        Self::start_with(exe, &[]).await
+    }
+
+    /// [`TempNode::start`] with more arguments for `ignis up` (e.g. `--isolation process`).
+    pub async fn start_with(exe: &Path, extra_args: &[&str]) -> Result<TempNode, NodeError> {
         let dir = tempfile::Builder::new()
             .prefix("ignis-bench-")
             .tempdir()
@@ -61,6 +68,7 @@ impl TempNode {
             .arg("up")
             .args(["--listen", "127.0.0.1:0", "--region", REGION, "--data-dir"])
             .arg(dir.path().join("data"))
+            .args(extra_args)
             .env("IGNIS_ACCESS_KEY_ID", &credentials.access_key_id)
             .env("IGNIS_SECRET_ACCESS_KEY", &credentials.secret_access_key)
             .stdin(Stdio::null())
@@ -76,10 +84,14 @@ impl TempNode {
         })?;
         let stdout = child.stdout.take().expect("stdout is piped");
         let mut lines = BufReader::new(stdout).lines();
+        let mut isolation = None;
         let announced = tokio::time::timeout(START_TIMEOUT, async {
             while let Ok(Some(line)) = lines.next_line().await {
                 if let Some(endpoint) = parse_announcement(&line) {
                     return Some(endpoint);
+                }
+                if let Some(mode) = line.strip_prefix("isolation: ") {
+                    isolation = Some(mode.trim().to_owned());
                 }
             }
             None
@@ -105,10 +117,21 @@ impl TempNode {
         Ok(TempNode {
             child,
             endpoint,
+            isolation,
             credentials,
             log,
             _dir: dir,
         })
+    }
+
+    /// The node's process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
+    /// How the node runs environments, from its `isolation: …` start-up line.
+    pub fn isolation(&self) -> Option<&str> {
+        self.isolation.as_deref()
     }
 
     /// `http://127.0.0.1:port`.

@@ -22,6 +22,8 @@ pub struct Report {
     pub temporary_node: bool,
     /// `/proc/loadavg` when the run ended.
     pub load_average_at_end: String,
+    /// How the temporary node ran environments (its `isolation: …` line), when known.
+    pub isolation: Option<String>,
     pub settings: Settings,
     pub baseline: Baseline,
     pub runtimes: Vec<RuntimeReport>,
@@ -265,10 +267,10 @@ impl Report {
             out,
             "endpoint: {}{}; payload {}; MemorySize {} MB{}",
             self.endpoint,
-            if self.temporary_node {
-                " (temporary node)"
-            } else {
-                ""
+            match (&self.isolation, self.temporary_node) {
+                (Some(i), _) => format!(" (temporary node, isolation: {i})"),
+                (None, true) => " (temporary node)".to_owned(),
+                (None, false) => String::new(),
             },
             s.payload,
             s.memory_size_mb,
@@ -628,6 +630,7 @@ mod tests {
             endpoint: "http://127.0.0.1:1".into(),
             temporary_node: true,
             load_average_at_end: "1.00 0.50 0.25".into(),
+            isolation: Some("sandbox (test)".into()),
             settings: Settings {
                 concurrency: 16,
                 warm_requests: 100,
@@ -731,6 +734,7 @@ mod tests {
             "ignis-bench-noop --version",
             "+19.0",
             "skipped node: node not found on PATH",
+            "(temporary node, isolation: sandbox (test))",
             "[NOT MET] zero errors: 1 errors",
             "provided.al2023 throughput: 1 errors; first: HTTP 501: not yet",
         ] {

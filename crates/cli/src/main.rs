@@ -91,6 +91,12 @@ enum Command {
         #[arg(long, env = "IGNIS_DATA_DIR")]
         data_dir: Option<PathBuf>,
     },
+    /// Print each function's metered usage: requests and GB-seconds (billed duration × memory).
+    Usage {
+        /// Data directory of the node. Default: ~/.local/share/ignis.
+        #[arg(long, env = "IGNIS_DATA_DIR")]
+        data_dir: Option<PathBuf>,
+    },
     /// Print `export` lines that point the AWS CLI and SDKs at a node: `eval "$(ignis env)"`.
     Env {
         #[command(flatten)]
@@ -151,6 +157,14 @@ struct BenchArgs {
     /// Print the results as JSON on stdout (the table goes to stderr).
     #[arg(long)]
     json: bool,
+    /// Measure what sandboxes add to cold starts: a sandboxed and a plain-process node in the
+    /// same run (needs root) [runtimes default: python, native].
+    #[arg(long)]
+    isolation_overhead: bool,
+    /// Start N idle sandboxed Python environments (128 MB) and report the memory Ignis uses per
+    /// environment (needs root).
+    #[arg(long, value_name = "N")]
+    idle_envs: Option<usize>,
 }
 
 fn main() -> ExitCode {
@@ -221,6 +235,18 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             runtime.block_on(ignis_server::print_logs(&data_dir, &function, follow))?;
             Ok(())
         }
+        Command::Usage { data_dir } => {
+            let data_dir = data_dir.unwrap_or_else(ignis_server::default_data_dir);
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .context("starting the async runtime")?;
+            print!(
+                "{}",
+                runtime.block_on(ignis_server::usage_report(&data_dir))?
+            );
+            Ok(())
+        }
         Command::Env { node } => {
             let data_dir = node.data_dir();
             let creds = ignis_server::Credentials::from_env_or_data_dir(&data_dir)?;
@@ -241,6 +267,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             json: a.json,
             ignis_exe: None,
             noop_exe: None,
+            isolation_overhead: a.isolation_overhead,
+            idle_envs: a.idle_envs,
         }),
     }
 }

@@ -33,6 +33,9 @@ pub(crate) struct EnvInputs<'a> {
     pub task_root: &'a Path,
     /// `LAMBDA_RUNTIME_DIR`: the directory holding this runtime's bootstrap.
     pub runtime_dir: &'a Path,
+    /// Where the function's layers appear (`/opt` in a sandbox; their host directory, or
+    /// nothing, in plain-process mode).
+    pub opt_dir: Option<&'a Path>,
     /// The server's variables for every function (endpoint, credentials).
     pub node_env: &'a [(String, String)],
     /// Started ahead of use for provisioned concurrency (else on demand).
@@ -48,6 +51,7 @@ pub(crate) fn build_environment(i: &EnvInputs<'_>) -> Vec<(String, String)> {
     let f = i.function;
     let rt = s(i.runtime_dir);
     let task = s(i.task_root);
+    let opt = i.opt_dir.map_or_else(|| "/opt".to_string(), s);
     let mut env: BTreeMap<String, String> = BTreeMap::new();
     let mut set = |k: &str, v: String| {
         env.insert(k.to_string(), v);
@@ -56,6 +60,9 @@ pub(crate) fn build_environment(i: &EnvInputs<'_>) -> Vec<(String, String)> {
     // Unreserved defaults.
     set("LANG", DEFAULT_LANG.into());
     let mut path = DEFAULT_PATH.to_string();
+    if opt != "/opt" {
+        path.push_str(&format!(":{opt}/bin"));
+    }
     if let Some(dir) = i.runtime.interpreter_dir() {
         let dir = s(dir);
         let listed = DEFAULT_PATH
@@ -69,14 +76,18 @@ pub(crate) fn build_environment(i: &EnvInputs<'_>) -> Vec<(String, String)> {
     set("PATH", path);
     set(
         "LD_LIBRARY_PATH",
-        format!("/lib64:/usr/lib64:{rt}:{rt}/lib:{task}:{task}/lib:/opt/lib"),
+        format!("/lib64:/usr/lib64:{rt}:{rt}/lib:{task}:{task}/lib:{opt}/lib"),
     );
     match i.runtime {
-        Resolved::Python { .. } => set("PYTHONPATH", rt.clone()),
+        // Lambda puts a layer's `python` and `python/lib/python3.N/site-packages` on the path.
+        Resolved::Python { minor, .. } => set(
+            "PYTHONPATH",
+            format!("{rt}:{opt}/python/lib/python3.{minor}/site-packages:{opt}/python"),
+        ),
         Resolved::Node { major, .. } => set(
             "NODE_PATH",
             format!(
-                "/opt/nodejs/node{major}/node_modules:/opt/nodejs/node_modules:{rt}/node_modules"
+                "{opt}/nodejs/node{major}/node_modules:{opt}/nodejs/node_modules:{rt}/node_modules"
             ),
         ),
         Resolved::Provided => {}
@@ -195,6 +206,7 @@ mod tests {
             log_stream: "2024/05/06/[$LATEST]0123456789abcdef0123456789abcdef",
             task_root: Path::new("/data/code/abc"),
             runtime_dir: Path::new("/data/runtime/python"),
+            opt_dir: None,
             node_env: &node_env,
             provisioned: false,
         };
@@ -228,7 +240,10 @@ mod tests {
         assert_eq!(get("AWS_LAMBDA_RUNTIME_API"), Some("127.0.0.1:4567"));
         assert_eq!(get("LAMBDA_TASK_ROOT"), Some("/data/code/abc"));
         assert_eq!(get("LAMBDA_RUNTIME_DIR"), Some("/data/runtime/python"));
-        assert_eq!(get("PYTHONPATH"), Some("/data/runtime/python"));
+        assert_eq!(
+            get("PYTHONPATH"),
+            Some("/data/runtime/python:/opt/python/lib/python3.11/site-packages:/opt/python")
+        );
         assert_eq!(get("TZ"), Some(":UTC"));
         assert_eq!(
             get("PATH"),

@@ -237,6 +237,7 @@ pub(crate) async fn start(
     let runtime_dir = resolved.runtime_dir(&cfg.runtime_dir);
     let guest_task_root = layout.task_root(&inv.code_root);
     let guest_runtime_dir = layout.runtime_dir(&runtime_dir);
+    let guest_opt = layout.opt_dir(inv.opt_dir.as_deref());
     let env = build_environment(&EnvInputs {
         function: f,
         account: &cfg.account,
@@ -245,10 +246,17 @@ pub(crate) async fn start(
         log_stream: &stream,
         task_root: &guest_task_root,
         runtime_dir: &guest_runtime_dir,
+        opt_dir: guest_opt.as_deref(),
         node_env: &cfg.function_env,
         provisioned,
     });
-    let (program, args) = resolved.command(&guest_runtime_dir, &guest_task_root);
+    let (program, args) = resolved.command(
+        &guest_runtime_dir,
+        &guest_task_root,
+        provided_bootstrap_in_opt(inv)
+            .then_some(guest_opt.as_deref())
+            .flatten(),
+    );
     let runtime_id = f.runtime.as_deref().unwrap_or_default();
     let label = resolved.version_label(runtime_id);
     output.line(&report::init_start_line(
@@ -266,6 +274,7 @@ pub(crate) async fn start(
         timeout: Duration::from_secs(u64::from(f.timeout.max(1))),
         code_root: inv.code_root.clone(),
         runtime_dir: runtime_dir.clone(),
+        opt_dir: inv.opt_dir.clone(),
         interpreter: resolved.interpreter().map(Path::to_path_buf),
     };
     let launched_at = Instant::now();
@@ -462,6 +471,17 @@ fn init_failed(
 }
 
 impl Environment {
+    /// Waits (at most `cap`) until the runtime is idle in `/next`, or has exited.
+    async fn wait_parked(&self, cap: Duration) {
+        let mut parked = self.api.parked();
+        let mut exit = self.exit.clone();
+        tokio::select! {
+            _ = async { parked.wait_for(|p| *p).await.is_ok() } => {}
+            _ = wait_exit(&mut exit) => {}
+            _ = tokio::time::sleep(cap) => {}
+        }
+    }
+
     pub fn is_alive(&self) -> bool {
         self.exit.borrow().is_none()
     }
@@ -529,6 +549,16 @@ impl Environment {
         let peak = self.process.peak_memory_bytes().await.or(self.last_peak);
         self.last_peak = peak;
 
+        // The invoke phase ends when the runtime asks for its next event, as on Lambda: what it
+        // prints after posting its response belongs to this invocation, and a runtime is frozen
+        // only once it is idle.
+        let answered = matches!(
+            end,
+            End::Outcome(Outcome::Response(_) | Outcome::Error(_) | Outcome::TooLarge)
+        );
+        if answered && (inv.tail_log || self.process.freezes()) {
+            self.wait_parked(SYNC_AFTER_RESPONSE).await;
+        }
         let rid = &inv.request_id;
         let (payload, function_error, status, keep) = match end {
             End::Outcome(Outcome::Response(body)) => {
@@ -651,4 +681,14 @@ mod tests {
         let e = std::io::Error::from_raw_os_error(8);
         assert_eq!(spawn_error_text(&e), "exec format error");
     }
+}
+
+/// A custom runtime takes its `bootstrap` from a layer (`/opt/bootstrap`) when its own code has
+/// none, as on Lambda.
+fn provided_bootstrap_in_opt(inv: &Invocation) -> bool {
+    !inv.code_root.join(crate::host::PROVIDED_BOOTSTRAP).exists()
+        && inv
+            .opt_dir
+            .as_deref()
+            .is_some_and(|o| o.join(crate::host::PROVIDED_BOOTSTRAP).exists())
 }

@@ -53,7 +53,14 @@ impl Resolved {
     }
 
     /// Program and arguments; `runtime_dir` is [`Resolved::runtime_dir`].
-    pub(crate) fn command(&self, runtime_dir: &Path, code_root: &Path) -> (PathBuf, Vec<String>) {
+    /// A custom runtime runs `<code>/bootstrap`, or `<opt>/bootstrap` when `opt_bootstrap` is
+    /// given (the code has none and a layer has one).
+    pub(crate) fn command(
+        &self,
+        runtime_dir: &Path,
+        code_root: &Path,
+        opt_bootstrap: Option<&Path>,
+    ) -> (PathBuf, Vec<String>) {
         match self {
             Resolved::Python { exe, .. } => (
                 exe.clone(),
@@ -74,7 +81,10 @@ impl Resolved {
                         .into_owned(),
                 ],
             ),
-            Resolved::Provided => (code_root.join(PROVIDED_BOOTSTRAP), vec![]),
+            Resolved::Provided => (
+                opt_bootstrap.unwrap_or(code_root).join(PROVIDED_BOOTSTRAP),
+                vec![],
+            ),
         }
     }
 
@@ -369,12 +379,18 @@ mod tests {
             minor: 11,
             exe: "/usr/bin/python3.11".into(),
         };
-        let (prog, args) = py.command(Path::new("/rt/python"), Path::new("/code"));
+        let (prog, args) = py.command(Path::new("/rt/python"), Path::new("/code"), None);
         assert_eq!(prog, Path::new("/usr/bin/python3.11"));
         assert_eq!(args, ["-u", "/rt/python/bootstrap.py"]);
-        let (prog, args) = Resolved::Provided.command(Path::new("/rt"), Path::new("/code"));
+        let (prog, args) = Resolved::Provided.command(Path::new("/rt"), Path::new("/code"), None);
         assert_eq!(prog, Path::new("/code/bootstrap"));
         assert!(args.is_empty());
+        let (prog, _) = Resolved::Provided.command(
+            Path::new("/rt"),
+            Path::new("/code"),
+            Some(Path::new("/opt")),
+        );
+        assert_eq!(prog, Path::new("/opt/bootstrap"));
         assert_eq!(py.runtime_dir(Path::new("/rt")), Path::new("/rt/python"));
         assert_eq!(py.version_label("python3.11"), "python:3.11.ignis");
         assert_eq!(

@@ -9,6 +9,7 @@
 use crate::environment::{self, EnvKey, Environment, Started};
 use crate::host;
 use crate::launcher::Launcher;
+use crate::usage::{FunctionUsage, UsageMeter};
 use crate::{Invocation, InvokeError, InvokeResult, InvokerConfig, InvokerError};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -55,6 +56,8 @@ pub(crate) struct Inner {
     slots: Arc<Semaphore>,
     /// Live provisioned environments per (function, version).
     provisioned: Mutex<HashMap<(String, String), Arc<Provisioned>>>,
+    /// Requests and billed memory-time per function, until the server takes them.
+    usage: UsageMeter,
 }
 
 impl Drop for Inner {
@@ -97,6 +100,7 @@ impl Invoker {
             pool: Mutex::new(Pool::default()),
             slots: Arc::new(Semaphore::new(max)),
             provisioned: Mutex::new(HashMap::new()),
+            usage: UsageMeter::default(),
         });
         let weak = Arc::downgrade(&inner);
         let stop = inner.shutdown.clone();
@@ -119,8 +123,14 @@ impl Invoker {
         // Its own task: a panic stays in this invocation, and a caller that goes away does not
         // abandon an environment halfway through a request.
         let inner = self.inner.clone();
+        let function = inv.function.name.clone();
         match tokio::spawn(async move { inner.invoke(inv).await }).await {
-            Ok(result) => result,
+            Ok(result) => {
+                if let Ok(r) = &result {
+                    self.inner.usage.record(&function, &r.metrics);
+                }
+                result
+            }
             Err(e) if e.is_panic() => {
                 let panic = e.into_panic();
                 let message = panic
@@ -135,6 +145,11 @@ impl Invoker {
             }
             Err(e) => Err(InvokeError::Internal(e.to_string())),
         }
+    }
+
+    /// Requests and billed memory-time per function since the last call (for metering).
+    pub fn take_usage(&self) -> Vec<FunctionUsage> {
+        self.inner.usage.take()
     }
 
     /// Starts environments for `inv`'s function version ahead of use until `count` of them are

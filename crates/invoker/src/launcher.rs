@@ -26,6 +26,8 @@ pub struct GuestLayout {
     /// Where the runtime's bootstrap directory appears (`LAMBDA_RUNTIME_DIR`, e.g.
     /// `/var/runtime`); `None`: at its host path.
     pub runtime_dir: Option<PathBuf>,
+    /// Where the layers appear (`/opt`); `None`: at their host path.
+    pub opt: Option<PathBuf>,
     /// The Runtime API's address inside the environment, served on a listener the launched
     /// process hands over ([`EnvironmentProcess::take_runtime_api`]); `None`: the invoker binds
     /// `127.0.0.1:0` on the host itself.
@@ -36,6 +38,11 @@ impl GuestLayout {
     /// The guest path of the code at `host`.
     pub fn task_root(&self, host: &Path) -> PathBuf {
         self.task_root.clone().unwrap_or_else(|| host.to_path_buf())
+    }
+
+    /// The guest path of the layers at `host` (`/opt` in a sandbox even without layers).
+    pub fn opt_dir(&self, host: Option<&Path>) -> Option<PathBuf> {
+        self.opt.clone().or_else(|| host.map(Path::to_path_buf))
     }
 
     /// The guest path of the bootstrap directory at `host`.
@@ -68,6 +75,8 @@ pub struct LaunchSpec {
     pub code_root: PathBuf,
     /// Where Ignis's bootstraps live (`/var/runtime`).
     pub runtime_dir: PathBuf,
+    /// The merged layers (mounted read-only at `/opt` by a sandbox), if any.
+    pub opt_dir: Option<PathBuf>,
     /// The interpreter's executable on the host, if the runtime has one (a sandbox shows its
     /// installation read-only).
     pub interpreter: Option<PathBuf>,
@@ -150,6 +159,11 @@ pub trait EnvironmentProcess: Send + Sync {
     fn freeze(&self) -> BoxFuture<'_, ()>;
     /// Lets a frozen tree run again.
     fn thaw(&self) -> BoxFuture<'_, ()>;
+    /// Whether [`EnvironmentProcess::freeze`] really stops the tree (the invoker then lets the
+    /// runtime finish its post-response work and park in `/next` before freezing it).
+    fn freezes(&self) -> bool {
+        false
+    }
     /// The Runtime API's listening socket inside the environment, once (see
     /// [`GuestLayout::runtime_api`]).
     fn take_runtime_api(&mut self) -> Option<std::net::TcpListener> {

@@ -35,6 +35,7 @@ mod report;
 mod runtime_api;
 mod sandbox;
 mod trace;
+mod usage;
 
 pub use environment::UNHANDLED;
 pub use host::available_runtimes;
@@ -47,6 +48,7 @@ pub use output::TAIL_BYTES;
 pub use process::ProcessLauncher;
 pub use runtime_api::MAX_RESPONSE_BYTES;
 pub use sandbox::{SandboxConfig, SandboxLauncher};
+pub use usage::FunctionUsage;
 
 use bytes::Bytes;
 use ignis_model::{Account, FunctionConfig};
@@ -115,6 +117,8 @@ pub struct Invocation {
     pub cognito_identity: Option<String>,
     /// The caller wants the last 4 KB of this invocation's log.
     pub tail_log: bool,
+    /// The function's layers merged into one read-only directory (what `/opt` holds), if any.
+    pub opt_dir: Option<PathBuf>,
 }
 
 /// The measured numbers of one invocation, as on its `REPORT` line.

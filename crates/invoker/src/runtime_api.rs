@@ -86,6 +86,8 @@ struct ApiState {
     events: tokio::sync::Mutex<mpsc::Receiver<Dispatch>>,
     current: Mutex<Option<Current>>,
     ready: watch::Sender<bool>,
+    /// `true` while the runtime waits in `/next` with no event for it (it is idle).
+    parked: watch::Sender<bool>,
     init_error: watch::Sender<Option<Bytes>>,
     cancel: CancellationToken,
 }
@@ -116,6 +118,7 @@ impl RuntimeApi {
             events: tokio::sync::Mutex::new(events_rx),
             current: Mutex::new(None),
             ready: watch::channel(false).0,
+            parked: watch::channel(false).0,
             init_error: watch::channel(None).0,
             cancel: cancel.clone(),
         });
@@ -162,6 +165,11 @@ impl RuntimeApi {
         self.state.ready.subscribe()
     }
 
+    /// `true` while the runtime is idle in `/next`.
+    pub fn parked(&self) -> watch::Receiver<bool> {
+        self.state.parked.subscribe()
+    }
+
     /// The body of `/init/error`, once posted.
     pub fn init_error(&self) -> watch::Receiver<Option<Bytes>> {
         self.state.init_error.subscribe()
@@ -189,10 +197,13 @@ async fn next(State(st): State<Arc<ApiState>>) -> Response {
             g = st.events.lock() => g,
             _ = st.cancel.cancelled() => return json(StatusCode::INTERNAL_SERVER_ERROR, BODY_SHUTTING_DOWN),
         };
-        tokio::select! {
+        st.parked.send_replace(true);
+        let d = tokio::select! {
             d = events.recv() => d,
             _ = st.cancel.cancelled() => None,
-        }
+        };
+        st.parked.send_replace(false);
+        d
     };
     let Some(d) = dispatch else {
         return json(StatusCode::INTERNAL_SERVER_ERROR, BODY_SHUTTING_DOWN);

@@ -2,11 +2,11 @@
 //! jailer (a fresh `ignis __jail` process per environment; the server never forks).
 //!
 //! Per environment it allocates an unprivileged uid, creates the cgroup (memory = MemorySize
-//! without swap, CPU in proportion, 1,024 pids), copies a `/tmp` image, starts the jailer with the
-//! spec, and serves what the jailer hands back: the Runtime API's listener, bound on
-//! `127.0.0.1:9001` inside the environment's network namespace (so no other environment can
-//! reach it), and one listener per forwarded node service (the Lambda API at the same
-//! `127.0.0.1:<port>` as on the host). All of that runs on a blocking thread; the invoke path
+//! without swap, CPU in proportion, 1,024 pids), takes a network namespace and a `/tmp` made
+//! ahead of time (`ignis_sandbox::prewarm`), starts the jailer with the spec, and serves the
+//! namespace's listeners: the Runtime API's, bound on `127.0.0.1:9001` inside the environment's
+//! network namespace (so no other environment can reach it), and one per forwarded node service
+//! (the Lambda API at the same `127.0.0.1:<port>` as on the host). All of that runs on a blocking thread; the invoke path
 //! itself only reads and writes a few cgroup files (thaw, peak reset, peak, freeze). Teardown
 //! (cgroup removal, uid release) happens after the environment has exited, off any invocation.
 
@@ -16,17 +16,18 @@ use crate::launcher::{
 };
 use ignis_sandbox::cgroup::NodeCgroup;
 use ignis_sandbox::launch::{self, LaunchFailure};
+use ignis_sandbox::prewarm::{DetachedTmp, Network, Pool, PoolConfig};
 use ignis_sandbox::probe::HostSupport;
 use ignis_sandbox::scratch::Scratch;
 use ignis_sandbox::spec::{JoinSpec, NetSpec, RUNTIME_API_PORT, RootSpec, TmpSpec};
 use ignis_sandbox::{Cgroup, JailSpec, Limits};
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 use tokio::process::{ChildStderr, ChildStdout};
@@ -38,6 +39,8 @@ pub const GUEST_TASK_ROOT: &str = "/var/task";
 pub const GUEST_RUNTIME_DIR: &str = "/var/runtime";
 /// Longest the whole set-up of one environment may take.
 const SETUP_TIMEOUT: Duration = Duration::from_secs(10);
+/// `final_peak` before the environment has ended.
+const NO_PEAK: u64 = u64::MAX;
 /// First uid (and gid) of the environments; each live environment has its own.
 pub const UID_BASE: u32 = 1_000_000;
 
@@ -76,7 +79,8 @@ impl std::fmt::Debug for SandboxLauncher {
 struct Shared {
     cfg: SandboxConfig,
     node: NodeCgroup,
-    scratch: Option<Scratch>,
+    /// Network namespaces and `/tmp` file systems made ahead of time.
+    pool: Pool,
     staging: PathBuf,
     uids: Mutex<BTreeSet<u32>>,
     forward: Vec<SocketAddr>,
@@ -111,40 +115,37 @@ impl SandboxLauncher {
         let staging = cfg.state_dir.join("root");
         std::fs::create_dir_all(&staging).map_err(|e| other("sandbox state directory", e))?;
         let scratch = match (&cfg.support.mkfs_ext4, cfg.support.loop_devices) {
-            (Some(mkfs), true) => Some(
+            (Some(mkfs), true) => Some(Arc::new(
                 Scratch::open(&cfg.state_dir.join("scratch"), mkfs.clone())
                     .map_err(|e| other("sandbox scratch directory", e))?,
-            ),
+            )),
             _ => None,
         };
-        let forward = cfg
+        let forward: Vec<SocketAddr> = cfg
             .forward
             .iter()
             .copied()
             .filter(|a| a.port() != RUNTIME_API_PORT)
             .collect();
+        let mut ports = vec![RUNTIME_API_PORT];
+        ports.extend(forward.iter().map(SocketAddr::port));
+        let egress = cfg.egress && cfg.support.slirp4netns.is_some();
+        let pool = Pool::start(
+            PoolConfig {
+                ports,
+                slirp4netns: egress.then(|| cfg.support.slirp4netns.clone()).flatten(),
+                tmp: scratch.is_some(),
+            },
+            scratch,
+        );
         let shared = Arc::new(Shared {
             cfg,
             node,
-            scratch,
+            pool,
             staging,
             uids: Mutex::new(BTreeSet::new()),
             forward,
         });
-        // Lambda's default /tmp size: have its template ready before the first cold start.
-        if shared.scratch.is_some() {
-            let s = Arc::downgrade(&shared);
-            let _ = std::thread::Builder::new()
-                .name("ignis-tmp-template".into())
-                .spawn(move || {
-                    if let Some(s) = s.upgrade()
-                        && let Some(scratch) = &s.scratch
-                        && let Err(e) = scratch.template(512)
-                    {
-                        tracing::warn!(error = %e, "cannot format the /tmp template");
-                    }
-                });
-        }
         Ok(SandboxLauncher { shared })
     }
 
@@ -199,33 +200,33 @@ impl Shared {
             .collect()
     }
 
-    /// Everything before the jailer starts: uid, cgroup, `/tmp` image, the spec.
+    /// Everything before the jailer starts: uid, cgroup, network namespace, `/tmp`, the spec.
     fn prepare(&self, spec: &LaunchSpec, env_id: &str) -> Result<Prepared, LaunchError> {
+        let other = |what: &str, e: std::io::Error| LaunchError::Other(format!("{what}: {e}"));
         let uid = self.alloc_uid()?;
         let limits = Limits::for_memory(spec.memory_size_mb);
         let cgroup = match self.node.create_env(env_id, &limits) {
             Ok(c) => c,
             Err(e) => {
                 self.release_uid(uid);
-                return Err(LaunchError::Other(format!("cannot create the cgroup: {e}")));
+                return Err(other("cannot create the cgroup", e));
             }
         };
-        let tmp = match &self.scratch {
-            Some(s) => match s.image(spec.ephemeral_storage_mb, env_id) {
-                Ok(path) => TmpSpec::Image { path },
-                Err(e) => {
-                    let _ = cgroup.remove();
-                    self.release_uid(uid);
-                    return Err(LaunchError::Other(format!("cannot create /tmp: {e}")));
-                }
-            },
-            None => TmpSpec::Tmpfs {
-                size_mb: spec.ephemeral_storage_mb,
-            },
+        let undo = |e: LaunchError| {
+            let _ = cgroup.remove();
+            self.release_uid(uid);
+            e
+        };
+        let network = self
+            .pool
+            .network()
+            .map_err(|e| undo(other("cannot make the network namespace", e)))?;
+        let tmp = match self.pool.tmp(spec.ephemeral_storage_mb, env_id) {
+            Some(Ok(t)) => Some(t),
+            Some(Err(e)) => return Err(undo(other("cannot make /tmp", e))),
+            None => None,
         };
         let egress = self.cfg.egress && self.cfg.support.slirp4netns.is_some();
-        let mut listen_ports = vec![RUNTIME_API_PORT];
-        listen_ports.extend(self.forward.iter().map(SocketAddr::port));
         let jail = JailSpec {
             name: spec.name.clone(),
             hostname: format!("ignis-{}", &env_id[..env_id.len().min(12)]),
@@ -239,20 +240,25 @@ impl Shared {
                 staging: self.staging.clone(),
                 task: spec.code_root.clone(),
                 runtime: spec.runtime_dir.clone(),
-                opt: None,
+                opt: spec.opt_dir.clone(),
                 expose: Self::expose(spec.interpreter.as_deref()),
-                tmp: tmp.clone(),
+                tmp: match &tmp {
+                    Some(_) => TmpSpec::Detached,
+                    None => TmpSpec::Tmpfs {
+                        size_mb: spec.ephemeral_storage_mb,
+                    },
+                },
                 egress,
             },
             cgroup: JoinSpec {
                 procs: cgroup.paths().procs_files(),
                 freezer: Some(cgroup.paths().freezer()),
             },
+            // Made ahead of time: listeners and slirp4netns are already there.
             net: NetSpec {
-                listen_ports,
-                slirp4netns: egress
-                    .then(|| self.cfg.support.slirp4netns.clone())
-                    .flatten(),
+                join: true,
+                listen_ports: vec![],
+                slirp4netns: None,
             },
             nofile: ignis_sandbox::limits::NOFILE,
             seccomp: true,
@@ -263,18 +269,13 @@ impl Shared {
             cgroup: Arc::new(cgroup),
             limits,
             jail,
-            image: match tmp {
-                TmpSpec::Image { path } => Some(path),
-                TmpSpec::Tmpfs { .. } => None,
-            },
+            network,
+            tmp,
         })
     }
 
     /// Undoes [`Shared::prepare`] once the environment is gone.
-    fn release(&self, uid: u32, cgroup: &Cgroup, image: Option<&Path>) {
-        if let Some(image) = image {
-            let _ = std::fs::remove_file(image);
-        }
+    fn release(&self, uid: u32, cgroup: &Cgroup) {
         if let Err(e) = cgroup.remove() {
             tracing::warn!(error = %e, "cannot remove an environment's cgroup");
         }
@@ -287,7 +288,9 @@ struct Prepared {
     cgroup: Arc<Cgroup>,
     limits: Limits,
     jail: JailSpec,
-    image: Option<PathBuf>,
+    /// Kept until the environment is gone (its slirp4netns stops with it).
+    network: Network,
+    tmp: Option<DetachedTmp>,
 }
 
 impl Launcher for SandboxLauncher {
@@ -295,6 +298,7 @@ impl Launcher for SandboxLauncher {
         GuestLayout {
             task_root: Some(GUEST_TASK_ROOT.into()),
             runtime_dir: Some(GUEST_RUNTIME_DIR.into()),
+            opt: Some("/opt".into()),
             runtime_api: Some(SocketAddr::from(([127, 0, 0, 1], RUNTIME_API_PORT))),
         }
     }
@@ -313,7 +317,7 @@ impl Launcher for SandboxLauncher {
             let started = tokio::task::spawn_blocking(move || start(&s, &spec, &env_id))
                 .await
                 .map_err(|e| LaunchError::Other(format!("sandbox task failed: {e}")))?;
-            let (mut child, jailed, control, prepared) = match started {
+            let (mut child, jailed, control, mut prepared) = match started {
                 Ok(v) => v,
                 Err(StartError::Launch(e)) => return Err(e),
                 Err(StartError::Jailer(LaunchFailure::Exec { source, .. })) => {
@@ -323,20 +327,27 @@ impl Launcher for SandboxLauncher {
             };
             let stdout = child.stdout.take();
             let stderr = child.stderr.take();
-            let mut listeners = jailed.listeners.into_iter();
+            // The namespace was made ahead of time: its listeners are ours already.
+            let mut listeners = std::mem::take(&mut prepared.network.listeners).into_iter();
             let runtime_api = listeners.next();
+            // Attached inside the environment now.
+            drop(prepared.tmp.take());
+            drop(jailed.listeners);
             let cancel = CancellationToken::new();
             for (listener, target) in listeners.zip(shared.forward.clone()) {
                 forward(listener, target, cancel.clone());
             }
             let (exit_tx, exit_rx) = watch::channel(None);
             let oom = Arc::new(AtomicBool::new(false));
+            let final_peak = Arc::new(AtomicU64::new(NO_PEAK));
             {
                 let cgroup = prepared.cgroup.clone();
                 let oom = oom.clone();
+                let final_peak = final_peak.clone();
                 let shared = shared.clone();
                 let cancel = cancel.clone();
-                let (uid, image) = (prepared.uid, prepared.image.clone());
+                let uid = prepared.uid;
+                let network = prepared.network;
                 tokio::spawn(async move {
                     let exit = match child.wait().await {
                         Ok(status) => match (status.code(), status.signal()) {
@@ -348,11 +359,16 @@ impl Launcher for SandboxLauncher {
                     };
                     // Read before the cgroup goes.
                     oom.store(cgroup.oom_kills().unwrap_or(0) > 0, Ordering::Release);
+                    if let Ok(peak) = cgroup.peak_bytes() {
+                        final_peak.store(peak, Ordering::Release);
+                    }
                     let _ = exit_tx.send(Some(exit));
                     cancel.cancel();
                     let _ = tokio::task::spawn_blocking(move || {
                         cgroup.kill_all();
-                        shared.release(uid, &cgroup, image.as_deref());
+                        shared.release(uid, &cgroup);
+                        // Stops slirp4netns; the namespace goes with its last user.
+                        drop(network);
                     })
                     .await;
                 });
@@ -367,6 +383,7 @@ impl Launcher for SandboxLauncher {
                 runtime_api,
                 exit: exit_rx,
                 oom,
+                final_peak,
                 _forwarders: cancel.drop_guard(),
             }) as Box<dyn EnvironmentProcess>)
         })
@@ -384,7 +401,7 @@ type StartedJail = (tokio::process::Child, launch::Jailed, OwnedFd, Prepared);
 fn start(shared: &Arc<Shared>, spec: &LaunchSpec, env_id: &str) -> Result<StartedJail, StartError> {
     let prepared = shared.prepare(spec, env_id).map_err(StartError::Launch)?;
     let undo = |e: StartError, p: &Prepared| {
-        shared.release(p.uid, &p.cgroup, p.image.as_deref());
+        shared.release(p.uid, &p.cgroup);
         e
     };
     let (control, jailer_end) = launch::control_pair().map_err(|e| {
@@ -409,7 +426,13 @@ fn start(shared: &Arc<Shared>, spec: &LaunchSpec, env_id: &str) -> Result<Starte
     })?;
     // The jailer's end now lives in the child only.
     drop(cmd);
-    match launch::handshake(&control, &prepared.jail, SETUP_TIMEOUT) {
+    let mut fds = vec![prepared.network.ns.as_fd()];
+    if let Some(t) = &prepared.tmp {
+        fds.push(t.mount.as_fd());
+    }
+    let handshake = launch::handshake(&control, &prepared.jail, &fds, SETUP_TIMEOUT);
+    drop(fds);
+    match handshake {
         Ok(jailed) => Ok((child, jailed, control, prepared)),
         Err(e) => {
             let _ = child.start_kill();
@@ -472,6 +495,8 @@ struct Sandboxed {
     runtime_api: Option<std::net::TcpListener>,
     exit: watch::Receiver<Option<ProcessExit>>,
     oom: Arc<AtomicBool>,
+    /// The last invocation's peak, read when the environment ended (its cgroup then goes).
+    final_peak: Arc<AtomicU64>,
     _forwarders: tokio_util::sync::DropGuard,
 }
 
@@ -521,7 +546,10 @@ impl EnvironmentProcess for Sandboxed {
     }
 
     fn peak_memory_bytes(&self) -> BoxFuture<'_, Option<u64>> {
-        let peak = self.cgroup.peak_bytes().ok();
+        let peak = match self.final_peak.load(Ordering::Acquire) {
+            NO_PEAK => self.cgroup.peak_bytes().ok(),
+            peak => Some(peak),
+        };
         Box::pin(async move { peak })
     }
 
@@ -537,6 +565,10 @@ impl EnvironmentProcess for Sandboxed {
             tracing::debug!(error = %e, "cannot thaw an environment");
         }
         Box::pin(async {})
+    }
+
+    fn freezes(&self) -> bool {
+        true
     }
 
     fn take_runtime_api(&mut self) -> Option<std::net::TcpListener> {

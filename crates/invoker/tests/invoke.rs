@@ -91,6 +91,7 @@ fn invocation(f: &Arc<FunctionConfig>, code: &Path, payload: Value, tail_log: bo
         client_context: None,
         cognito_identity: None,
         tail_log,
+        opt_dir: None,
     }
 }
 
@@ -660,7 +661,11 @@ async fn the_environment_is_lambdas() {
             .starts_with("/usr/local/bin:/usr/bin/:/bin:/opt/bin")
     );
     let runtime_dir = env["LAMBDA_RUNTIME_DIR"].as_str().unwrap();
-    assert_eq!(env["PYTHONPATH"], runtime_dir);
+    // The runtime dir first, then where Lambda looks for Python layers.
+    assert_eq!(
+        env["PYTHONPATH"],
+        format!("{runtime_dir}:/opt/python/lib/python3.11/site-packages:/opt/python")
+    );
     assert!(Path::new(runtime_dir).join("bootstrap.py").is_file());
     assert!(
         env["LD_LIBRARY_PATH"]

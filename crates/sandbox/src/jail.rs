@@ -62,8 +62,8 @@ pub fn main() -> ! {
             std::process::exit(121);
         }
     };
-    let spec = match proto::expect::<ToJailer>(&control, SPEC_TIMEOUT) {
-        Ok((ToJailer::Setup(spec), _)) => *spec,
+    let (spec, fds) = match proto::expect::<ToJailer>(&control, SPEC_TIMEOUT) {
+        Ok((ToJailer::Setup(spec), fds)) => (*spec, fds),
         Ok((ToJailer::Kill, _)) => std::process::exit(0),
         Err(e) => {
             eprintln!("ignis jailer: no spec: {e}");
@@ -71,7 +71,8 @@ pub fn main() -> ! {
         }
     };
     let started = Instant::now();
-    let (control, result) = outer(control, &spec, started);
+    let given = Given::from(&spec, fds);
+    let (control, result) = outer(control, &spec, given, started);
     match result {
         Ok(env) => supervise(control, env, &spec),
         Err(failure) => {
@@ -106,13 +107,40 @@ struct Slirp {
 
 /// Builds the environment; returns the control socket back with the result (in the forked init,
 /// it never returns).
-fn outer(control: OwnedFd, spec: &JailSpec, started: Instant) -> (OwnedFd, Step<Running>) {
-    match build(&control, spec, started) {
+fn outer(
+    control: OwnedFd,
+    spec: &JailSpec,
+    given: Given,
+    started: Instant,
+) -> (OwnedFd, Step<Running>) {
+    let Given { netns, tmp } = given;
+    match build(&control, spec, netns, started) {
         Built::Parent(r) => (control, r),
         Built::Init(init_end) => {
             drop(control);
-            init_main(init_end, spec)
+            init_main(init_end, spec, tmp)
         }
+    }
+}
+
+/// Descriptors that came with the spec.
+struct Given {
+    /// A network namespace to join.
+    netns: Option<OwnedFd>,
+    /// A detached `/tmp` to attach.
+    tmp: Option<OwnedFd>,
+}
+
+impl Given {
+    fn from(spec: &JailSpec, fds: Vec<OwnedFd>) -> Given {
+        let mut fds = fds.into_iter();
+        let netns = if spec.net.join { fds.next() } else { None };
+        let tmp = if matches!(spec.root.tmp, crate::spec::TmpSpec::Detached) {
+            fds.next()
+        } else {
+            None
+        };
+        Given { netns, tmp }
     }
 }
 
@@ -122,57 +150,48 @@ enum Built {
     Init(OwnedFd),
 }
 
-fn build(control: &OwnedFd, spec: &JailSpec, started: Instant) -> Built {
-    match build_steps(control, spec, started) {
+fn build(control: &OwnedFd, spec: &JailSpec, netns: Option<OwnedFd>, started: Instant) -> Built {
+    match build_steps(control, spec, netns, started) {
         Ok(b) => b,
         Err(f) => Built::Parent(Err(f)),
     }
 }
 
-fn build_steps(control: &OwnedFd, spec: &JailSpec, started: Instant) -> Step<Built> {
+fn build_steps(
+    control: &OwnedFd,
+    spec: &JailSpec,
+    netns: Option<OwnedFd>,
+    started: Instant,
+) -> Step<Built> {
     let step = Duration::from_millis(spec.step_timeout_ms);
-    let host_net = io_step(
-        "open the host network namespace",
-        File::open("/proc/self/ns/net"),
-    )?;
-    io_step(
-        "unshare net, uts, ipc",
-        sys::unshare_namespaces(Namespaces {
-            net: true,
-            uts: true,
-            ipc: true,
-            mount: false,
-            pid: false,
-        }),
-    )?;
+    let slirp = match netns {
+        // Made ahead of time, listeners and slirp4netns included.
+        Some(ns) => {
+            errno_step(
+                "join the network namespace",
+                rustix::thread::move_into_link_name_space(
+                    ns.as_fd(),
+                    Some(rustix::thread::LinkNameSpaceType::Network),
+                ),
+            )?;
+            io_step(
+                "unshare uts, ipc",
+                sys::unshare_namespaces(Namespaces {
+                    net: false,
+                    uts: true,
+                    ipc: true,
+                    mount: false,
+                    pid: false,
+                }),
+            )?;
+            None
+        }
+        None => new_network(control, spec)?,
+    };
     errno_step(
         "set the host name",
         rustix::system::sethostname(spec.hostname.as_bytes()),
     )?;
-    io_step("bring lo up", sys::loopback_up())?;
-    let listeners = spec
-        .net
-        .listen_ports
-        .iter()
-        .map(|&port| {
-            io_step(
-                &format!("listen on 127.0.0.1:{port}"),
-                std::net::TcpListener::bind(("127.0.0.1", port)),
-            )
-        })
-        .collect::<Step<Vec<_>>>()?;
-    let fds: Vec<_> = listeners.iter().map(|l| l.as_fd()).collect();
-    io_step(
-        "hand the listeners over",
-        proto::send(control.as_fd(), &FromJailer::Listening, &fds),
-    )?;
-    drop(listeners);
-
-    let slirp = match &spec.net.slirp4netns {
-        Some(bin) => Some(io_step("start slirp4netns", spawn_slirp(bin, &host_net))?),
-        None => None,
-    };
-    drop(host_net);
     let fail = |f: Failure, slirp: &Option<Slirp>| {
         if let Some(s) = slirp {
             stop_child(s.pid);
@@ -238,6 +257,50 @@ fn build_steps(control: &OwnedFd, spec: &JailSpec, started: Instant) -> Step<Bui
     )
     .map_err(|e| abort(Failure::io("report", &e), &running))?;
     Ok(Built::Parent(Ok(running)))
+}
+
+/// Unshares a new network namespace (with uts and ipc), brings loopback up, hands the listeners
+/// over and starts slirp4netns.
+fn new_network(control: &OwnedFd, spec: &JailSpec) -> Step<Option<Slirp>> {
+    let host_net = io_step(
+        "open the host network namespace",
+        File::open("/proc/self/ns/net"),
+    )?;
+    io_step(
+        "unshare net, uts, ipc",
+        sys::unshare_namespaces(Namespaces {
+            net: true,
+            uts: true,
+            ipc: true,
+            mount: false,
+            pid: false,
+        }),
+    )?;
+    io_step("bring lo up", sys::loopback_up())?;
+    let listeners = spec
+        .net
+        .listen_ports
+        .iter()
+        .map(|&port| {
+            io_step(
+                &format!("listen on 127.0.0.1:{port}"),
+                std::net::TcpListener::bind(("127.0.0.1", port)),
+            )
+        })
+        .collect::<Step<Vec<_>>>()?;
+    let fds: Vec<_> = listeners.iter().map(|l| l.as_fd()).collect();
+    io_step(
+        "hand the listeners over",
+        proto::send(control.as_fd(), &FromJailer::Listening, &fds),
+    )?;
+    drop(listeners);
+    match &spec.net.slirp4netns {
+        Some(bin) => Ok(Some(io_step(
+            "start slirp4netns",
+            spawn_slirp(bin, &host_net),
+        )?)),
+        None => Ok(None),
+    }
 }
 
 fn unexpected(stage: &str, msg: &Inner) -> Failure {
@@ -409,11 +472,11 @@ fn supervise(control: OwnedFd, running: Running, spec: &JailSpec) -> ! {
 
 // --- init (pid 1 of the environment) ------------------------------------------------------------
 
-fn init_main(sock: OwnedFd, spec: &JailSpec) -> ! {
+fn init_main(sock: OwnedFd, spec: &JailSpec, tmp: Option<OwnedFd>) -> ! {
     // Die with the jailer, whatever happens to it.
     let _ = rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL));
     let step = Duration::from_millis(spec.step_timeout_ms);
-    if let Err(f) = init_setup(spec) {
+    if let Err(f) = init_setup(spec, tmp) {
         let _ = proto::send(sock.as_fd(), &Inner::Failed(f), &[]);
         std::process::exit(1);
     }
@@ -455,7 +518,7 @@ fn init_main(sock: OwnedFd, spec: &JailSpec) -> ! {
     }
 }
 
-fn init_setup(spec: &JailSpec) -> Step<()> {
+fn init_setup(spec: &JailSpec, tmp: Option<OwnedFd>) -> Step<()> {
     for procs in &spec.cgroup.procs {
         io_step(
             &format!("join the cgroup ({})", procs.display()),
@@ -485,8 +548,9 @@ fn init_setup(spec: &JailSpec) -> Step<()> {
     );
     io_step(
         "build the root",
-        mounts::build_root(&spec.root.staging, &plan, &mut |target| {
-            mounts::mount_scratch(&spec.root.tmp, target)
+        mounts::build_root(&spec.root.staging, &plan, &mut |target| match &tmp {
+            Some(mount) => crate::prewarm::attach_tmp(mount, target),
+            None => mounts::mount_scratch(&spec.root.tmp, target),
         }),
     )
 }

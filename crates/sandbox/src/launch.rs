@@ -4,7 +4,7 @@ use crate::jail::SUBCOMMAND;
 use crate::proto::{self, Failure, FromJailer, ToJailer};
 use crate::spec::JailSpec;
 use std::io;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -51,10 +51,12 @@ pub fn jailer_command(exe: &Path, jailer_end: OwnedFd) -> Command {
     cmd
 }
 
-/// Sends the spec and waits, at most `timeout`, for the runtime to be started.
+/// Sends the spec (with `fds`: the namespace to join and the detached `/tmp`, as the spec
+/// says) and waits, at most `timeout`, for the runtime to be started.
 pub fn handshake(
     control: &OwnedFd,
     spec: &JailSpec,
+    fds: &[BorrowedFd<'_>],
     timeout: Duration,
 ) -> Result<Jailed, LaunchFailure> {
     let deadline = Instant::now() + timeout;
@@ -62,7 +64,7 @@ pub fn handshake(
     proto::send(
         control.as_fd(),
         &ToJailer::Setup(Box::new(spec.clone())),
-        &[],
+        fds,
     )?;
     let mut listeners = Vec::new();
     loop {

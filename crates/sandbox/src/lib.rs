@@ -9,7 +9,8 @@
 //! - cgroups v1 and v2 behind one interface ([`cgroup`]): limits, freezing, peak memory, OOM
 //!   kills;
 //! - the limits computed from a function's configuration ([`limits`]);
-//! - the `/tmp` images ([`scratch`]);
+//! - the `/tmp` images ([`scratch`]) and the parts made ahead of time, off the cold-start path
+//!   ([`prewarm`]: network namespaces with slirp4netns, detached `/tmp` mounts);
 //! - the typed set-up messages between the server and the jailer ([`proto`], [`spec`]) and the
 //!   server's side of that conversation ([`launch`]);
 //! - the host probe that decides whether sandboxes can be built here ([`probe`]).
@@ -25,6 +26,7 @@ pub mod jail;
 pub mod launch;
 pub mod limits;
 pub mod mounts;
+pub mod prewarm;
 pub mod probe;
 pub mod proto;
 pub mod scratch;

@@ -452,6 +452,10 @@ pub fn build_root(
 pub fn mount_scratch(tmp: &TmpSpec, target: &Path) -> io::Result<()> {
     use rustix::mount::{MountFlags, mount};
     match tmp {
+        TmpSpec::Detached => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "a detached /tmp came without its descriptor",
+        )),
         TmpSpec::Tmpfs { size_mb } => mount(
             "tmpfs",
             target,

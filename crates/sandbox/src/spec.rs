@@ -63,6 +63,9 @@ pub struct RootSpec {
 /// What backs `/tmp`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum TmpSpec {
+    /// A file system made ahead of time and mounted detached: its descriptor comes with the
+    /// spec (after the network namespace's, if any).
+    Detached,
     /// A formatted ext4 image of exactly the function's `EphemeralStorage`, loop-mounted; the
     /// jailer unlinks the file once it is attached.
     Image { path: PathBuf },
@@ -82,6 +85,10 @@ pub struct JoinSpec {
 /// The environment's network namespace.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct NetSpec {
+    /// Join a namespace made ahead of time (loopback up, listeners and slirp4netns already
+    /// there: the server holds them): its descriptor is the first that comes with the spec.
+    /// Otherwise the jailer makes one, with `listen_ports` and `slirp4netns`.
+    pub join: bool,
     /// Listening sockets the jailer creates on `127.0.0.1` inside the namespace and hands to the
     /// server (the Runtime API first).
     pub listen_ports: Vec<u16>,

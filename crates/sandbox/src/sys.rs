@@ -5,6 +5,7 @@
 //!   with [`assert_single_threaded`] before each call), never by the server.
 //! - [`unshare_namespaces`]: `unshare(2)` restricted to namespace flags (never `CLONE_FILES`,
 //!   which is what makes `rustix`'s wrapper unsafe).
+//! - [`inherit_fds`]: a `pre_exec` hook that lets chosen descriptors survive `execve`.
 //! - [`execve`], [`reset_signals`]: the last steps of the runtime's process.
 //! - [`attach_loop`], [`loopback_up`]: two `ioctl(2)` requests (loop devices, interface flags).
 
@@ -83,8 +84,9 @@ pub fn unshare_namespaces(ns: Namespaces) -> io::Result<()> {
         }
     }
     // SAFETY: `unshare` is unsafe in rustix only because `CLONE_FILES` can make file descriptors
-    // of other threads invalid; these flags only ever name namespaces, and the jailer is
-    // single-threaded.
+    // of other threads invalid; these flags only ever name namespaces (a new network namespace
+    // affects the calling thread only; the mount and PID ones are only asked for by the
+    // single-threaded jailer).
     unsafe { rustix::thread::unshare_unsafe(flags) }.map_err(io::Error::from)
 }
 
@@ -246,6 +248,25 @@ pub fn attach_loop(backing: &File) -> io::Result<(PathBuf, File)> {
         }
     }
     Err(io::Error::other("no free loop device after 64 attempts"))
+}
+
+/// Lets `fds` (close-on-exec in this process) be inherited, under their numbers, by the program
+/// `cmd` runs.
+pub fn inherit_fds(cmd: &mut std::process::Command, fds: Vec<i32>) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: the hook runs in the forked child before `execve`; it only calls fcntl(2), which is
+    // async-signal-safe, touches no lock and allocates nothing (the Vec was allocated before
+    // the fork and is only read).
+    unsafe {
+        cmd.pre_exec(move || {
+            for &fd in &fds {
+                if libc::fcntl(fd, libc::F_SETFD, 0) != 0 {
+                    return Err(io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        });
+    }
 }
 
 /// Brings the loopback interface of the current network namespace up.

@@ -8,10 +8,12 @@
 mod credentials;
 mod data_dir;
 mod isolation;
+mod usage;
 
 pub use credentials::Credentials;
 pub use data_dir::{DataDir, default_data_dir, logs_dir};
 pub use isolation::Isolation;
+pub use usage::report as usage_report;
 
 use ignis_api::{ApiState, CodeUrlSigner, RootCredentials};
 use ignis_model::Account;
@@ -165,6 +167,7 @@ pub async fn up(config: NodeConfig) -> Result<(), ServerError> {
         ignis_api::provisioned::provision(&state, &config);
     }
     let (stop_dispatch, dispatch_stopped) = tokio::sync::watch::channel(false);
+    let metering = usage::spawn(invoker.clone(), store.clone(), dispatch_stopped.clone());
     let dispatcher = ignis_api::dispatch::spawn(
         state.clone(),
         ignis_api::dispatch::DispatchConfig {
@@ -193,6 +196,8 @@ pub async fn up(config: NodeConfig) -> Result<(), ServerError> {
     let _ = stop_dispatch.send(true);
     let _ = dispatcher.await;
     invoker.shutdown().await;
+    let _ = metering.await;
+    usage::flush(&invoker, &store).await;
     store.close().await;
     drop(data);
     Ok(())

@@ -14,11 +14,13 @@ mod functions;
 mod layers;
 mod policies;
 mod queue;
+mod usage;
 mod versions;
 
 pub use functions::{FunctionRecord, Page};
 pub use policies::{MAX_POLICY_BYTES, Policy, PolicyError, PolicyTarget};
 pub use queue::AsyncEvent;
+pub use usage::{Usage, read_usage};
 pub use versions::ProvisionedConfig;
 
 use ignis_model::FunctionConfig;
