@@ -657,6 +657,16 @@ impl Environment {
     }
 }
 
+/// A custom runtime takes its `bootstrap` from a layer (`/opt/bootstrap`) when its own code has
+/// none, as on Lambda.
+fn provided_bootstrap_in_opt(inv: &Invocation) -> bool {
+    !inv.code_root.join(crate::host::PROVIDED_BOOTSTRAP).exists()
+        && inv
+            .opt_dir
+            .as_deref()
+            .is_some_and(|o| o.join(crate::host::PROVIDED_BOOTSTRAP).exists())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -681,14 +691,4 @@ mod tests {
         let e = std::io::Error::from_raw_os_error(8);
         assert_eq!(spawn_error_text(&e), "exec format error");
     }
-}
-
-/// A custom runtime takes its `bootstrap` from a layer (`/opt/bootstrap`) when its own code has
-/// none, as on Lambda.
-fn provided_bootstrap_in_opt(inv: &Invocation) -> bool {
-    !inv.code_root.join(crate::host::PROVIDED_BOOTSTRAP).exists()
-        && inv
-            .opt_dir
-            .as_deref()
-            .is_some_and(|o| o.join(crate::host::PROVIDED_BOOTSTRAP).exists())
 }
