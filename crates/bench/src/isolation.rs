@@ -202,6 +202,12 @@ fn comm(pid: u32) -> String {
         .to_string()
 }
 
+/// Whether `pid` runs `ignis __jail`.
+fn is_jailer(pid: u32) -> bool {
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .is_ok_and(|c| c.split(|b| *b == 0).nth(1) == Some(b"__jail".as_slice()))
+}
+
 /// Direct children of `pid` (all its threads').
 fn children(pid: u32) -> Vec<u32> {
     let mut out = Vec::new();
@@ -348,16 +354,15 @@ pub async fn idle_density(exe: &Path, n: usize) -> anyhow::Result<Density> {
     let mut jailers = HelperMemory::default();
     let mut inits = HelperMemory::default();
     let mut slirp = HelperMemory::default();
-    for jailer in children(node_pid) {
-        if comm(jailer) != "ignis" {
-            continue;
-        }
-        jailers.add(jailer);
-        for child in children(jailer) {
-            if comm(child) == "slirp4netns" {
-                slirp.add(child);
-            } else {
-                inits.add(child);
+    // The node's children: jailers (each the parent of its environment's init) and
+    // slirp4netns processes. Prepared jails waiting in the pool are counted too.
+    for child in children(node_pid) {
+        if comm(child) == "slirp4netns" {
+            slirp.add(child);
+        } else if is_jailer(child) {
+            jailers.add(child);
+            for init in children(child) {
+                inits.add(init);
             }
         }
     }

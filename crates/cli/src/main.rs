@@ -168,6 +168,14 @@ struct BenchArgs {
 }
 
 fn main() -> ExitCode {
+    // The sandbox helper starts on every cold start: straight to it, before anything else.
+    if std::env::args_os()
+        .nth(1)
+        .is_some_and(|a| a == ignis_sandbox::jail::SUBCOMMAND)
+        && std::env::args_os().len() == 2
+    {
+        ignis_sandbox::jail::main();
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("IGNIS_LOG")

@@ -69,11 +69,25 @@ pub(crate) struct Environment {
     /// Set on environments started ahead of use for provisioned concurrency: they are never
     /// reaped for idleness and are used first.
     pub provision: Option<crate::invoker::ProvisionGuard>,
+    /// Orders freezing (which waits for the runtime to be idle, off the response path) with the
+    /// next invocation's thaw: a freeze only happens if no invocation began since it was asked.
+    freezing: Arc<FreezeGate>,
     _slot: OwnedSemaphorePermit,
+}
+
+#[derive(Default)]
+struct FreezeGate {
+    /// Bumped by each invocation, under `lock`.
+    epoch: std::sync::atomic::AtomicU64,
+    lock: tokio::sync::Mutex<()>,
 }
 
 impl Drop for Environment {
     fn drop(&mut self) {
+        // No freeze after this (a frozen v1 task cannot die).
+        self.freezing
+            .epoch
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         self.process.kill();
         self.cancel.cancel();
     }
@@ -391,6 +405,7 @@ pub(crate) async fn start(
         init_duration: (!provisioned).then_some(init_duration),
         last_peak: None,
         provision: None,
+        freezing: Arc::new(FreezeGate::default()),
         _slot: slot,
     };
     let (payload, status, lines): (Bytes, Status, Vec<String>) = match end {
@@ -398,6 +413,10 @@ pub(crate) async fn start(
             let mut env = env;
             env.last_peak = env.process.peak_memory_bytes().await;
             env.process.init_done().await;
+            // A provisioned environment waits in the pool: frozen, like any idle one.
+            if provisioned {
+                env.freeze_when_idle();
+            }
             if inv.tail_log {
                 output.start_tail();
             }
@@ -471,6 +490,39 @@ fn init_failed(
 }
 
 impl Environment {
+    /// Freezes the environment once its runtime is idle in `/next` (or after
+    /// [`SYNC_AFTER_RESPONSE`]), unless an invocation has begun meanwhile. Off the response path:
+    /// the caller has its answer already.
+    fn freeze_when_idle(&self) {
+        if !self.process.freezes() {
+            return;
+        }
+        let ticket = self
+            .freezing
+            .epoch
+            .load(std::sync::atomic::Ordering::Acquire);
+        let gate = self.freezing.clone();
+        let process = self.process.clone();
+        let mut parked = self.api.parked();
+        let mut exit = self.exit.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = async { parked.wait_for(|p| *p).await.is_ok() } => {}
+                _ = wait_exit(&mut exit) => return,
+                _ = tokio::time::sleep(SYNC_AFTER_RESPONSE) => {}
+            }
+            let _order = gate.lock.lock().await;
+            let current = || gate.epoch.load(std::sync::atomic::Ordering::Acquire);
+            if current() == ticket {
+                process.freeze().await;
+                // Dropped (and killed) meanwhile: let it die.
+                if current() != ticket {
+                    process.thaw().await;
+                }
+            }
+        });
+    }
+
     /// Waits (at most `cap`) until the runtime is idle in `/next`, or has exited.
     async fn wait_parked(&self, cap: Duration) {
         let mut parked = self.api.parked();
@@ -491,7 +543,13 @@ impl Environment {
         let f = &inv.function;
         let init_duration = self.init_duration.take();
         let timeout = Duration::from_secs(u64::from(f.timeout.max(1)));
-        self.process.thaw().await;
+        {
+            let _order = self.freezing.lock.lock().await;
+            self.freezing
+                .epoch
+                .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+            self.process.thaw().await;
+        }
         self.process.reset_peak_memory().await;
         if inv.tail_log {
             if init_duration.is_none() {
@@ -556,7 +614,7 @@ impl Environment {
             end,
             End::Outcome(Outcome::Response(_) | Outcome::Error(_) | Outcome::TooLarge)
         );
-        if answered && (inv.tail_log || self.process.freezes()) {
+        if answered && inv.tail_log {
             self.wait_parked(SYNC_AFTER_RESPONSE).await;
         }
         let rid = &inv.request_id;
@@ -648,7 +706,7 @@ impl Environment {
         let result = finish(&self.output, inv, report, payload, function_error);
         let keep = keep && self.is_alive();
         if keep {
-            self.process.freeze().await;
+            self.freeze_when_idle();
         } else {
             self.process.kill();
         }

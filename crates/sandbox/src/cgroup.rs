@@ -313,7 +313,7 @@ impl NodeCgroup {
             mkdir(dir)?;
         }
         let cgroup = Cgroup::open(paths);
-        if let Err(e) = cgroup.apply(limits) {
+        if let Err(e) = cgroup.set_limits(limits) {
             let _ = cgroup.remove();
             return Err(e);
         }
@@ -338,6 +338,8 @@ impl NodeCgroup {
             for entry in entries.flatten() {
                 let name = entry.file_name().to_string_lossy().into_owned();
                 if entry.file_type().is_ok_and(|t| t.is_dir()) && !is_alive(&name) {
+                    // Its environments may outlive a crashed node for a moment: end them first.
+                    kill_tree(&entry.path());
                     let _ = remove_tree(&entry.path());
                 }
             }
@@ -354,6 +356,29 @@ fn enable_controllers(dir: &Path) -> io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// SIGKILLs every process in a cgroup directory and its children, thawing frozen ones.
+fn kill_tree(dir: &Path) {
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                kill_tree(&entry.path());
+            }
+        }
+    }
+    let procs = std::fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
+    for pid in procs.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
+        if let Some(pid) = rustix::process::Pid::from_raw(pid) {
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+        }
+    }
+    for (file, thawed) in [("freezer.state", "THAWED"), ("cgroup.freeze", "0")] {
+        let f = dir.join(file);
+        if f.exists() {
+            let _ = std::fs::write(f, thawed);
+        }
+    }
 }
 
 /// Removes a cgroup directory and its child cgroups, deepest first (only directories: the
@@ -395,7 +420,9 @@ impl Cgroup {
         &self.paths
     }
 
-    fn apply(&self, l: &Limits) -> io::Result<()> {
+    /// Writes the limits (CPU at its init quota). Lowering the memory limit below what the
+    /// cgroup uses fails.
+    pub fn set_limits(&self, l: &Limits) -> io::Result<()> {
         let bytes = l.memory_bytes.to_string();
         match &self.paths {
             CgroupPaths::V1 {

@@ -2,21 +2,24 @@
 //! environment (the server itself never forks). Its standard input is the control socket; its
 //! standard output and error become the runtime's.
 //!
+//! It works in two phases, so that everything that does not depend on the function is done
+//! ahead of time, off the cold-start path:
+//!
 //! ```text
 //! server ──spawn──▶ jailer (host pid ns, host mounts)
-//!                   │ read the spec; unshare net, uts, ipc; hostname; lo up;
-//!                   │ bind 127.0.0.1:9001 (+ forwards) and send them to the server;
-//!                   │ start slirp4netns (egress) back in the host's network namespace;
-//!                   │ unshare pid
+//!   Prepare ──────▶ │ join the network namespace made ahead of time (loopback, listeners and
+//!   (+ netns fd)    │ slirp4netns already there); unshare uts and ipc; host name; unshare pid
 //!                   └─fork─▶ init (pid 1 of the new pid ns)
-//!                            │ join the cgroup; unshare mount; build the root; pivot_root
-//!                            │ wait for "go" (the network is up)
-//!                            └─fork─▶ runtime: rlimits, setgroups/setresgid/setresuid to the
+//!                            │ join the cgroup (a v1 migration costs an RCU grace period:
+//!                            │ better here than on a cold start); unshare mount
+//!   ◀── Prepared            │ … waits
+//!   Setup ────────▶ jailer ─▶ │ build the root (binds, the detached /tmp, proc, dev); pivot_root
+//!   (+ /tmp fd)              └─fork─▶ runtime: rlimits, setgroups/setresgid/setresuid to the
 //!                                     environment's user, no capabilities, no_new_privs,
 //!                                     seccomp, execve
-//!                            init: drop to nobody, reap; report the runtime's exit, then exit
-//!                   jailer: report "started"; wait for init, or a kill from the server (or the
-//!                   server's end closing); end as the runtime ended (same code or signal).
+//!   ◀── Started              init: drop to nobody, reap; report the runtime's exit, then exit
+//!   (Kill, or the control socket closing: init is killed)
+//! jailer: ends as the runtime ended (same exit code or signal), so the server's wait sees it.
 //! ```
 //!
 //! When init exits, the kernel kills everything left in the environment's pid namespace.
@@ -24,12 +27,11 @@
 use crate::mounts;
 use crate::proto::{self, Failure, FromJailer, Inner, ToJailer};
 use crate::seccomp;
-use crate::spec::JailSpec;
+use crate::spec::{PrepareSpec, SetupSpec, TmpSpec};
 use crate::sys::{self, Fork, Namespaces};
 use std::fs::File;
 use std::io::{self, Read};
 use std::os::fd::{AsFd, OwnedFd};
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 /// The hidden subcommand of the `ignis` binary that runs [`main`].
@@ -37,8 +39,8 @@ pub const SUBCOMMAND: &str = "__jail";
 /// Its argument for [`probe`].
 pub const PROBE_ARG: &str = "--probe";
 
-/// Longest wait for the spec after start.
-const SPEC_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest wait for the first message after start.
+const PREPARE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The uid and gid init runs as once the runtime is started.
 const NOBODY: u32 = 65534;
@@ -53,6 +55,14 @@ fn errno_step<T>(stage: &str, r: rustix::io::Result<T>) -> Step<T> {
     r.map_err(|e| Failure::io(stage, &io::Error::from(e)))
 }
 
+fn fail<T>(stage: &str, message: impl Into<String>) -> Step<T> {
+    Err(Failure {
+        stage: stage.into(),
+        message: message.into(),
+        errno: None,
+    })
+}
+
 /// Entry point of `ignis __jail`: never returns.
 pub fn main() -> ! {
     let control = match start() {
@@ -62,19 +72,28 @@ pub fn main() -> ! {
             std::process::exit(121);
         }
     };
-    let (spec, fds) = match proto::expect::<ToJailer>(&control, SPEC_TIMEOUT) {
-        Ok((ToJailer::Setup(spec), fds)) => (*spec, fds),
+    let (spec, netns) = match proto::expect::<ToJailer>(&control, PREPARE_TIMEOUT) {
+        Ok((ToJailer::Prepare(spec), fds)) => (*spec, fds.into_iter().next()),
         Ok((ToJailer::Kill, _)) => std::process::exit(0),
+        Ok((ToJailer::Setup(_), _)) => {
+            eprintln!("ignis jailer: setup before prepare");
+            std::process::exit(121);
+        }
         Err(e) => {
             eprintln!("ignis jailer: no spec: {e}");
             std::process::exit(121);
         }
     };
-    let started = Instant::now();
-    let given = Given::from(&spec, fds);
-    let (control, result) = outer(control, &spec, given, started);
-    match result {
-        Ok(env) => supervise(control, env, &spec),
+    let Some(netns) = netns else {
+        eprintln!("ignis jailer: no network namespace came with the spec");
+        std::process::exit(121);
+    };
+    match prepare(&control, &spec, netns) {
+        Ok(Prepared::Init(sock)) => {
+            drop(control);
+            init_main(sock, &spec)
+        }
+        Ok(Prepared::Jailer(env)) => run(control, env, &spec),
         Err(failure) => {
             let _ = proto::send(control.as_fd(), &FromJailer::Failed(failure), &[]);
             std::process::exit(122);
@@ -91,216 +110,76 @@ fn start() -> io::Result<OwnedFd> {
     Ok(control)
 }
 
-/// A running environment, as the jailer's outer process holds it.
-struct Running {
-    init: i32,
-    inner: OwnedFd,
-    slirp: Option<Slirp>,
-}
-
-struct Slirp {
-    pid: i32,
-    ready: OwnedFd,
-    /// slirp4netns exits when this (its `--exit-fd`'s other end) closes.
-    _exit: OwnedFd,
-}
-
-/// Builds the environment; returns the control socket back with the result (in the forked init,
-/// it never returns).
-fn outer(
-    control: OwnedFd,
-    spec: &JailSpec,
-    given: Given,
-    started: Instant,
-) -> (OwnedFd, Step<Running>) {
-    let Given { netns, tmp } = given;
-    match build(&control, spec, netns, started) {
-        Built::Parent(r) => (control, r),
-        Built::Init(init_end) => {
-            drop(control);
-            init_main(init_end, spec, tmp)
-        }
-    }
-}
-
-/// Descriptors that came with the spec.
-struct Given {
-    /// A network namespace to join.
-    netns: Option<OwnedFd>,
-    /// A detached `/tmp` to attach.
-    tmp: Option<OwnedFd>,
-}
-
-impl Given {
-    fn from(spec: &JailSpec, fds: Vec<OwnedFd>) -> Given {
-        let mut fds = fds.into_iter();
-        let netns = if spec.net.join { fds.next() } else { None };
-        let tmp = if matches!(spec.root.tmp, crate::spec::TmpSpec::Detached) {
-            fds.next()
-        } else {
-            None
-        };
-        Given { netns, tmp }
-    }
-}
-
-/// Where [`build`] returns: in the jailer, or (once) in the forked init.
-enum Built {
-    Parent(Step<Running>),
+/// Where [`prepare`] returns: in the jailer, or (once) in the forked init.
+enum Prepared {
+    Jailer(Env),
     Init(OwnedFd),
 }
 
-fn build(control: &OwnedFd, spec: &JailSpec, netns: Option<OwnedFd>, started: Instant) -> Built {
-    match build_steps(control, spec, netns, started) {
-        Ok(b) => b,
-        Err(f) => Built::Parent(Err(f)),
-    }
+/// A prepared environment, as the jailer holds it.
+struct Env {
+    init: rustix::process::Pid,
+    inner: OwnedFd,
 }
 
-fn build_steps(
-    control: &OwnedFd,
-    spec: &JailSpec,
-    netns: Option<OwnedFd>,
-    started: Instant,
-) -> Step<Built> {
+/// Phase one: namespaces, host name, init, cgroup.
+fn prepare(control: &OwnedFd, spec: &PrepareSpec, netns: OwnedFd) -> Step<Prepared> {
     let step = Duration::from_millis(spec.step_timeout_ms);
-    let slirp = match netns {
-        // Made ahead of time, listeners and slirp4netns included.
-        Some(ns) => {
-            errno_step(
-                "join the network namespace",
-                rustix::thread::move_into_link_name_space(
-                    ns.as_fd(),
-                    Some(rustix::thread::LinkNameSpaceType::Network),
-                ),
-            )?;
-            io_step(
-                "unshare uts, ipc",
-                sys::unshare_namespaces(Namespaces {
-                    net: false,
-                    uts: true,
-                    ipc: true,
-                    mount: false,
-                    pid: false,
-                }),
-            )?;
-            None
-        }
-        None => new_network(control, spec)?,
-    };
+    errno_step(
+        "join the network namespace",
+        rustix::thread::move_into_link_name_space(
+            netns.as_fd(),
+            Some(rustix::thread::LinkNameSpaceType::Network),
+        ),
+    )?;
+    drop(netns);
+    io_step(
+        "unshare uts, ipc, pid",
+        sys::unshare_namespaces(Namespaces {
+            net: false,
+            uts: true,
+            ipc: true,
+            mount: false,
+            pid: true,
+        }),
+    )?;
     errno_step(
         "set the host name",
         rustix::system::sethostname(spec.hostname.as_bytes()),
     )?;
-    let fail = |f: Failure, slirp: &Option<Slirp>| {
-        if let Some(s) = slirp {
-            stop_child(s.pid);
-        }
-        f
-    };
-
-    io_step(
-        "unshare pid",
-        sys::unshare_namespaces(Namespaces {
-            net: false,
-            uts: false,
-            ipc: false,
-            mount: false,
-            pid: true,
-        }),
-    )
-    .map_err(|f| fail(f, &slirp))?;
-    let (inner, init_end) = io_step("socketpair", proto::pair()).map_err(|f| fail(f, &slirp))?;
-    let init = match io_step("fork init", sys::fork()).map_err(|f| fail(f, &slirp))? {
+    let (inner, init_end) = io_step("socketpair", proto::pair())?;
+    let init = match io_step("fork init", sys::fork())? {
         Fork::Child => {
             drop(inner);
-            drop(slirp);
-            return Ok(Built::Init(init_end));
+            return Ok(Prepared::Init(init_end));
         }
-        Fork::Parent(pid) => pid,
+        Fork::Parent(pid) => {
+            rustix::process::Pid::from_raw(pid).expect("fork returns a positive pid")
+        }
     };
     drop(init_end);
-    let running = Running { init, inner, slirp };
-    let abort = |f: Failure, r: &Running| {
-        stop_child(r.init);
-        if let Some(s) = &r.slirp {
-            stop_child(s.pid);
-        }
-        f
-    };
-
-    match proto::expect::<Inner>(&running.inner, step) {
-        Ok((Inner::Ready, _)) => {}
-        Ok((Inner::Failed(f), _)) => return Err(abort(f, &running)),
-        Ok((other, _)) => return Err(abort(unexpected("build the root", &other), &running)),
-        Err(e) => return Err(abort(Failure::io("build the root", &e), &running)),
+    let env = Env { init, inner };
+    match proto::expect::<Inner>(&env.inner, step) {
+        Ok((Inner::Joined, _)) => {}
+        Ok((Inner::Failed(f), _)) => return Err(abort(f, &env)),
+        Ok((other, _)) => return Err(abort(unexpected("prepare", &other), &env)),
+        Err(e) => return Err(abort(Failure::io("prepare", &e), &env)),
     }
-    if let Some(s) = &running.slirp {
-        wait_ready(&s.ready, step).map_err(|e| abort(Failure::io("slirp4netns", &e), &running))?;
-    }
-    proto::send(running.inner.as_fd(), &Inner::Go, &[])
-        .map_err(|e| abort(Failure::io("start the runtime", &e), &running))?;
-    match proto::expect::<Inner>(&running.inner, step) {
-        Ok((Inner::Execed, _)) => {}
-        Ok((Inner::Failed(f), _)) => return Err(abort(f, &running)),
-        Ok((other, _)) => return Err(abort(unexpected("start the runtime", &other), &running)),
-        Err(e) => return Err(abort(Failure::io("start the runtime", &e), &running)),
-    }
-    let setup_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
     proto::send(
         control.as_fd(),
-        &FromJailer::Started {
-            pid1: running.init,
-            setup_us,
+        &FromJailer::Prepared {
+            pid1: init.as_raw_nonzero().get(),
         },
         &[],
     )
-    .map_err(|e| abort(Failure::io("report", &e), &running))?;
-    Ok(Built::Parent(Ok(running)))
+    .map_err(|e| abort(Failure::io("report", &e), &env))?;
+    Ok(Prepared::Jailer(env))
 }
 
-/// Unshares a new network namespace (with uts and ipc), brings loopback up, hands the listeners
-/// over and starts slirp4netns.
-fn new_network(control: &OwnedFd, spec: &JailSpec) -> Step<Option<Slirp>> {
-    let host_net = io_step(
-        "open the host network namespace",
-        File::open("/proc/self/ns/net"),
-    )?;
-    io_step(
-        "unshare net, uts, ipc",
-        sys::unshare_namespaces(Namespaces {
-            net: true,
-            uts: true,
-            ipc: true,
-            mount: false,
-            pid: false,
-        }),
-    )?;
-    io_step("bring lo up", sys::loopback_up())?;
-    let listeners = spec
-        .net
-        .listen_ports
-        .iter()
-        .map(|&port| {
-            io_step(
-                &format!("listen on 127.0.0.1:{port}"),
-                std::net::TcpListener::bind(("127.0.0.1", port)),
-            )
-        })
-        .collect::<Step<Vec<_>>>()?;
-    let fds: Vec<_> = listeners.iter().map(|l| l.as_fd()).collect();
-    io_step(
-        "hand the listeners over",
-        proto::send(control.as_fd(), &FromJailer::Listening, &fds),
-    )?;
-    drop(listeners);
-    match &spec.net.slirp4netns {
-        Some(bin) => Ok(Some(io_step(
-            "start slirp4netns",
-            spawn_slirp(bin, &host_net),
-        )?)),
-        None => Ok(None),
-    }
+fn abort(f: Failure, env: &Env) -> Failure {
+    let _ = rustix::process::kill_process(env.init, rustix::process::Signal::KILL);
+    let _ = rustix::process::waitpid(Some(env.init), rustix::process::WaitOptions::empty());
+    f
 }
 
 fn unexpected(stage: &str, msg: &Inner) -> Failure {
@@ -311,94 +190,59 @@ fn unexpected(stage: &str, msg: &Inner) -> Failure {
     }
 }
 
-/// SIGKILLs a child of this process and reaps it.
-fn stop_child(pid: i32) {
-    if let Some(p) = rustix::process::Pid::from_raw(pid) {
-        let _ = rustix::process::kill_process(p, rustix::process::Signal::KILL);
-        let _ = rustix::process::waitpid(Some(p), rustix::process::WaitOptions::empty());
-    }
-}
-
-/// Waits for slirp4netns to say (on its `--ready-fd`) that the tap device is configured.
-fn wait_ready(fd: &OwnedFd, timeout: Duration) -> io::Result<()> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(io::Error::new(io::ErrorKind::TimedOut, "not ready in time"));
+/// Phase two and after: waits (as long as it takes) for the setup, passes it to init, reports
+/// the start, then supervises until init ends.
+fn run(control: OwnedFd, env: Env, spec: &PrepareSpec) -> ! {
+    let step = Duration::from_millis(spec.step_timeout_ms);
+    let kill = |env: &Env| {
+        let _ = rustix::process::kill_process(env.init, rustix::process::Signal::KILL);
+        let _ = rustix::process::waitpid(Some(env.init), rustix::process::WaitOptions::empty());
+    };
+    let (setup, fds) = match proto::recv::<ToJailer>(control.as_fd(), None) {
+        Ok(Some((ToJailer::Setup(setup), fds))) => (setup, fds),
+        // Killed, or unused when the server went away.
+        _ => {
+            kill(&env);
+            std::process::exit(0);
         }
-        let ts = rustix::time::Timespec::try_from(left).map_err(io::Error::other)?;
-        let mut fds = [rustix::event::PollFd::new(fd, rustix::event::PollFlags::IN)];
-        match rustix::event::poll(&mut fds, Some(&ts)) {
-            Ok(0) | Err(rustix::io::Errno::INTR) => continue,
-            Ok(_) => break,
-            Err(e) => return Err(e.into()),
+    };
+    let started = Instant::now();
+    let tmp: Vec<_> = fds.iter().map(|f| f.as_fd()).collect();
+    let sent = proto::send(env.inner.as_fd(), &Inner::Setup(setup), &tmp);
+    drop(tmp);
+    drop(fds);
+    let result = match sent {
+        Err(e) => Err(Failure::io("setup", &e)),
+        Ok(()) => match proto::expect::<Inner>(&env.inner, step) {
+            Ok((Inner::Execed, _)) => Ok(()),
+            Ok((Inner::Failed(f), _)) => Err(f),
+            Ok((other, _)) => Err(unexpected("setup", &other)),
+            Err(e) => Err(Failure::io("setup", &e)),
+        },
+    };
+    let report = match result {
+        Ok(()) => FromJailer::Started {
+            setup_us: u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+        },
+        Err(f) => {
+            kill(&env);
+            let _ = proto::send(control.as_fd(), &FromJailer::Failed(f), &[]);
+            std::process::exit(122);
         }
+    };
+    if proto::send(control.as_fd(), &report, &[]).is_err() {
+        kill(&env);
+        std::process::exit(122);
     }
-    let mut b = [0u8; 1];
-    match rustix::io::read(fd, &mut b)? {
-        1 => Ok(()),
-        _ => Err(io::Error::other("exited before it was ready")),
-    }
-}
-
-/// Starts slirp4netns for this process's (new) network namespace, from the host's one.
-fn spawn_slirp(bin: &Path, host_net: &File) -> io::Result<Slirp> {
-    let (ready_r, ready_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
-    let (exit_r, exit_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
-    let target = format!(
-        "/proc/{}/ns/net",
-        rustix::process::getpid().as_raw_nonzero()
-    );
-    match sys::fork()? {
-        Fork::Child => {
-            let r = (|| -> io::Result<()> {
-                rustix::thread::move_into_link_name_space(
-                    host_net.as_fd(),
-                    Some(rustix::thread::LinkNameSpaceType::Network),
-                )?;
-                rustix::io::fcntl_setfd(&ready_w, rustix::io::FdFlags::empty())?;
-                rustix::io::fcntl_setfd(&exit_r, rustix::io::FdFlags::empty())?;
-                let null = File::options().read(true).write(true).open("/dev/null")?;
-                rustix::stdio::dup2_stdout(&null)?;
-                rustix::stdio::dup2_stderr(&null)?;
-                // Not tied to the environment's session: a signal to it is not one to slirp.
-                let _ = rustix::process::setsid();
-                sys::reset_signals()?;
-                Ok(())
-            })();
-            if r.is_ok() {
-                use std::os::fd::AsRawFd;
-                let args = [
-                    "--configure".to_string(),
-                    "--mtu=65520".into(),
-                    "--enable-sandbox".into(),
-                    "--enable-seccomp".into(),
-                    format!("--ready-fd={}", ready_w.as_raw_fd()),
-                    format!("--exit-fd={}", exit_r.as_raw_fd()),
-                    "--netns-type=path".into(),
-                    target,
-                    "tap0".into(),
-                ];
-                let _ = sys::execve(bin, &args, &[]);
-            }
-            std::process::exit(127)
-        }
-        Fork::Parent(pid) => Ok(Slirp {
-            pid,
-            ready: ready_r,
-            _exit: exit_w,
-        }),
-    }
+    supervise(control, env, spec)
 }
 
 /// Waits for init to end (or for the server to want it killed), then ends as the runtime did.
-fn supervise(control: OwnedFd, running: Running, spec: &JailSpec) -> ! {
-    let Running { init, inner, slirp } = running;
-    let init_pid = rustix::process::Pid::from_raw(init).expect("fork returned a positive pid");
-    let pidfd = rustix::process::pidfd_open(init_pid, rustix::process::PidfdFlags::empty()).ok();
+fn supervise(control: OwnedFd, env: Env, spec: &PrepareSpec) -> ! {
+    let Env { init, inner } = env;
+    let pidfd = rustix::process::pidfd_open(init, rustix::process::PidfdFlags::empty()).ok();
     let kill_init = || {
-        let _ = rustix::process::kill_process(init_pid, rustix::process::Signal::KILL);
+        let _ = rustix::process::kill_process(init, rustix::process::Signal::KILL);
         // A frozen (cgroup v1) task only dies once thawed.
         if let Some(f) = &spec.cgroup.freezer {
             let _ = std::fs::write(&f.path, &f.thawed);
@@ -436,7 +280,7 @@ fn supervise(control: OwnedFd, running: Running, spec: &JailSpec) -> ! {
                 let c = control.as_ref().expect("checked");
                 match proto::recv::<ToJailer>(c.as_fd(), Some(Duration::ZERO)) {
                     Ok(Some((ToJailer::Kill, _))) => kill_init(),
-                    Ok(Some((ToJailer::Setup(_), _))) => {}
+                    Ok(Some(_)) => {}
                     // The server has gone (or closed its end): the environment goes too.
                     Ok(None) | Err(_) => {
                         kill_init();
@@ -457,35 +301,32 @@ fn supervise(control: OwnedFd, running: Running, spec: &JailSpec) -> ! {
                 Ok(None) | Err(_) => inner = None,
             }
         }
-        match rustix::process::waitpid(Some(init_pid), rustix::process::WaitOptions::NOHANG) {
+        match rustix::process::waitpid(Some(init), rustix::process::WaitOptions::NOHANG) {
             Ok(Some((_, status))) => break (status.exit_status(), status.terminating_signal()),
             Ok(None) => {}
             Err(_) => break (Some(0), None),
         }
     };
-    if let Some(s) = slirp {
-        stop_child(s.pid);
-    }
     let (code, signal) = runtime_exit.unwrap_or(init_status);
     sys::exit_like(code, signal)
 }
 
 // --- init (pid 1 of the environment) ------------------------------------------------------------
 
-fn init_main(sock: OwnedFd, spec: &JailSpec, tmp: Option<OwnedFd>) -> ! {
+fn init_main(sock: OwnedFd, spec: &PrepareSpec) -> ! {
     // Die with the jailer, whatever happens to it.
     let _ = rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL));
-    let step = Duration::from_millis(spec.step_timeout_ms);
-    if let Err(f) = init_setup(spec, tmp) {
+    if let Err(f) = init_join(spec) {
         let _ = proto::send(sock.as_fd(), &Inner::Failed(f), &[]);
         std::process::exit(1);
     }
-    let _ = proto::send(sock.as_fd(), &Inner::Ready, &[]);
-    match proto::expect::<Inner>(&sock, step) {
-        Ok((Inner::Go, _)) => {}
+    let _ = proto::send(sock.as_fd(), &Inner::Joined, &[]);
+    // Pre-built environments wait here, for as long as they stay in the pool.
+    let (setup, tmp) = match proto::recv::<Inner>(sock.as_fd(), None) {
+        Ok(Some((Inner::Setup(setup), fds))) => (setup, fds.into_iter().next()),
         _ => std::process::exit(1),
-    }
-    let runtime = match start_runtime(spec) {
+    };
+    let runtime = match init_setup(spec, &setup, tmp).and_then(|()| start_runtime(spec, &setup)) {
         Ok(pid) => pid,
         Err(f) => {
             let _ = proto::send(sock.as_fd(), &Inner::Failed(f), &[]);
@@ -518,7 +359,8 @@ fn init_main(sock: OwnedFd, spec: &JailSpec, tmp: Option<OwnedFd>) -> ! {
     }
 }
 
-fn init_setup(spec: &JailSpec, tmp: Option<OwnedFd>) -> Step<()> {
+/// Joins the cgroup and takes a mount namespace of its own.
+fn init_join(spec: &PrepareSpec) -> Step<()> {
     for procs in &spec.cgroup.procs {
         io_step(
             &format!("join the cgroup ({})", procs.display()),
@@ -538,26 +380,43 @@ fn init_setup(spec: &JailSpec, tmp: Option<OwnedFd>) -> Step<()> {
             mount: true,
             pid: false,
         }),
-    )?;
+    )
+}
+
+/// Builds the function's root and makes it the root.
+fn init_setup(spec: &PrepareSpec, setup: &SetupSpec, tmp: Option<OwnedFd>) -> Step<()> {
+    if matches!(setup.root.tmp, TmpSpec::Detached) && tmp.is_none() {
+        return fail(
+            "build the root",
+            "a detached /tmp came without its descriptor",
+        );
+    }
     let plan = mounts::plan(
-        &spec.root,
-        &spec.hostname,
+        &setup.root,
+        &hostname(),
         spec.uid,
         spec.gid,
         &mounts::inspect_host,
     );
     io_step(
         "build the root",
-        mounts::build_root(&spec.root.staging, &plan, &mut |target| match &tmp {
+        mounts::build_root(&setup.root.staging, &plan, &mut |target| match &tmp {
             Some(mount) => crate::prewarm::attach_tmp(mount, target),
-            None => mounts::mount_scratch(&spec.root.tmp, target),
+            None => mounts::mount_scratch(&setup.root.tmp, target),
         }),
     )
 }
 
+fn hostname() -> String {
+    rustix::system::uname()
+        .nodename()
+        .to_string_lossy()
+        .into_owned()
+}
+
 /// Forks the runtime and waits until its `execve` has succeeded (a close-on-exec pipe closes)
 /// or failed (the child writes the failure into it).
-fn start_runtime(spec: &JailSpec) -> Step<i32> {
+fn start_runtime(spec: &PrepareSpec, setup: &SetupSpec) -> Step<i32> {
     let filters = if spec.seccomp {
         Some(seccomp::function_filters().map_err(|e| Failure {
             stage: "seccomp".into(),
@@ -574,7 +433,7 @@ fn start_runtime(spec: &JailSpec) -> Step<i32> {
     match io_step("fork the runtime", sys::fork())? {
         Fork::Child => {
             drop(r);
-            let failure = runtime_main(spec, filters.as_deref());
+            let failure = runtime_main(spec, setup, filters.as_deref());
             let body = serde_json::to_vec(&failure).unwrap_or_default();
             let _ = rustix::io::write(&w, &body);
             std::process::exit(127)
@@ -601,7 +460,11 @@ fn start_runtime(spec: &JailSpec) -> Step<i32> {
 }
 
 /// The runtime's process up to `execve`; returns only the failure.
-fn runtime_main(spec: &JailSpec, filters: Option<&[seccompiler::BpfProgram]>) -> Failure {
+fn runtime_main(
+    spec: &PrepareSpec,
+    setup: &SetupSpec,
+    filters: Option<&[seccompiler::BpfProgram]>,
+) -> Failure {
     let r = (|| -> Step<()> {
         use rustix::process::{Resource, Rlimit, setrlimit};
         errno_step("setsid", rustix::process::setsid())?;
@@ -617,7 +480,7 @@ fn runtime_main(spec: &JailSpec, filters: Option<&[seccompiler::BpfProgram]>) ->
         errno_step("RLIMIT_CORE", setrlimit(Resource::Core, no_core))?;
         let _ = std::fs::write("/proc/self/oom_score_adj", "0");
         drop_privileges(spec.uid, spec.gid)?;
-        io_step("chdir", std::env::set_current_dir(&spec.cwd))?;
+        io_step("chdir", std::env::set_current_dir(&setup.cwd))?;
         io_step("signals", sys::reset_signals())?;
         io_step("close-on-exec", sys::cloexec_from(3))?;
         if let Some(filters) = filters {
@@ -632,7 +495,7 @@ fn runtime_main(spec: &JailSpec, filters: Option<&[seccompiler::BpfProgram]>) ->
     if let Err(f) = r {
         return f;
     }
-    let e = sys::execve(&spec.program, &spec.args, &spec.env);
+    let e = sys::execve(&setup.program, &setup.args, &setup.env);
     Failure::io("exec", &e)
 }
 

@@ -12,7 +12,7 @@
 //! - the `/tmp` images ([`scratch`]) and the parts made ahead of time, off the cold-start path
 //!   ([`prewarm`]: network namespaces with slirp4netns, detached `/tmp` mounts);
 //! - the typed set-up messages between the server and the jailer ([`proto`], [`spec`]) and the
-//!   server's side of that conversation ([`launch`]);
+//!   server's side of building environments ([`factory`]);
 //! - the host probe that decides whether sandboxes can be built here ([`probe`]).
 //!
 //! It is synchronous (no tokio): the invoker calls it from blocking threads. It does not own the
@@ -22,8 +22,8 @@
 #![deny(unsafe_code)]
 
 pub mod cgroup;
+pub mod factory;
 pub mod jail;
-pub mod launch;
 pub mod limits;
 pub mod mounts;
 pub mod prewarm;
@@ -35,5 +35,6 @@ pub mod spec;
 mod sys;
 
 pub use cgroup::{Cgroup, CgroupPaths, NodeCgroup};
+pub use factory::{Environment, Factory, FactoryConfig, StartError};
 pub use limits::Limits;
-pub use spec::JailSpec;
+pub use spec::{RootSpec, SetupSpec, TmpSpec};

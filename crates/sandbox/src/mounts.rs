@@ -448,7 +448,7 @@ pub fn build_root(
     Ok(())
 }
 
-/// Mounts what backs `/tmp` at `target`.
+/// Mounts what backs `/tmp` at `target` when no detached one came with the spec.
 pub fn mount_scratch(tmp: &TmpSpec, target: &Path) -> io::Result<()> {
     use rustix::mount::{MountFlags, mount};
     match tmp {
@@ -469,47 +469,8 @@ pub fn mount_scratch(tmp: &TmpSpec, target: &Path) -> io::Result<()> {
                 format!("mount /tmp: {}", io::Error::from(e)),
             )
         }),
-        TmpSpec::Image { path } => {
-            let image = std::fs::OpenOptions::new()
-                .read(true)
-                .write(true)
-                .custom_flags(libc::O_DIRECT)
-                .open(path)
-                .or_else(|_| {
-                    std::fs::OpenOptions::new()
-                        .read(true)
-                        .write(true)
-                        .open(path)
-                })
-                .map_err(|e| io::Error::new(e.kind(), format!("open {}: {e}", path.display())))?;
-            let (device, handle) = crate::sys::attach_loop(&image)
-                .map_err(|e| io::Error::new(e.kind(), format!("attach a loop device: {e}")))?;
-            // The loop device holds the file now; nothing is left on disk when it goes.
-            let _ = std::fs::remove_file(path);
-            mount(
-                &device,
-                target,
-                "ext4",
-                MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOATIME,
-                c"noinit_itable",
-            )
-            .map_err(|e| {
-                io::Error::new(
-                    io::Error::from(e).kind(),
-                    format!("mount {} on /tmp: {}", device.display(), io::Error::from(e)),
-                )
-            })?;
-            // The mount keeps the device; with LO_FLAGS_AUTOCLEAR it detaches when the mount goes.
-            drop(handle);
-            let _ = std::fs::remove_dir(target.join("lost+found"));
-            rustix::fs::chmod(target, rustix::fs::Mode::from_raw_mode(0o1777))
-                .map_err(io::Error::from)?;
-            Ok(())
-        }
     }
 }
-
-use std::os::unix::fs::OpenOptionsExt;
 
 fn c_string(s: &str) -> io::Result<std::ffi::CString> {
     std::ffi::CString::new(s)

@@ -1,32 +1,20 @@
-//! Parts of an environment made ahead of time, off the cold-start path: network namespaces (with
-//! their listening sockets and slirp4netns already up) and `/tmp` file systems (formatted,
-//! attached to a loop device and mounted, but not attached anywhere: a detached mount, passed to
-//! the jailer as a descriptor and attached at `/tmp` inside the environment).
-//!
-//! A background thread keeps a few of each ready; when the pool is empty the part is made on
-//! the spot (the same code), so the pool only ever saves time.
+//! Parts of an environment that can be made ahead of time, off the cold-start path (see
+//! [`crate::factory`]): network namespaces (with their listening sockets and slirp4netns already
+//! up) and `/tmp` file systems (formatted, attached to a loop device and mounted, but attached
+//! nowhere: a detached mount, passed to the jailer as a descriptor and attached at `/tmp` inside
+//! the environment).
 
 use crate::scratch::Scratch;
 use crate::sys;
-use std::collections::HashMap;
 use std::fs::File;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 /// Longest wait for slirp4netns to configure its tap device.
 const SLIRP_READY_TIMEOUT: Duration = Duration::from_secs(10);
-/// Ready network namespaces kept.
-const NETWORKS: usize = 2;
-/// Ready `/tmp` file systems kept per size that has been used.
-const TMPS_PER_SIZE: usize = 2;
-/// Most sizes with ready `/tmp` file systems.
-const TMP_SIZES: usize = 4;
-/// Lambda's default `/tmp`, kept ready from the start.
-pub const DEFAULT_TMP_MB: u32 = 512;
 
 /// A network namespace with loopback up, listening sockets on `127.0.0.1` inside, and
 /// optionally slirp4netns attached (egress, and the host's loopback at 10.0.2.2).
@@ -226,180 +214,4 @@ pub fn attach_tmp(mount: &OwnedFd, target: &Path) -> io::Result<()> {
             format!("attach /tmp: {}", io::Error::from(e)),
         )
     })
-}
-
-/// What the pool makes.
-#[derive(Debug, Clone)]
-pub struct PoolConfig {
-    /// Ports to listen on inside each namespace (the Runtime API first).
-    pub ports: Vec<u16>,
-    pub slirp4netns: Option<PathBuf>,
-    /// Whether `/tmp` file systems can be made (loop devices and mkfs.ext4 exist).
-    pub tmp: bool,
-}
-
-#[derive(Default)]
-struct Ready {
-    networks: Vec<Network>,
-    tmps: HashMap<u32, Vec<DetachedTmp>>,
-    /// Sizes asked for, most recent last.
-    sizes: Vec<u32>,
-    closed: bool,
-}
-
-struct Shared {
-    cfg: PoolConfig,
-    scratch: Option<Arc<Scratch>>,
-    ready: Mutex<Ready>,
-    /// Signalled when something is taken (or on close).
-    taken: Condvar,
-}
-
-/// Ready-made network namespaces and `/tmp` file systems, refilled in the background.
-pub struct Pool {
-    shared: Arc<Shared>,
-}
-
-impl std::fmt::Debug for Pool {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Pool")
-            .field("cfg", &self.shared.cfg)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Pool {
-    pub fn start(cfg: PoolConfig, scratch: Option<Arc<Scratch>>) -> Pool {
-        let shared = Arc::new(Shared {
-            cfg,
-            scratch,
-            ready: Mutex::new(Ready {
-                sizes: vec![DEFAULT_TMP_MB],
-                ..Ready::default()
-            }),
-            taken: Condvar::new(),
-        });
-        let weak = Arc::downgrade(&shared);
-        let spawned = std::thread::Builder::new()
-            .name("ignis-prewarm".into())
-            .spawn(move || {
-                let mut serial = 0u64;
-                while let Some(s) = weak.upgrade() {
-                    if !s.fill_one(&mut serial) {
-                        // Nothing to do: wait until something is taken.
-                        let ready = s.ready.lock().unwrap_or_else(PoisonError::into_inner);
-                        if ready.closed {
-                            return;
-                        }
-                        let _ = s
-                            .taken
-                            .wait_timeout(ready, Duration::from_secs(5))
-                            .unwrap_or_else(PoisonError::into_inner);
-                    }
-                }
-            });
-        if let Err(e) = spawned {
-            tracing::warn!(error = %e, "cannot start the sandbox pre-warming thread");
-        }
-        Pool { shared }
-    }
-
-    /// A network namespace: a ready one, or one made now.
-    pub fn network(&self) -> io::Result<Network> {
-        let ready = {
-            let mut r = self.shared.lock();
-            r.networks.pop()
-        };
-        self.shared.taken.notify_all();
-        match ready {
-            Some(n) => Ok(n),
-            None => make_network(
-                &self.shared.cfg.ports,
-                self.shared.cfg.slirp4netns.as_deref(),
-            ),
-        }
-    }
-
-    /// A `/tmp` of `size_mb`: a ready one, or one made now (`None` when this host cannot make
-    /// them).
-    pub fn tmp(&self, size_mb: u32, name: &str) -> Option<io::Result<DetachedTmp>> {
-        let scratch = self.shared.scratch.as_ref()?;
-        let ready = {
-            let mut r = self.shared.lock();
-            r.sizes.retain(|s| *s != size_mb);
-            r.sizes.push(size_mb);
-            if r.sizes.len() > TMP_SIZES {
-                let old = r.sizes.remove(0);
-                r.tmps.remove(&old);
-            }
-            r.tmps.get_mut(&size_mb).and_then(Vec::pop)
-        };
-        self.shared.taken.notify_all();
-        Some(match ready {
-            Some(t) => Ok(t),
-            None => make_tmp(scratch, size_mb, name),
-        })
-    }
-}
-
-impl Drop for Pool {
-    fn drop(&mut self) {
-        let mut r = self.shared.lock();
-        r.closed = true;
-        r.networks.clear();
-        r.tmps.clear();
-        drop(r);
-        self.shared.taken.notify_all();
-    }
-}
-
-impl Shared {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Ready> {
-        self.ready.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Makes one missing part; `false` when nothing is missing.
-    fn fill_one(&self, serial: &mut u64) -> bool {
-        let (need_net, need_tmp) = {
-            let r = self.lock();
-            if r.closed {
-                return false;
-            }
-            let need_tmp = self.scratch.as_ref().and(
-                r.sizes
-                    .iter()
-                    .rev()
-                    .find(|s| r.tmps.get(s).map_or(0, Vec::len) < TMPS_PER_SIZE)
-                    .copied(),
-            );
-            (r.networks.len() < NETWORKS, need_tmp)
-        };
-        if need_net {
-            match make_network(&self.cfg.ports, self.cfg.slirp4netns.as_deref()) {
-                Ok(n) => self.lock().networks.push(n),
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot pre-warm a network namespace");
-                    std::thread::sleep(Duration::from_secs(1));
-                }
-            }
-            return true;
-        }
-        if let (Some(size), Some(scratch)) = (need_tmp, &self.scratch) {
-            *serial += 1;
-            match make_tmp(scratch, size, &format!("pool-{serial}")) {
-                Ok(t) => {
-                    let mut r = self.lock();
-                    if r.sizes.contains(&size) {
-                        r.tmps.entry(size).or_default().push(t);
-                    }
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, size, "cannot pre-warm a /tmp");
-                    std::thread::sleep(Duration::from_secs(1));
-                }
-            }
-            return true;
-        }
-        false
-    }
 }

@@ -2,7 +2,7 @@
 //! two processes), one JSON document per `SOCK_SEQPACKET` message, descriptors attached with
 //! `SCM_RIGHTS`, every receive bounded by a deadline.
 
-use crate::spec::JailSpec;
+use crate::spec::{PrepareSpec, SetupSpec};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::io::{self, IoSlice, IoSliceMut};
@@ -18,7 +18,11 @@ const MAX_FDS: usize = 8;
 /// Server → jailer.
 #[derive(Debug, Serialize, Deserialize)]
 pub enum ToJailer {
-    Setup(Box<JailSpec>),
+    /// Build everything that does not depend on the function (the network namespace to join is
+    /// attached).
+    Prepare(Box<PrepareSpec>),
+    /// Build the function's root and start its runtime (a detached `/tmp` may be attached).
+    Setup(Box<SetupSpec>),
     /// Kill the environment now.
     Kill,
 }
@@ -26,11 +30,13 @@ pub enum ToJailer {
 /// Jailer → server.
 #[derive(Debug, Serialize, Deserialize)]
 pub enum FromJailer {
-    /// The listening sockets (attached), in the order of `NetSpec::listen_ports`.
-    Listening,
-    /// The runtime has been exec'd. `pid1` is the environment's init, as the host sees it.
-    Started {
+    /// The environment's init exists, in its namespaces and cgroup, and waits for the setup.
+    /// `pid1` is that init as the host sees it.
+    Prepared {
         pid1: i32,
+    },
+    /// The runtime has been exec'd; `setup_us` is how long that took from the setup.
+    Started {
         setup_us: u64,
     },
     Failed(Failure),
@@ -39,11 +45,11 @@ pub enum FromJailer {
 /// Inside the jailer: its outer process ↔ the environment's init.
 #[derive(Debug, Serialize, Deserialize)]
 pub enum Inner {
-    /// init → outer: the root is built.
-    Ready,
-    /// outer → init: the network is up; start the runtime.
-    Go,
-    /// init → outer: the runtime's `execve` succeeded.
+    /// init → outer: init has joined the cgroup and has its own mount namespace.
+    Joined,
+    /// outer → init: the function's part (a detached `/tmp` may be attached).
+    Setup(Box<SetupSpec>),
+    /// init → outer: the root is built and the runtime's `execve` succeeded.
     Execed,
     /// init → outer: the runtime ended.
     Exited {
@@ -200,9 +206,14 @@ mod tests {
     fn messages_and_descriptors_cross_a_pair() {
         let (a, b) = pair().unwrap();
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        send(a.as_fd(), &FromJailer::Listening, &[listener.as_fd()]).unwrap();
+        send(
+            a.as_fd(),
+            &FromJailer::Prepared { pid1: 7 },
+            &[listener.as_fd()],
+        )
+        .unwrap();
         let (msg, fds): (FromJailer, _) = expect(&b, Duration::from_secs(1)).unwrap();
-        assert!(matches!(msg, FromJailer::Listening));
+        assert!(matches!(msg, FromJailer::Prepared { pid1: 7 }));
         assert_eq!(fds.len(), 1);
         let received = std::net::TcpListener::from(fds.into_iter().next().unwrap());
         assert_eq!(
@@ -225,10 +236,10 @@ mod tests {
         assert_eq!(err.kind(), io::ErrorKind::TimedOut);
         let err = expect::<Inner>(&a, Duration::ZERO).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::TimedOut);
-        send(b.as_fd(), &Inner::Go, &[]).unwrap();
+        send(b.as_fd(), &Inner::Joined, &[]).unwrap();
         assert!(matches!(
             expect::<Inner>(&a, Duration::ZERO).unwrap().0,
-            Inner::Go
+            Inner::Joined
         ));
         drop(b);
         assert!(recv::<Inner>(a.as_fd(), None).unwrap().is_none());

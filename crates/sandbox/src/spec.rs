@@ -1,4 +1,6 @@
-//! What the server tells the jailer: everything about one environment, as data.
+//! What the server tells the jailer, as data, in two parts: [`PrepareSpec`] (everything that does
+//! not depend on the function: user, cgroup, namespaces — done ahead of time, off the cold-start
+//! path) and [`SetupSpec`] (the function's own: its root file system and its program).
 
 use crate::cgroup::Freezer;
 use serde::{Deserialize, Serialize};
@@ -13,15 +15,30 @@ pub const GUEST_DNS: &str = "10.0.2.3";
 /// Lambda's name for the function's user.
 pub const GUEST_USER: &str = "sbx_user1051";
 
-/// One execution environment.
+/// The function-independent part of an environment. The network namespace to join comes with it
+/// as a descriptor.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct JailSpec {
-    /// For messages only.
-    pub name: String,
+pub struct PrepareSpec {
     pub hostname: String,
     /// The unprivileged user and group the runtime runs as.
     pub uid: u32,
     pub gid: u32,
+    /// The cgroup the environment joins.
+    pub cgroup: JoinSpec,
+    /// `RLIMIT_NOFILE` of the runtime.
+    pub nofile: u64,
+    /// Apply the seccomp filter (always on in production; off only for diagnosis).
+    pub seccomp: bool,
+    /// Longest the jailer waits for each step of the set-up, ms.
+    pub step_timeout_ms: u64,
+}
+
+/// The function's part: its root file system and what runs. A detached `/tmp` comes with it as a
+/// descriptor when `root.tmp` is [`TmpSpec::Detached`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SetupSpec {
+    /// For messages only.
+    pub name: String,
     /// Absolute path inside the environment.
     pub program: PathBuf,
     pub args: Vec<String>,
@@ -29,15 +46,6 @@ pub struct JailSpec {
     pub env: Vec<(String, String)>,
     pub cwd: PathBuf,
     pub root: RootSpec,
-    /// The cgroup the environment joins.
-    pub cgroup: JoinSpec,
-    pub net: NetSpec,
-    /// `RLIMIT_NOFILE` of the runtime.
-    pub nofile: u64,
-    /// Apply the seccomp filter (always on in production; off only for diagnosis).
-    pub seccomp: bool,
-    /// Longest the jailer waits for each step of the set-up, ms.
-    pub step_timeout_ms: u64,
 }
 
 /// The root file system of one environment.
@@ -63,13 +71,11 @@ pub struct RootSpec {
 /// What backs `/tmp`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum TmpSpec {
-    /// A file system made ahead of time and mounted detached: its descriptor comes with the
-    /// spec (after the network namespace's, if any).
+    /// An ext4 file system of exactly the function's `EphemeralStorage`, made ahead of time and
+    /// mounted detached; its descriptor comes with the spec.
     Detached,
-    /// A formatted ext4 image of exactly the function's `EphemeralStorage`, loop-mounted; the
-    /// jailer unlinks the file once it is attached.
-    Image { path: PathBuf },
-    /// A size-limited tmpfs (its pages count as the function's memory).
+    /// A size-limited tmpfs (its pages count as the function's memory): hosts without loop
+    /// devices or mkfs.ext4.
     Tmpfs { size_mb: u32 },
 }
 
@@ -80,19 +86,4 @@ pub struct JoinSpec {
     pub procs: Vec<PathBuf>,
     /// Thawed by the jailer if the server disappears while the environment is frozen.
     pub freezer: Option<Freezer>,
-}
-
-/// The environment's network namespace.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct NetSpec {
-    /// Join a namespace made ahead of time (loopback up, listeners and slirp4netns already
-    /// there: the server holds them): its descriptor is the first that comes with the spec.
-    /// Otherwise the jailer makes one, with `listen_ports` and `slirp4netns`.
-    pub join: bool,
-    /// Listening sockets the jailer creates on `127.0.0.1` inside the namespace and hands to the
-    /// server (the Runtime API first).
-    pub listen_ports: Vec<u16>,
-    /// slirp4netns to give the namespace egress (and the host's loopback at
-    /// [`HOST_LOOPBACK_ALIAS`]); `None`: loopback only.
-    pub slirp4netns: Option<PathBuf>,
 }
