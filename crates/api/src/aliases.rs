@@ -166,7 +166,7 @@ pub async fn list(
 ) -> Result<Json<ListAliasesResponse>, LambdaApiError> {
     let function = function_name(&state, &name)?;
     let q = query.as_deref();
-    let max_items = request::max_items(q, limits::MAX_LIST_PAGE)?;
+    let max_items = request::max_items(q, 10_000, limits::MAX_LIST_PAGE)?;
     let marker = request::query_value(q, "Marker").filter(|m| !m.is_empty());
     let version = request::query_value(q, "FunctionVersion").filter(|v| !v.is_empty());
     let page =

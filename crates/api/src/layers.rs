@@ -110,21 +110,6 @@ fn content_zip(req: &PublishLayerVersionRequest) -> Result<Vec<u8>, LambdaApiErr
         })
 }
 
-/// `MaxItems` of the layer listings: 1–50.
-fn max_items(query: Option<&str>) -> Result<usize, LambdaApiError> {
-    let Some(m) = request::query_value(query, "MaxItems") else {
-        return Ok(MAX_LAYER_PAGE);
-    };
-    m.parse::<usize>()
-        .ok()
-        .filter(|n| (1..=MAX_LAYER_PAGE).contains(n))
-        .ok_or_else(|| {
-            LambdaApiError::Validation(format!(
-                "1 validation error detected: Value '{m}' at 'maxItems' failed to satisfy constraint: Member must have value between 1 and {MAX_LAYER_PAGE}"
-            ))
-        })
-}
-
 fn filter(query: Option<&str>) -> Result<LayerFilter, LambdaApiError> {
     Ok(LayerFilter::new(
         request::query_value(query, "CompatibleRuntime"),
@@ -250,7 +235,7 @@ async fn list_layers(
     query: Option<&str>,
 ) -> Result<Json<ListLayersResponse>, LambdaApiError> {
     let filter = filter(query)?;
-    let limit = max_items(query)?;
+    let limit = request::max_items(query, MAX_LAYER_PAGE, MAX_LAYER_PAGE)?;
     let marker = request::query_value(query, "Marker").filter(|m| !m.is_empty());
     let all = state
         .store
@@ -294,7 +279,7 @@ pub async fn list_versions(
     let q = query.as_deref();
     let name = layer_name(&state, &name)?;
     let filter = filter(q)?;
-    let limit = max_items(q)?;
+    let limit = request::max_items(q, MAX_LAYER_PAGE, MAX_LAYER_PAGE)?;
     let marker =
         match request::query_value(q, "Marker").filter(|m| !m.is_empty()) {
             Some(m) => Some(m.parse::<u64>().map_err(|_| {

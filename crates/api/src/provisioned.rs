@@ -205,7 +205,7 @@ pub async fn get_or_list(
     if request::query_value(q, "List").is_some() {
         let r = request::function_ref(&state, &name, None)?;
         request::resolve_config(&state, &r, AliasVersion::Primary)?;
-        let max_items = request::max_items(q, ignis_model::limits::MAX_LIST_PAGE)?;
+        let max_items = request::max_items(q, 50, ignis_model::limits::MAX_LIST_PAGE)?;
         let marker = request::query_value(q, "Marker").filter(|m| !m.is_empty());
         let all = state
             .store

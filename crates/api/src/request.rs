@@ -43,17 +43,22 @@ pub fn query_value(query: Option<&str>, key: &str) -> Option<String> {
         .map(|(_, v)| v)
 }
 
-/// `MaxItems` from the query (1–10,000), capped at `page` items per answer.
-pub fn max_items(query: Option<&str>, page: usize) -> Result<usize, LambdaApiError> {
+/// `MaxItems` from the query, which the model allows from 1 to `allowed`; an answer holds at
+/// most `page` items.
+pub fn max_items(
+    query: Option<&str>,
+    allowed: usize,
+    page: usize,
+) -> Result<usize, LambdaApiError> {
     match query_value(query, "MaxItems") {
         Some(m) => m
             .parse::<usize>()
             .ok()
-            .filter(|m| (1..=10_000).contains(m))
+            .filter(|m| (1..=allowed).contains(m))
             .map(|m| m.min(page))
             .ok_or_else(|| {
                 LambdaApiError::Validation(format!(
-                    "1 validation error detected: Value '{m}' at 'maxItems' failed to satisfy constraint: Member must have value between 1 and 10000"
+                    "1 validation error detected: Value '{m}' at 'maxItems' failed to satisfy constraint: Member must have value between 1 and {allowed}"
                 ))
             }),
         None => Ok(page),

@@ -86,7 +86,7 @@ pub async fn list_versions(
         ));
     }
     let q = query.as_deref();
-    let max_items = request::max_items(q, limits::MAX_LIST_PAGE)?;
+    let max_items = request::max_items(q, 10_000, limits::MAX_LIST_PAGE)?;
     let marker = request::query_value(q, "Marker").filter(|m| !m.is_empty());
     let page = state
         .store
