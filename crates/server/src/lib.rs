@@ -39,6 +39,8 @@ pub enum ServerError {
     Locked(PathBuf),
     #[error("credentials: {0}")]
     Credentials(String),
+    #[error("{0}")]
+    InvalidArgument(String),
     #[error("metadata store")]
     Store(#[from] ignis_store::StoreError),
     #[error("code store")]
@@ -251,7 +253,7 @@ pub async fn print_logs(
     follow: bool,
 ) -> Result<(), ServerError> {
     ignis_model::arn::validate_function_name(function)
-        .map_err(|e| ServerError::Credentials(e.to_string()))?;
+        .map_err(|e| ServerError::InvalidArgument(e.to_string()))?;
     let logs = ignis_logs::LogStore::open(logs_dir(data_dir), LOG_BYTES_PER_FUNCTION)?;
     let group = ignis_model::LoggingConfig::default_for(function).log_group;
     let print = |r: &ignis_logs::Record| {
