@@ -20,8 +20,8 @@ pub async fn settings(
             total_code_size: limits::TOTAL_CODE_SIZE,
             code_size_unzipped: limits::MAX_UNZIPPED_CODE_BYTES,
             code_size_zipped: limits::MAX_ZIPPED_CODE_BYTES,
-            concurrent_executions: state.concurrency.limit(),
-            unreserved_concurrent_executions: state.concurrency.unreserved(),
+            concurrent_executions: state.engine.limiter().limit(),
+            unreserved_concurrent_executions: state.engine.limiter().unreserved(),
         },
         account_usage: AccountUsage {
             total_code_size,

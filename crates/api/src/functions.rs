@@ -409,7 +409,8 @@ async fn replace_latest(
         .map_err(store_error)?;
     // Environments of the old `$LATEST` are not reused; published versions keep theirs.
     state
-        .invoker
+        .engine
+        .invoker()
         .retire_version(&next.name, ignis_model::arn::LATEST)
         .await;
     if current.code.sha256_hex != next.code.sha256_hex {
@@ -574,7 +575,7 @@ pub async fn delete(
             {
                 tracing::warn!(error = ?e, "could not delete the policy of a deleted version");
             }
-            state.invoker.deprovision(&r.name, &n.to_string()).await;
+            state.engine.deprovision(&r.name, &n.to_string()).await;
             collect_garbage(&state, std::iter::once(sha).chain(layer_hashes).collect()).await;
             return Ok(StatusCode::NO_CONTENT);
         }
@@ -594,8 +595,7 @@ pub async fn delete(
             StoreError::NotFound(_) => function_not_found(&state, &r.name, None),
             other => store_error(other),
         })?;
-    state.invoker.invalidate(&r.name).await;
-    state.concurrency.set_reserved(&r.name, None);
+    state.engine.function_deleted(&r.name).await;
     collect_garbage(&state, hashes.into_iter().chain(layer_hashes).collect()).await;
     Ok(StatusCode::NO_CONTENT)
 }

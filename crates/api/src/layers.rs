@@ -30,7 +30,6 @@ use ignis_wire::layer::{
 };
 use ignis_wire::policy::{PolicyResponse, layer_statement, validate_statement_id};
 use std::collections::HashSet;
-use std::path::PathBuf;
 
 /// ListLayers and ListLayerVersions return at most this many per page.
 const MAX_LAYER_PAGE: usize = 50;
@@ -532,23 +531,9 @@ fn digests(layers: &[LayerRef]) -> Result<Vec<Digest>, LambdaApiError> {
         .collect()
 }
 
-/// Where a function version's merged `/opt` is (`None` without layers). Pure path arithmetic;
-/// the directory exists once [`prepare_opt`] has run for these layers.
-pub(crate) fn opt_path(
-    state: &ApiState,
-    config: &FunctionConfig,
-) -> Result<Option<PathBuf>, LambdaApiError> {
-    if config.layers.is_empty() {
-        return Ok(None);
-    }
-    Ok(Some(
-        state.code.merged_layers_path(&digests(&config.layers)?),
-    ))
-}
-
 /// Builds (once) the merged `/opt` of these layers, off the reactor. Called before a
 /// configuration with layers is stored, with `code_lock` held, so the directory exists for
-/// every stored version; [`opt_dir`] rebuilds it should it be missing.
+/// every stored version.
 pub(crate) async fn prepare_opt(
     state: &ApiState,
     layers: &[LayerRef],

@@ -1,28 +1,28 @@
 //! The Lambda control-plane REST API: routing, request authentication (SigV4), and one module
 //! per API resource.
 //!
-//! This crate turns HTTP requests into calls on the store, the code store and the invoker
-//! (Invoke, and the dispatcher of asynchronous invocations in [`dispatch`]), and every failure into a [`ignis_wire::LambdaApiError`]. It owns no state of its
-//! own beyond what [`ApiState`] carries; the server crate builds that state and serves the
-//! router.
+//! This crate turns HTTP requests into calls on the store, the code store and the invocation
+//! engine (`ignis-engine`: Invoke, concurrency, provisioning, the asynchronous queue), and
+//! every failure into a [`ignis_wire::LambdaApiError`]. It owns no state of its own beyond what
+//! [`Api`] carries; the server crate builds that state and serves the router.
 
 mod account;
 mod aliases;
 mod code_url;
-pub mod concurrency;
-pub mod dispatch;
+mod concurrency;
 mod front;
 mod functions;
 mod invoke;
 mod layers;
 mod policy;
-pub mod provisioned;
+mod provisioned;
 mod request;
 mod tags;
 mod versions;
 
 use axum::Router;
 use axum::routing::{get, post};
+use ignis_engine::Engine;
 use ignis_model::Account;
 use ignis_package::CodeStore;
 use ignis_store::Store;
@@ -38,9 +38,8 @@ pub struct RootCredentials {
     pub secret_access_key: String,
 }
 
-/// Everything a handler needs; cheap to clone.
-#[derive(Clone)]
-pub struct ApiState {
+/// Everything a handler needs, shared by all of them.
+pub struct Api {
     pub account: Account,
     pub store: Store,
     pub code: Arc<CodeStore>,
@@ -49,17 +48,14 @@ pub struct ApiState {
     /// Serialises code-store writes with the garbage collection of unused packages, so a
     /// package being referenced is never removed underneath.
     pub code_lock: Arc<tokio::sync::Mutex<()>>,
-    /// Runs functions.
-    pub invoker: ignis_invoker::Invoker,
+    /// Resolves, limits and runs invocations.
+    pub engine: Engine,
     /// Runtime identifiers this node can run; CreateFunction refuses others.
     pub runtimes: Arc<Vec<String>>,
-    /// Enforces account and reserved concurrency for every invocation.
-    pub concurrency: concurrency::ConcurrencyLimiter,
-    /// Why provisioned concurrency could not be set up, per function and qualifier.
-    pub provisioning_failures: provisioned::ProvisioningFailures,
-    /// Wakes the asynchronous dispatcher when an event is queued.
-    pub async_wake: Arc<tokio::sync::Notify>,
 }
+
+/// What handlers get: the shared [`Api`], one reference count to clone.
+pub type ApiState = Arc<Api>;
 
 /// The Lambda API as an axum router, with authentication and error mapping in front.
 pub fn router(state: ApiState) -> Router {

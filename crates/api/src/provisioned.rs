@@ -12,7 +12,6 @@ use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use ignis_invoker::Invocation;
 use ignis_model::{FunctionRef, Qualifier, time};
 use ignis_store::ProvisionedConfig;
 use ignis_wire::LambdaApiError;
@@ -20,30 +19,6 @@ use ignis_wire::alias::{
     ListProvisionedConcurrencyConfigsResponse, ProvisionedConcurrencyConfig,
     PutProvisionedConcurrencyRequest,
 };
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
-
-/// Why provisioning failed, per (function, qualifier); cleared when it is configured again.
-#[derive(Clone, Default)]
-pub struct ProvisioningFailures(Arc<Mutex<HashMap<(String, String), String>>>);
-
-impl ProvisioningFailures {
-    fn set(&self, key: (String, String), reason: Option<String>) {
-        let mut m = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        match reason {
-            Some(r) => m.insert(key, r),
-            None => m.remove(&key),
-        };
-    }
-
-    fn get(&self, key: &(String, String)) -> Option<String> {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(key)
-            .cloned()
-    }
-}
 
 /// The function and its qualifier (a version or an alias, never `$LATEST`).
 fn target(
@@ -74,84 +49,19 @@ fn not_found() -> LambdaApiError {
     )
 }
 
-/// Starts (in the background) the environments a configuration asks for.
-pub fn provision(state: &ApiState, config: &ProvisionedConfig) {
-    let key = (config.function_name.clone(), config.qualifier.clone());
-    let r = FunctionRef::parse(&config.function_name)
-        .and_then(|r| r.with_query_qualifier(Some(&config.qualifier)));
-    let resolved = r.map_err(LambdaApiError::from).and_then(|r| {
-        // An alias provisions the version it points at.
-        let function = request::resolve_config(state, &r, AliasVersion::Primary)?;
-        let digest =
-            ignis_package::Digest::from_hex(&function.code.sha256_hex).ok_or_else(|| {
-                LambdaApiError::Service("The function's code reference is damaged.".into())
-            })?;
-        let opt_dir = crate::layers::opt_path(state, &function)?;
-        let invoked_arn = state.account.qualified_arn(&r.name, &config.qualifier);
-        Ok((
-            function,
-            state.code.tree_path(&digest),
-            opt_dir,
-            invoked_arn,
-        ))
-    });
-    let (function, code_root, opt_dir, invoked_arn) = match resolved {
-        Ok(x) => x,
-        Err(e) => {
-            state.provisioning_failures.set(key, Some(e.to_string()));
-            return;
-        }
-    };
-    state.provisioning_failures.set(key.clone(), None);
-    let (state, requested) = (state.clone(), config.requested as usize);
-    tokio::spawn(async move {
-        let template = Invocation {
-            code_root,
-            invoked_arn,
-            request_id: uuid::Uuid::new_v4().to_string(),
-            payload: bytes::Bytes::new(),
-            client_context: None,
-            cognito_identity: None,
-            tail_log: false,
-            opt_dir,
-            function,
-        };
-        if let Err(e) = state.invoker.provision(template, requested).await {
-            tracing::warn!(function = %key.0, qualifier = %key.1, error = %e, "provisioned concurrency failed");
-            state.provisioning_failures.set(key, Some(e.to_string()));
-        }
-    });
-}
-
 fn describe(
     state: &ApiState,
     c: &ProvisionedConfig,
     with_arn: bool,
 ) -> ProvisionedConcurrencyConfig {
-    let r = FunctionRef::parse(&c.function_name)
-        .and_then(|r| r.with_query_qualifier(Some(&c.qualifier)));
-    let version = r
-        .ok()
-        .and_then(|r| request::resolve_config(state, &r, AliasVersion::Primary).ok())
-        .map(|cfg| cfg.version.clone())
-        .unwrap_or_default();
-    let available =
-        (state.invoker.provisioned_count(&c.function_name, &version) as u32).min(c.requested);
-    let failure = state
-        .provisioning_failures
-        .get(&(c.function_name.clone(), c.qualifier.clone()));
-    let status = match (&failure, available >= c.requested) {
-        (Some(_), _) => "FAILED",
-        (None, true) => "READY",
-        (None, false) => "IN_PROGRESS",
-    };
+    let status = state.engine.provisioned_status(c);
     ProvisionedConcurrencyConfig {
         function_arn: with_arn.then(|| state.account.qualified_arn(&c.function_name, &c.qualifier)),
         requested_provisioned_concurrent_executions: c.requested,
-        available_provisioned_concurrent_executions: available,
-        allocated_provisioned_concurrent_executions: available,
-        status,
-        status_reason: failure,
+        available_provisioned_concurrent_executions: status.available,
+        allocated_provisioned_concurrent_executions: status.available,
+        status: status.status(c.requested),
+        status_reason: status.failure,
         last_modified: time::last_modified(c.last_modified_ms),
     }
 }
@@ -170,11 +80,12 @@ pub async fn put(
             "1 validation error detected: Value '0' at 'provisionedConcurrentExecutions' failed to satisfy constraint: Member must have value greater than or equal to 1".into(),
         ));
     }
-    let limit = state.concurrency.reserved(&r.name).unwrap_or(
+    let limit = state.engine.limiter().reserved(&r.name).unwrap_or(
         state
-            .concurrency
+            .engine
+            .limiter()
             .unreserved()
-            .saturating_sub(crate::concurrency::MIN_UNRESERVED),
+            .saturating_sub(ignis_engine::MIN_UNRESERVED),
     );
     if req.provisioned_concurrent_executions > limit {
         return Err(LambdaApiError::InvalidParameterValue(format!(
@@ -192,7 +103,7 @@ pub async fn put(
         .put_provisioned(&config)
         .await
         .map_err(store_error)?;
-    provision(&state, &config);
+    state.engine.provision(&config);
     Ok((StatusCode::ACCEPTED, Json(describe(&state, &config, false))).into_response())
 }
 
@@ -265,6 +176,6 @@ pub async fn delete(
     {
         return Err(not_found());
     }
-    state.invoker.deprovision(&r.name, &version).await;
+    state.engine.deprovision(&r.name, &version).await;
     Ok(StatusCode::NO_CONTENT)
 }

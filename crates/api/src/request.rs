@@ -71,11 +71,7 @@ pub fn function_not_found(
     name: &str,
     qualifier: Option<&Qualifier>,
 ) -> LambdaApiError {
-    let arn = match qualifier {
-        Some(q) => state.account.qualified_arn(name, &q.to_string()),
-        None => state.account.function_arn(name),
-    };
-    LambdaApiError::ResourceNotFound(format!("Function not found: {arn}"))
+    state.engine.function_not_found(name, qualifier)
 }
 
 /// Parses the `{FunctionName}` path label plus `?Qualifier=`, and checks that an ARN names this
@@ -93,14 +89,7 @@ pub fn function_ref(
     Ok(r)
 }
 
-/// How an alias picks its version.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AliasVersion {
-    /// The version the alias points at (control-plane reads).
-    Primary,
-    /// A version drawn by the alias's routing weights (invocations).
-    Routed,
-}
+pub use ignis_engine::AliasVersion;
 
 /// The configuration a name and qualifier refer to, from memory: `$LATEST`, a published
 /// version, or an alias's version.
@@ -109,19 +98,7 @@ pub fn resolve_config(
     r: &FunctionRef,
     pick: AliasVersion,
 ) -> Result<Arc<FunctionConfig>, LambdaApiError> {
-    let not_found = || function_not_found(state, &r.name, r.qualifier.as_ref());
-    let version = match &r.qualifier {
-        None | Some(Qualifier::Latest) => ignis_model::arn::LATEST.to_string(),
-        Some(Qualifier::Version(n)) => n.to_string(),
-        Some(Qualifier::Alias(a)) => {
-            let alias = state.store.cached_alias(&r.name, a).ok_or_else(not_found)?;
-            match pick {
-                AliasVersion::Primary => alias.function_version.clone(),
-                AliasVersion::Routed => alias.choose(rand::random::<f64>()).to_string(),
-            }
-        }
-    };
-    state.store.cached(&r.name, &version).ok_or_else(not_found)
+    state.engine.config(r, pick)
 }
 
 #[cfg(test)]

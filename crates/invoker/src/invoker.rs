@@ -120,11 +120,26 @@ impl Invoker {
     /// Runs one invocation to its end. A function error (including a timeout, crash or failed
     /// init) is an `Ok` result with `function_error` set; `Err` is for platform failures only.
     pub async fn invoke(&self, inv: Invocation) -> Result<InvokeResult, InvokeError> {
+        self.invoke_holding(inv, ()).await
+    }
+
+    /// [`Invoker::invoke`], keeping `held` (a concurrency permit) until the invocation's
+    /// environment is released, even when the caller stops waiting.
+    pub async fn invoke_holding<H: Send + 'static>(
+        &self,
+        inv: Invocation,
+        held: H,
+    ) -> Result<InvokeResult, InvokeError> {
         // Its own task: a panic stays in this invocation, and a caller that goes away does not
-        // abandon an environment halfway through a request.
+        // abandon an environment halfway through a request, nor give back what it holds.
         let inner = self.inner.clone();
         let function = inv.function.name.clone();
-        match tokio::spawn(async move { inner.invoke(inv).await }).await {
+        let task = tokio::spawn(async move {
+            let result = inner.invoke(inv).await;
+            drop(held);
+            result
+        });
+        match task.await {
             Ok(result) => {
                 if let Ok(r) = &result {
                     self.inner.usage.record(&function, &r.metrics);

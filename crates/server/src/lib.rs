@@ -15,7 +15,7 @@ pub use data_dir::{DataDir, default_data_dir, logs_dir};
 pub use isolation::Isolation;
 pub use usage::report as usage_report;
 
-use ignis_api::{ApiState, CodeUrlSigner, RootCredentials};
+use ignis_api::{Api, CodeUrlSigner, RootCredentials};
 use ignis_model::Account;
 use ignis_package::CodeStore;
 use ignis_store::Store;
@@ -140,39 +140,39 @@ pub async fn up(config: NodeConfig) -> Result<(), ServerError> {
             .map_err(ServerError::Isolation)?
     };
     let invoker = ignis_invoker::Invoker::new(invoker_config, chosen.launcher)?;
-    let state = ApiState {
+    let code = Arc::new(code);
+    // Provisioned concurrency survives a restart: the engine starts its environments again.
+    let engine = ignis_engine::Engine::start(ignis_engine::EngineParts {
+        account: account.clone(),
+        store: store.clone(),
+        code: code.clone(),
+        invoker: invoker.clone(),
+        concurrency_limit: config.concurrency_limit,
+    })
+    .await?;
+    let state = Arc::new(Api {
         account,
         store: store.clone(),
-        code: Arc::new(code),
+        code,
         credentials: RootCredentials {
             access_key_id: credentials.access_key_id.clone(),
             secret_access_key: credentials.secret_access_key.clone(),
         },
         code_urls: CodeUrlSigner::new(&data.url_signing_key()?),
         code_lock: Arc::new(tokio::sync::Mutex::new(())),
-        invoker: invoker.clone(),
+        engine: engine.clone(),
         // Probing the host's interpreters blocks (it runs them); keep it off the reactor.
         runtimes: Arc::new(
             tokio::task::spawn_blocking(ignis_invoker::available_runtimes)
                 .await
                 .unwrap_or_default(),
         ),
-        async_wake: Arc::new(tokio::sync::Notify::new()),
-        concurrency: ignis_api::concurrency::ConcurrencyLimiter::new(
-            config.concurrency_limit,
-            store.reserved_concurrency().await?,
-        ),
-        provisioning_failures: Default::default(),
-    };
-    // Provisioned concurrency survives a restart: start its environments again.
-    for config in store.list_provisioned(None).await? {
-        ignis_api::provisioned::provision(&state, &config);
-    }
+    });
     let (stop_dispatch, dispatch_stopped) = tokio::sync::watch::channel(false);
     let metering = usage::spawn(invoker.clone(), store.clone(), dispatch_stopped.clone());
-    let dispatcher = ignis_api::dispatch::spawn(
-        state.clone(),
-        ignis_api::dispatch::DispatchConfig {
+    let dispatcher = ignis_engine::dispatch::spawn(
+        engine,
+        ignis_engine::DispatchConfig {
             retry_base: config.async_retry_base,
             ..Default::default()
         },

@@ -4,9 +4,8 @@
 //! log line. Platform failures (no free environment, internal errors) are retried with
 //! exponential back-off without using up attempts, until the event is older than its maximum age.
 
-use crate::ApiState;
-use ignis_invoker::Invocation;
-use ignis_model::{FunctionRef, time};
+use crate::{Engine, Mode, Request};
+use ignis_model::time;
 use ignis_store::AsyncEvent;
 use std::sync::Arc;
 use std::time::Duration;
@@ -44,7 +43,7 @@ const POLL: Duration = Duration::from_millis(500);
 
 /// Starts the dispatcher; it stops when `shutdown` turns true, leaving unfinished events queued.
 pub fn spawn(
-    state: ApiState,
+    engine: Engine,
     config: DispatchConfig,
     mut shutdown: watch::Receiver<bool>,
 ) -> JoinHandle<()> {
@@ -54,13 +53,18 @@ pub fn spawn(
         loop {
             let free = u32::try_from(slots.available_permits()).unwrap_or(u32::MAX);
             if free > 0 {
-                match state.store.lease_due(time::now_ms(), free, LEASE_MS).await {
+                match engine
+                    .inner
+                    .store
+                    .lease_due(time::now_ms(), free, LEASE_MS)
+                    .await
+                {
                     Ok(events) => {
                         for event in events {
                             let permit = slots.clone().acquire_owned().await.expect("never closed");
-                            let (state, config) = (state.clone(), config.clone());
+                            let (engine, config) = (engine.clone(), config.clone());
                             tokio::spawn(async move {
-                                run(&state, &config, event).await;
+                                run(&engine, &config, event).await;
                                 drop(permit);
                             });
                         }
@@ -69,7 +73,7 @@ pub fn spawn(
                 }
             }
             tokio::select! {
-                _ = state.async_wake.notified() => {}
+                _ = engine.inner.async_wake.notified() => {}
                 _ = tokio::time::sleep(POLL) => {}
                 _ = shutdown.changed() => return,
             }
@@ -81,9 +85,9 @@ fn ms(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
-async fn settle(state: &ApiState, event: &AsyncEvent, outcome: Outcome) {
+async fn settle(engine: &Engine, event: &AsyncEvent, outcome: Outcome) {
     let done = match outcome {
-        Outcome::Done => state.store.ack(&event.request_id).await,
+        Outcome::Done => engine.inner.store.ack(&event.request_id).await,
         Outcome::Drop(reason) => {
             tracing::warn!(
                 request_id = %event.request_id,
@@ -91,10 +95,11 @@ async fn settle(state: &ApiState, event: &AsyncEvent, outcome: Outcome) {
                 attempts = event.attempts + 1,
                 "asynchronous invocation dropped: {reason}"
             );
-            state.store.ack(&event.request_id).await
+            engine.inner.store.ack(&event.request_id).await
         }
         Outcome::RetryAt { attempts, at_ms } => {
-            state
+            engine
+                .inner
                 .store
                 .retry_later(&event.request_id, attempts, at_ms)
                 .await
@@ -111,39 +116,30 @@ enum Outcome {
     RetryAt { attempts: u32, at_ms: i64 },
 }
 
-async fn run(state: &ApiState, config: &DispatchConfig, event: AsyncEvent) {
-    let outcome = attempt(state, config, &event).await;
-    settle(state, &event, outcome).await;
+async fn run(engine: &Engine, config: &DispatchConfig, event: AsyncEvent) {
+    let outcome = attempt(engine, config, &event).await;
+    settle(engine, &event, outcome).await;
 }
 
-async fn attempt(state: &ApiState, config: &DispatchConfig, event: &AsyncEvent) -> Outcome {
+async fn attempt(engine: &Engine, config: &DispatchConfig, event: &AsyncEvent) -> Outcome {
     let now = time::now_ms();
     if now - event.enqueued_ms > ms(config.max_event_age) {
         return Outcome::Drop("event older than its maximum age".into());
     }
-    let target = FunctionRef::parse(&event.function_name)
-        .and_then(|r| r.with_query_qualifier(Some(&event.qualifier)))
-        .map_err(|e| e.to_string())
-        .and_then(|r| crate::invoke::resolve(state, &r).map_err(|e| e.to_string()));
-    let target = match target {
+    let target = Engine::stored_ref(&event.function_name, &event.qualifier)
+        .and_then(|r| engine.resolve(&r))
+        .map_err(|e| e.to_string());
+    let mut target = match target {
         Ok(t) => t,
         Err(reason) => return Outcome::Drop(reason),
     };
-    let result = crate::invoke::run(
-        state,
-        Invocation {
-            function: target.config,
-            code_root: target.code_root,
-            invoked_arn: event.invoked_arn.clone(),
-            request_id: event.request_id.clone(),
-            payload: event.payload.clone().into(),
-            client_context: None,
-            cognito_identity: None,
-            tail_log: false,
-            opt_dir: target.opt_dir,
-        },
-    )
-    .await;
+    target.invoked_arn = event.invoked_arn.clone();
+    let request = Request::new(
+        event.request_id.clone(),
+        event.payload.clone().into(),
+        Mode::RequestResponse,
+    );
+    let result = engine.run(target, request).await;
     match result {
         Ok(r) if r.function_error.is_none() => Outcome::Done,
         Ok(r) => {

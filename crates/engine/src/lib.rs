@@ -1,0 +1,241 @@
+//! The invocation engine: the one road from every front-end (the Lambda API today; function
+//! URLs, object notifications, queue and stream pollers, schedules and the console next) to the
+//! invoker.
+//!
+//! It owns
+//! - resolving a name and qualifier to a cached, per-version [`Target`] ([`Engine::resolve`]);
+//! - the [`ConcurrencyLimiter`], whose permit is held by the invocation itself (it travels into
+//!   the invoker's task and is dropped when the environment is released, whatever the caller
+//!   does);
+//! - the durable queue of asynchronous invocations and its dispatcher ([`dispatch`]);
+//! - provisioned concurrency ([`Engine::provision`]);
+//! - [`Engine::invoke`]: `(target, request) → outcome`, used by every front-end.
+//!
+//! It does not own HTTP (front-ends translate their requests to engine calls and outcomes to
+//! their responses), execution environments (`ignis-invoker`) or durable state (`ignis-store`).
+
+pub mod dispatch;
+mod limiter;
+mod provisioned;
+mod target;
+
+pub use dispatch::DispatchConfig;
+pub use ignis_invoker::{InvokeMetrics, InvokeResult};
+pub use limiter::{ConcurrencyLimiter, MIN_UNRESERVED, Permit};
+pub use provisioned::ProvisionedStatus;
+pub use target::{AliasVersion, Target, Version};
+
+use bytes::Bytes;
+use ignis_invoker::{Invocation, InvokeError, Invoker};
+use ignis_model::{Account, FunctionRef, time};
+use ignis_package::CodeStore;
+use ignis_store::{AsyncEvent, Store};
+use ignis_wire::LambdaApiError;
+use std::sync::Arc;
+
+/// How an invocation is asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Run now; the caller waits for the result.
+    RequestResponse,
+    /// Queue durably; the dispatcher runs it.
+    Event,
+    /// Check that it could run; run nothing.
+    DryRun,
+}
+
+/// One request to invoke a target.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// Becomes the invocation's `aws_request_id`.
+    pub request_id: String,
+    /// JSON, already checked.
+    pub payload: Bytes,
+    pub mode: Mode,
+    /// The client context JSON, already decoded (synchronous invocations).
+    pub client_context: Option<String>,
+    /// The caller wants the last 4 KB of the invocation's log.
+    pub tail_log: bool,
+}
+
+impl Request {
+    /// A request with no client context and no log tail.
+    pub fn new(request_id: String, payload: Bytes, mode: Mode) -> Request {
+        Request {
+            request_id,
+            payload,
+            mode,
+            client_context: None,
+            tail_log: false,
+        }
+    }
+}
+
+/// What an invocation came to.
+#[derive(Debug)]
+pub enum Outcome {
+    /// It ran: the function's result or its error.
+    Finished(InvokeResult),
+    /// It is committed to the asynchronous queue.
+    Queued,
+    /// A dry run: it could run.
+    Checked,
+}
+
+/// The parts the engine is built from.
+pub struct EngineParts {
+    pub account: Account,
+    pub store: Store,
+    pub code: Arc<CodeStore>,
+    pub invoker: Invoker,
+    /// Account-wide concurrent executions.
+    pub concurrency_limit: u32,
+}
+
+pub(crate) struct Inner {
+    account: Account,
+    store: Store,
+    code: Arc<CodeStore>,
+    invoker: Invoker,
+    limiter: ConcurrencyLimiter,
+    versions: target::VersionCache,
+    provisioning: provisioned::Failures,
+    /// Wakes the dispatcher when an event is queued.
+    async_wake: tokio::sync::Notify,
+}
+
+/// The invocation engine. Cheap to clone.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+impl Engine {
+    /// Builds the engine with the reservations the store holds, and provisions again the
+    /// provisioned concurrency it holds (in the background).
+    pub async fn start(parts: EngineParts) -> Result<Engine, ignis_store::StoreError> {
+        let reserved = parts.store.reserved_concurrency().await?;
+        let provisioned = parts.store.list_provisioned(None).await?;
+        let engine = Engine {
+            inner: Arc::new(Inner {
+                limiter: ConcurrencyLimiter::new(parts.concurrency_limit, reserved),
+                account: parts.account,
+                store: parts.store,
+                code: parts.code,
+                invoker: parts.invoker,
+                versions: Default::default(),
+                provisioning: Default::default(),
+                async_wake: tokio::sync::Notify::new(),
+            }),
+        };
+        for config in &provisioned {
+            engine.provision(config);
+        }
+        Ok(engine)
+    }
+
+    pub fn account(&self) -> &Account {
+        &self.inner.account
+    }
+
+    /// The limits on concurrent executions.
+    pub fn limiter(&self) -> &ConcurrencyLimiter {
+        &self.inner.limiter
+    }
+
+    /// The execution environments.
+    pub fn invoker(&self) -> &Invoker {
+        &self.inner.invoker
+    }
+
+    /// Invokes `target`: runs it under the concurrency limits, queues it, or checks it.
+    pub async fn invoke(
+        &self,
+        target: Target,
+        request: Request,
+    ) -> Result<Outcome, LambdaApiError> {
+        match request.mode {
+            Mode::DryRun => Ok(Outcome::Checked),
+            Mode::Event => {
+                self.enqueue(&target, &request).await?;
+                Ok(Outcome::Queued)
+            }
+            Mode::RequestResponse => self.run(target, request).await.map(Outcome::Finished),
+        }
+    }
+
+    /// Runs one invocation now, holding a concurrency permit until its environment is released.
+    pub(crate) async fn run(
+        &self,
+        target: Target,
+        request: Request,
+    ) -> Result<InvokeResult, LambdaApiError> {
+        let config = target.config().clone();
+        let permit = self.inner.limiter.acquire(&config.name)?;
+        let invocation = Invocation {
+            function: config,
+            code_root: target.version.code_root.clone(),
+            invoked_arn: target.invoked_arn,
+            request_id: request.request_id,
+            payload: request.payload,
+            client_context: request.client_context,
+            cognito_identity: None,
+            tail_log: request.tail_log,
+            opt_dir: target.version.opt_dir.clone(),
+        };
+        self.inner
+            .invoker
+            .invoke_holding(invocation, permit)
+            .await
+            .map_err(invoke_error)
+    }
+
+    /// Commits the event to the queue, then wakes the dispatcher.
+    async fn enqueue(&self, target: &Target, request: &Request) -> Result<(), LambdaApiError> {
+        let now = time::now_ms();
+        let config = target.config();
+        let event = AsyncEvent {
+            request_id: request.request_id.clone(),
+            function_name: config.name.clone(),
+            qualifier: target.qualifier.clone(),
+            invoked_arn: target.invoked_arn.clone(),
+            payload: request.payload.to_vec(),
+            enqueued_ms: now,
+            attempts: 0,
+        };
+        self.inner.store.enqueue(&event, now).await.map_err(|e| {
+            tracing::error!(error = ?e, "cannot queue an asynchronous invocation");
+            LambdaApiError::Service("An internal error occurred.".into())
+        })?;
+        self.inner.async_wake.notify_one();
+        Ok(())
+    }
+
+    /// A function is gone: its environments stop, its reservation and cached versions go.
+    pub async fn function_deleted(&self, function: &str) {
+        self.inner.invoker.invalidate(function).await;
+        self.inner.limiter.set_reserved(function, None);
+        self.inner.versions.forget(function);
+    }
+
+    /// Parses a stored `(function, qualifier)` pair back into a reference.
+    fn stored_ref(function: &str, qualifier: &str) -> Result<FunctionRef, LambdaApiError> {
+        Ok(FunctionRef::parse(function)?.with_query_qualifier(Some(qualifier))?)
+    }
+}
+
+/// Maps a platform failure of the invoker to its wire error.
+fn invoke_error(e: InvokeError) -> LambdaApiError {
+    match e {
+        InvokeError::RuntimeUnavailable { .. } => LambdaApiError::InvalidRuntime(e.to_string()),
+        InvokeError::TooManyEnvironments { .. } => LambdaApiError::TooManyRequests {
+            message: "Rate Exceeded.".into(),
+            reason: "ConcurrentInvocationLimitExceeded",
+            retry_after_seconds: 1,
+        },
+        other => {
+            tracing::error!(error = ?other, "invocation could not run");
+            LambdaApiError::Service("The function could not be run: internal failure.".into())
+        }
+    }
+}
