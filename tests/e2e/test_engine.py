@@ -88,3 +88,34 @@ def test_reserved_concurrency_holds_when_callers_disconnect(node, lam, fname):
         time.sleep(0.3)
     assert len(found) == 4, found
     assert most_at_once(found) == 1, found
+
+
+def cold(lam, name):
+    """Invokes once and says whether that was a cold start (its REPORT has an Init Duration)."""
+    import base64
+    r = lam.invoke(FunctionName=name, Payload=b"{}", LogType="Tail")
+    assert r["StatusCode"] == 200 and "FunctionError" not in r, r
+    report = [line for line in base64.b64decode(r["LogResult"]).decode().splitlines() if line.startswith("REPORT")]
+    assert report, r
+    return "Init Duration" in report[0]
+
+
+def test_changes_that_do_not_alter_execution_keep_environments_warm(lam, fname, hello_zip):
+    create(lam, fname, hello_zip)
+    assert cold(lam, fname)
+    assert not cold(lam, fname)
+    lam.add_permission(FunctionName=fname, StatementId="s3", Action="lambda:InvokeFunction",
+                       Principal="s3.amazonaws.com")
+    assert not cold(lam, fname), "AddPermission must not retire warm environments"
+    lam.remove_permission(FunctionName=fname, StatementId="s3")
+    assert not cold(lam, fname), "RemovePermission must not retire warm environments"
+    lam.update_function_configuration(FunctionName=fname, Description="described")
+    lam.get_waiter("function_updated_v2").wait(FunctionName=fname)
+    assert not cold(lam, fname), "a new description runs the same code"
+    lam.tag_resource(Resource=lam.get_function(FunctionName=fname)["Configuration"]["FunctionArn"],
+                     Tags={"team": "x"})
+    assert not cold(lam, fname)
+    lam.update_function_configuration(FunctionName=fname, Environment={"Variables": {"KEY": "v"}})
+    lam.get_waiter("function_updated_v2").wait(FunctionName=fname)
+    assert cold(lam, fname), "new variables need a fresh environment"
+    assert not cold(lam, fname)

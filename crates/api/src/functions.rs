@@ -407,12 +407,9 @@ async fn replace_latest(
         .update_latest(&next, &current.revision_id)
         .await
         .map_err(store_error)?;
-    // Environments of the old `$LATEST` are not reused; published versions keep theirs.
-    state
-        .engine
-        .invoker()
-        .retire_version(&next.name, ignis_model::arn::LATEST)
-        .await;
+    // Environments of the old `$LATEST` stop if what it executes changed; published versions
+    // keep theirs.
+    state.engine.invoker().supersede(&next).await;
     if current.code.sha256_hex != next.code.sha256_hex {
         collect_garbage(state, vec![current.code.sha256_hex.clone()]).await;
     }

@@ -27,15 +27,17 @@ const SYNC_AFTER_FAILURE: Duration = Duration::from_millis(200);
 /// The value of `X-Amz-Function-Error` for every function error.
 pub const UNHANDLED: &str = "Unhandled";
 
-/// What makes environments interchangeable: an idle one is reused only for the same key.
+/// What makes environments interchangeable: an idle one is reused only for the same key, which
+/// is what the environment executes, not the configuration's revision.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) struct EnvKey {
     pub function: String,
     pub version: String,
-    pub code_sha256: String,
-    pub revision: String,
-    /// Where the code is: an environment keeps running from the directory it started in.
+    /// [`ignis_model::FunctionConfig::execution_key`].
+    pub execution: u64,
+    /// Where the code and layers are: an environment keeps running from what it started on.
     pub code_root: PathBuf,
+    pub opt_dir: Option<PathBuf>,
 }
 
 impl EnvKey {
@@ -44,9 +46,9 @@ impl EnvKey {
         EnvKey {
             function: f.name.clone(),
             version: f.version.clone(),
-            code_sha256: f.code.sha256_hex.clone(),
-            revision: f.revision_id.clone(),
+            execution: f.execution_key(),
             code_root: inv.code_root.clone(),
+            opt_dir: inv.opt_dir.clone(),
         }
     }
 }

@@ -43,6 +43,9 @@ struct Pool {
     idle: HashMap<EnvKey, Vec<Environment>>,
     /// Bumped by `invalidate`; an environment of an older generation is not reused.
     generations: HashMap<String, u64>,
+    /// The execution key each (function, version) runs now, once a change said so
+    /// (`supersede`): an environment of another key is stopped instead of going back idle.
+    current: HashMap<String, HashMap<String, u64>>,
     closed: bool,
 }
 
@@ -246,6 +249,34 @@ impl Invoker {
         drop(retired);
     }
 
+    /// A function version's configuration changed (`$LATEST` after an update). If what it
+    /// executes changed, its idle environments of the old configuration stop now and busy ones
+    /// when their request ends; a change that executes the same (a description, a policy, a
+    /// revision) keeps every warm environment.
+    pub async fn supersede(&self, config: &ignis_model::FunctionConfig) {
+        let key = config.execution_key();
+        let stale: Vec<Environment> = {
+            let mut pool = self.inner.lock();
+            pool.current
+                .entry(config.name.clone())
+                .or_default()
+                .insert(config.version.clone(), key);
+            let keys: Vec<EnvKey> = pool
+                .idle
+                .keys()
+                .filter(|k| {
+                    k.function == config.name && k.version == config.version && k.execution != key
+                })
+                .cloned()
+                .collect();
+            keys.iter()
+                .filter_map(|k| pool.idle.remove(k))
+                .flatten()
+                .collect()
+        };
+        drop(stale);
+    }
+
     /// The function (all versions) changed or was deleted: idle environments are stopped now,
     /// busy ones when their current request ends; new invokes start fresh ones.
     pub async fn invalidate(&self, function_name: &str) {
@@ -255,6 +286,7 @@ impl Invoker {
                 .generations
                 .entry(function_name.to_string())
                 .or_default() += 1;
+            pool.current.remove(function_name);
             let keys: Vec<EnvKey> = pool
                 .idle
                 .keys()
@@ -446,7 +478,12 @@ impl Inner {
                 .get(&env.key.function)
                 .copied()
                 .unwrap_or(0);
-            if pool.closed || env.generation != generation || !env.is_alive() {
+            let superseded = pool
+                .current
+                .get(&env.key.function)
+                .and_then(|versions| versions.get(&env.key.version))
+                .is_some_and(|current| *current != env.key.execution);
+            if pool.closed || superseded || env.generation != generation || !env.is_alive() {
                 Some(env)
             } else {
                 pool.idle.entry(env.key.clone()).or_default().push(env);

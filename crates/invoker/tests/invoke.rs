@@ -331,8 +331,25 @@ async fn warm_environments_are_reused() {
     assert!(!report_line(&tail(&b)).contains("Init Duration"));
     assert_eq!(h.invoker.environment_count(), 1);
 
-    // A new configuration revision gets a fresh environment.
-    let changed = with(&f, |c| c.revision_id = "rev-2".into());
+    // A new revision that executes the same (a policy, a description) stays warm.
+    let revised = with(&f, |c| {
+        c.revision_id = "rev-2".into();
+        c.description = "described".into();
+    });
+    h.invoker.supersede(&revised).await;
+    let same = h.invoke(&revised, &code, json!({})).await;
+    assert_eq!(json_of(&same)["pid"], json_of(&a)["pid"]);
+    assert!(same.metrics.init_duration.is_none());
+
+    // A change of what runs gets a fresh environment, and the old idle one stops at once.
+    let changed = with(&f, |c| c.memory_size = 640);
+    assert_eq!(h.invoker.idle_count(), 1);
+    h.invoker.supersede(&changed).await;
+    assert_eq!(
+        h.invoker.idle_count(),
+        0,
+        "the superseded environment stopped"
+    );
     let c = h.invoke(&changed, &code, json!({})).await;
     assert_ne!(json_of(&c)["pid"], json_of(&a)["pid"]);
 

@@ -72,7 +72,7 @@ impl ValidationError {
 }
 
 /// Instruction set a function is built for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash)]
 pub enum Architecture {
     #[serde(rename = "x86_64")]
     X86_64,
@@ -102,7 +102,7 @@ impl Architecture {
 }
 
 /// X-Ray tracing mode (recorded; Ignis does not trace).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, Hash)]
 pub enum TracingMode {
     #[default]
     PassThrough,
@@ -131,7 +131,7 @@ impl TracingMode {
 }
 
 /// Log record format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, Hash)]
 pub enum LogFormat {
     #[default]
     Text,
@@ -149,7 +149,7 @@ impl LogFormat {
 }
 
 /// Where and how a function's logs are written.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Hash)]
 pub struct LoggingConfig {
     pub log_format: LogFormat,
     pub application_log_level: Option<String>,
@@ -184,7 +184,7 @@ pub struct CodeRef {
 
 /// A layer version a function uses, recorded with what running and reporting it need, so that
 /// the function keeps working after the layer version is deleted.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Hash)]
 pub struct LayerRef {
     /// The layer version ARN, `arn:aws:lambda:<region>:<account>:layer:<name>:<version>`.
     pub arn: String,
@@ -317,6 +317,33 @@ pub fn validate_environment(vars: &BTreeMap<String, String>) -> Result<(), Valid
 }
 
 impl FunctionConfig {
+    /// A fingerprint of everything that shapes this version's execution environment: code,
+    /// runtime, handler, role, limits, variables, layers, architecture, tracing and logging.
+    /// Equal for changes that do not alter execution (description, policies, tags, concurrency
+    /// settings, revision), so warm environments survive those; different otherwise. Stable
+    /// within one process only (it is `std`'s hasher), which is all environments need.
+    pub fn execution_key(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (
+            &self.name,
+            &self.version,
+            &self.code.sha256_hex,
+            &self.runtime,
+            &self.handler,
+            &self.role,
+            self.timeout,
+            self.memory_size,
+            &self.environment,
+            self.ephemeral_storage,
+            &self.architectures,
+            self.tracing_mode,
+        )
+            .hash(&mut h);
+        (&self.logging, &self.layers).hash(&mut h);
+        h.finish()
+    }
+
     /// Checks every field; the first failure is returned, as Lambda reports one at a time.
     pub fn validate(&self) -> Result<(), ValidationError> {
         crate::arn::validate_function_name(&self.name)?;
@@ -432,6 +459,31 @@ impl FunctionConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_execution_key_follows_what_runs_and_nothing_else() {
+        let base = sample();
+        let same = |change: fn(&mut FunctionConfig)| {
+            let mut c = base.clone();
+            change(&mut c);
+            c.execution_key() == base.execution_key()
+        };
+        assert!(same(|c| c.description = "another".into()));
+        assert!(same(|c| c.revision_id = "rev-9".into()));
+        assert!(same(|c| c.last_modified_ms += 1));
+        assert!(!same(|c| c.memory_size += 64));
+        assert!(!same(|c| c.timeout += 1));
+        assert!(!same(|c| c.handler = Some("other.handler".into())));
+        assert!(!same(|c| c.code.sha256_hex = "ff".repeat(32)));
+        assert!(!same(|c| {
+            c.environment
+                .get_or_insert_default()
+                .insert("K".into(), "v".into());
+        }));
+        assert!(!same(
+            |c| c.role = "arn:aws:iam::000000000000:role/other".into()
+        ));
+    }
 
     pub(crate) fn sample() -> FunctionConfig {
         FunctionConfig {
