@@ -120,17 +120,36 @@ pub(crate) async fn store_code(state: &ApiState, zip: Vec<u8>) -> Result<CodeRef
     })
 }
 
-/// Removes packages no version or layer refers to any more, then the merged layer
-/// directories no version uses. Called with `code_lock` held.
-pub(crate) async fn collect_garbage(state: &ApiState, hashes: Vec<String>) {
+/// The packages a configuration refers to: its code and its layers.
+fn referenced_packages(code_hex: &str, config: &FunctionConfig) -> Vec<String> {
+    std::iter::once(code_hex.to_string())
+        .chain(config.layers.iter().map(|l| l.sha256_hex.clone()))
+        .collect()
+}
+
+/// Removes packages no version or layer refers to any more and no environment holds (those
+/// that were held when last collected are tried again), then the merged layer directories no
+/// version uses. Takes the packages' locks: never call it holding package locks.
+pub(crate) async fn collect_garbage(state: &ApiState, mut hashes: Vec<String>) {
+    hashes.extend(state.code.take_deferred().iter().map(|d| d.hex()));
+    let _held = state.code_locks.packages(&hashes).await;
     for hex in hashes {
         match state.store.code_in_use(&hex).await {
             Ok(false) => {
                 if let Some(d) = ignis_package::Digest::from_hex(&hex) {
                     let code = state.code.clone();
                     let removed = tokio::task::spawn_blocking(move || code.remove(&d)).await;
-                    if !matches!(removed, Ok(Ok(()))) {
-                        tracing::warn!(sha256 = hex, "could not remove an unused code package");
+                    match removed {
+                        Ok(Ok(true)) => {}
+                        Ok(Ok(false)) => {
+                            tracing::debug!(
+                                sha256 = hex,
+                                "unused package still held by an environment"
+                            )
+                        }
+                        _ => {
+                            tracing::warn!(sha256 = hex, "could not remove an unused code package")
+                        }
                     }
                 }
             }
@@ -293,20 +312,32 @@ pub async fn create(
         return Err(store_error(StoreError::AlreadyExists(config.name)));
     }
 
-    let _guard = state.code_lock.lock().await;
+    let _function = state.code_locks.function(&config.name).await;
+    let referenced = state
+        .code_locks
+        .packages(referenced_packages(
+            &ignis_package::Digest::of(&zip).hex(),
+            &config,
+        ))
+        .await;
     config.code = store_code(&state, zip).await?;
     // With its layers, the function must fit in 250 MB unzipped; its /opt is built up front.
     let prepared = match crate::layers::check_combined_size(&config) {
         Ok(()) => crate::layers::prepare_opt(&state, &config.layers).await,
         Err(e) => Err(e),
     };
-    if let Err(e) = prepared {
+    let created = match prepared {
+        Ok(_opt) => state
+            .store
+            .create_function(&config, &tags)
+            .await
+            .map_err(store_error),
+        Err(e) => Err(e),
+    };
+    drop(referenced);
+    if let Err(e) = created {
         collect_garbage(&state, vec![config.code.sha256_hex.clone()]).await;
         return Err(e);
-    }
-    if let Err(e) = state.store.create_function(&config, &tags).await {
-        collect_garbage(&state, vec![config.code.sha256_hex.clone()]).await;
-        return Err(store_error(e));
     }
     let answer = if req.publish == Some(true) {
         crate::versions::publish(&state, &config.name, None, None, None).await?
@@ -410,9 +441,6 @@ async fn replace_latest(
     // Environments of the old `$LATEST` stop if what it executes changed; published versions
     // keep theirs.
     state.engine.invoker().supersede(&next).await;
-    if current.code.sha256_hex != next.code.sha256_hex {
-        collect_garbage(state, vec![current.code.sha256_hex.clone()]).await;
-    }
     Ok(Json(configuration(state, &next)))
 }
 
@@ -425,17 +453,25 @@ pub async fn update_code(
     let r = request::function_ref(&state, &name, query.as_deref())?;
     let req: UpdateFunctionCodeRequest = request::json(&body)?;
     let zip = zip_bytes(&req.code)?;
-    let _guard = state.code_lock.lock().await;
+    let _function = state.code_locks.function(&r.name).await;
     let current = latest_of(&state, &r)?;
     check_revision(req.revision_id.as_deref(), &current)?;
     let mut next = (*current).clone();
     next.architectures = architectures(req.architectures.as_ref(), next.architectures)?;
+    let referenced = state
+        .code_locks
+        .packages(referenced_packages(
+            &ignis_package::Digest::of(&zip).hex(),
+            &next,
+        ))
+        .await;
     next.validate()?;
     if req.dry_run == Some(true) {
         // Validate the package without keeping it.
         let digest = ignis_package::Digest::of(&zip);
         let existed = state.code.contains(&digest);
         let code = store_code(&state, zip).await?;
+        drop(referenced);
         if !existed {
             collect_garbage(&state, vec![code.sha256_hex]).await;
         }
@@ -443,12 +479,18 @@ pub async fn update_code(
     }
     next.code = store_code(&state, zip).await?;
     if let Err(e) = crate::layers::check_combined_size(&next) {
+        drop(referenced);
         collect_garbage(&state, vec![next.code.sha256_hex.clone()]).await;
         return Err(e);
     }
     next.revision_id = new_revision();
     next.last_modified_ms = time::now_ms();
-    if let Err(e) = replace_latest(&state, &current, next.clone()).await {
+    let replaced = replace_latest(&state, &current, next.clone()).await;
+    drop(referenced);
+    if current.code.sha256_hex != next.code.sha256_hex {
+        collect_garbage(&state, vec![current.code.sha256_hex.clone()]).await;
+    }
+    if let Err(e) = replaced {
         collect_garbage(&state, vec![next.code.sha256_hex]).await;
         return Err(e);
     }
@@ -475,7 +517,7 @@ pub async fn update_configuration(
     {
         return Err(not_built("DeadLetterConfig"));
     }
-    let _guard = state.code_lock.lock().await;
+    let _function = state.code_locks.function(&r.name).await;
     let current = latest_of(&state, &r)?;
     check_revision(req.revision_id.as_deref(), &current)?;
     let mut next = (*current).clone();
@@ -519,7 +561,11 @@ pub async fn update_configuration(
         check_runtime_available(&state, &next)?;
     }
     crate::layers::check_combined_size(&next)?;
-    crate::layers::prepare_opt(&state, &next.layers).await?;
+    let referenced = state
+        .code_locks
+        .packages(referenced_packages(&next.code.sha256_hex, &next))
+        .await;
+    let _opt = crate::layers::prepare_opt(&state, &next.layers).await?;
     next.revision_id = new_revision();
     next.last_modified_ms = time::now_ms();
     let layers_changed = current.layers != next.layers;
@@ -529,7 +575,9 @@ pub async fn update_configuration(
         .filter(|l| !next.layers.contains(l))
         .map(|l| l.sha256_hex.clone())
         .collect();
-    let answer = replace_latest(&state, &current, next).await?;
+    let answer = replace_latest(&state, &current, next).await;
+    drop(referenced);
+    let answer = answer?;
     if layers_changed {
         // Packages of deleted layer versions and the old merged /opt may now be unused.
         collect_garbage(&state, dropped).await;
@@ -551,7 +599,7 @@ pub async fn delete(
             ));
         }
         Some(Qualifier::Version(n)) => {
-            let _guard = state.code_lock.lock().await;
+            let _function = state.code_locks.function(&r.name).await;
             let layer_hashes = state
                 .store
                 .function_layer_hashes(&r.name, Some(&n.to_string()));
@@ -582,7 +630,7 @@ pub async fn delete(
             ));
         }
     }
-    let _guard = state.code_lock.lock().await;
+    let _function = state.code_locks.function(&r.name).await;
     let layer_hashes = state.store.function_layer_hashes(&r.name, None);
     let hashes = state
         .store

@@ -148,9 +148,14 @@ pub async fn publish(
     };
     draft.validate()?;
 
-    let _guard = state.code_lock.lock().await;
+    let held = state
+        .code_locks
+        .packages([ignis_package::Digest::of(&zip).hex()])
+        .await;
     draft.code = store_code(&state, zip).await?;
-    let published = match state.store.publish_layer_version(&draft).await {
+    let published = state.store.publish_layer_version(&draft).await;
+    drop(held);
+    let published = match published {
         Ok(v) => v,
         Err(e) => {
             collect_garbage(&state, vec![draft.code.sha256_hex.clone()]).await;
@@ -319,7 +324,6 @@ pub async fn delete_version(
     let Some(name) = name else {
         return Ok(StatusCode::NO_CONTENT);
     };
-    let _guard = state.code_lock.lock().await;
     if let Some(hash) = state
         .store
         .delete_layer_version(&name, version)
@@ -531,20 +535,33 @@ fn digests(layers: &[LayerRef]) -> Result<Vec<Digest>, LambdaApiError> {
         .collect()
 }
 
-/// Builds (once) the merged `/opt` of these layers, off the reactor. Called before a
-/// configuration with layers is stored, with `code_lock` held, so the directory exists for
+/// Builds (once) the merged `/opt` of these layers, off the reactor, and leases it. Called
+/// before a configuration with layers is stored, with the layers' package locks held; the
+/// caller keeps the lease until the configuration is committed, so the directory exists for
 /// every stored version.
 pub(crate) async fn prepare_opt(
     state: &ApiState,
     layers: &[LayerRef],
-) -> Result<(), LambdaApiError> {
+) -> Result<Option<ignis_package::CodeLease>, LambdaApiError> {
     if layers.is_empty() {
-        return Ok(());
+        return Ok(None);
     }
     let d = digests(layers)?;
+    let key = ignis_package::merged_key(&d);
     let code = state.code.clone();
-    match tokio::task::spawn_blocking(move || code.merged_layers(&d)).await {
-        Ok(Ok(_)) => Ok(()),
+    let merged = tokio::task::spawn_blocking(move || {
+        // A collection may remove it between building and leasing: build it again then.
+        for _ in 0..3 {
+            code.merged_layers(&d)?;
+            if let Some(lease) = code.lease(&[key]) {
+                return Ok(Some(lease));
+            }
+        }
+        Ok::<_, ignis_package::PackageError>(None)
+    })
+    .await;
+    match merged {
+        Ok(Ok(Some(lease))) => Ok(Some(lease)),
         other => {
             tracing::error!(result = ?other.map(|r| r.err()), "could not merge layers");
             Err(LambdaApiError::Service(
@@ -554,9 +571,9 @@ pub(crate) async fn prepare_opt(
     }
 }
 
-/// Removes merged `/opt` directories no function version uses any more. Called with
-/// `code_lock` held (from `collect_garbage`).
+/// Removes merged `/opt` directories no function version uses any more and nobody holds.
 pub(crate) async fn collect_merged(state: &ApiState) {
+    let mark = state.code.collection_mark();
     let keep: HashSet<Digest> = state
         .store
         .layer_sets_in_use()
@@ -569,7 +586,7 @@ pub(crate) async fn collect_merged(state: &ApiState) {
         .map(|d| ignis_package::merged_key(&d))
         .collect();
     let code = state.code.clone();
-    match tokio::task::spawn_blocking(move || code.retain_merged(&keep)).await {
+    match tokio::task::spawn_blocking(move || code.retain_merged(&keep, mark)).await {
         Ok(Ok(_)) => {}
         other => {
             tracing::warn!(result = ?other.map(|r| r.err()), "could not collect merged layers")

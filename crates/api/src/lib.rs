@@ -8,6 +8,7 @@
 
 mod account;
 mod aliases;
+mod code_locks;
 mod code_url;
 mod concurrency;
 mod front;
@@ -28,6 +29,7 @@ use ignis_package::CodeStore;
 use ignis_store::Store;
 use std::sync::Arc;
 
+pub use code_locks::CodeLocks;
 pub use code_url::CodeUrlSigner;
 pub use front::RequestId;
 
@@ -45,9 +47,9 @@ pub struct Api {
     pub code: Arc<CodeStore>,
     pub credentials: RootCredentials,
     pub code_urls: CodeUrlSigner,
-    /// Serialises code-store writes with the garbage collection of unused packages, so a
-    /// package being referenced is never removed underneath.
-    pub code_lock: Arc<tokio::sync::Mutex<()>>,
+    /// Orders code-store writes with the garbage collection of unused packages, per function
+    /// and per package, so a package being referenced is never removed underneath.
+    pub code_locks: CodeLocks,
     /// Resolves, limits and runs invocations.
     pub engine: Engine,
     /// Runtime identifiers this node can run; CreateFunction refuses others.
@@ -56,6 +58,26 @@ pub struct Api {
 
 /// What handlers get: the shared [`Api`], one reference count to clone.
 pub type ApiState = Arc<Api>;
+
+/// How often packages that were unused but still held by an environment are collected again.
+const CODE_SWEEP: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Collects, every [`CODE_SWEEP`], the packages and merged layers that were unused but held by
+/// environments when last collected; stops when `shutdown` turns true.
+pub fn spawn_code_sweeper(
+    state: ApiState,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(CODE_SWEEP) => {}
+                _ = shutdown.changed() => return,
+            }
+            functions::collect_garbage(&state, Vec::new()).await;
+        }
+    })
+}
 
 /// The Lambda API as an axum router, with authentication and error mapping in front.
 pub fn router(state: ApiState) -> Router {

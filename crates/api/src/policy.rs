@@ -160,7 +160,7 @@ pub async fn add(
         ));
     }
     // Serialised with the other writes of $LATEST, whose compare-and-set this revision joins.
-    let _guard = state.code_lock.lock().await;
+    let _function = state.code_locks.function(&r.name).await;
     let target = resolve(&state, &r).map_err(|m| not_found(&state, &r, m))?;
     let statement = function_statement(&req, &target.resource)?;
     let json = statement.to_json();
@@ -210,7 +210,7 @@ pub async fn remove(
     let r = request::function_ref(&state, &name, q)?;
     validate_statement_id(&sid, true)?;
     let expected = request::query_value(q, "RevisionId").filter(|v| !v.is_empty());
-    let _guard = state.code_lock.lock().await;
+    let _function = state.code_locks.function(&r.name).await;
     let target = resolve(&state, &r).map_err(|m| match m {
         Missing::Function => LambdaApiError::ResourceNotFound(format!(
             "No policy found for: {}",

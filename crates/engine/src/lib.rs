@@ -167,11 +167,12 @@ impl Engine {
     /// Runs one invocation now, holding a concurrency permit until its environment is released.
     pub(crate) async fn run(
         &self,
-        target: Target,
+        mut target: Target,
         request: Request,
     ) -> Result<InvokeResult, LambdaApiError> {
+        let permit = self.inner.limiter.acquire(&target.config().name)?;
+        let lease = self.lease(&mut target)?;
         let config = target.config().clone();
-        let permit = self.inner.limiter.acquire(&config.name)?;
         let invocation = Invocation {
             function: config,
             code_root: target.version.code_root.clone(),
@@ -182,6 +183,7 @@ impl Engine {
             cognito_identity: None,
             tail_log: request.tail_log,
             opt_dir: target.version.opt_dir.clone(),
+            lease: Some(lease),
         };
         self.inner
             .invoker

@@ -52,7 +52,8 @@ impl Engine {
         let key = (config.function_name.clone(), config.qualifier.clone());
         let target = Engine::stored_ref(&config.function_name, &config.qualifier)
             .and_then(|r| self.target(&r, AliasVersion::Primary));
-        let target = match target {
+        let target = target.and_then(|mut t| self.lease(&mut t).map(|lease| (t, lease)));
+        let (target, lease) = match target {
             Ok(t) => t,
             Err(e) => {
                 self.inner.provisioning.set(key, Some(e.to_string()));
@@ -73,6 +74,7 @@ impl Engine {
                 cognito_identity: None,
                 tail_log: false,
                 opt_dir: version.opt_dir.clone(),
+                lease: Some(lease),
             };
             if let Err(e) = engine.inner.invoker.provision(template, requested).await {
                 tracing::warn!(function = %key.0, qualifier = %key.1, error = %e, "provisioned concurrency failed");

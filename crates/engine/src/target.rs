@@ -27,6 +27,8 @@ pub struct Version {
     pub code_root: PathBuf,
     /// The merged layers (what `/opt` holds), if the version has any.
     pub opt_dir: Option<PathBuf>,
+    /// The code package and merged-layers key an environment of this version leases.
+    trees: Vec<Digest>,
 }
 
 /// What one invocation runs: a version, and the ARN it was invoked by.
@@ -75,6 +77,28 @@ impl VersionCache {
 }
 
 impl Engine {
+    /// A lease on what `target` runs from, for the environment that will run it. A target
+    /// resolved just before its code was collected is resolved again (once), so it runs the
+    /// configuration that replaced it.
+    pub(crate) fn lease(
+        &self,
+        target: &mut Target,
+    ) -> Result<Arc<dyn std::any::Any + Send + Sync>, LambdaApiError> {
+        let code = &self.inner.code;
+        if let Some(lease) = code.lease(&target.version.trees) {
+            return Ok(Arc::new(lease));
+        }
+        let r = FunctionRef::parse(&target.version.config.name)?
+            .with_query_qualifier(Some(&target.qualifier))?;
+        let again = self.target(&r, AliasVersion::Routed)?;
+        target.version = again.version;
+        code.lease(&target.version.trees)
+            .map(|l| Arc::new(l) as Arc<dyn std::any::Any + Send + Sync>)
+            .ok_or_else(|| {
+                LambdaApiError::Service("The function's code changed; try again.".into())
+            })
+    }
+
     /// "Function not found: <arn>", as AWS words it.
     pub fn function_not_found(&self, name: &str, qualifier: Option<&Qualifier>) -> LambdaApiError {
         let account = &self.inner.account;
@@ -150,6 +174,7 @@ impl Engine {
         let digest = Digest::from_hex(&config.code.sha256_hex).ok_or_else(|| {
             LambdaApiError::Service("The function's code reference is damaged.".into())
         })?;
+        let mut trees = vec![digest];
         let opt_dir = if config.layers.is_empty() {
             None
         } else {
@@ -161,11 +186,13 @@ impl Engine {
                 .ok_or_else(|| {
                     LambdaApiError::Service("The function's layer reference is damaged.".into())
                 })?;
+            trees.push(ignis_package::merged_key(&layers));
             Some(code.merged_layers_path(&layers))
         };
         Ok(Version {
             code_root: code.tree_path(&digest),
             opt_dir,
+            trees,
             config,
         })
     }

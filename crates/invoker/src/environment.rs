@@ -75,6 +75,8 @@ pub(crate) struct Environment {
     /// next invocation's thaw: a freeze only happens if no invocation began since it was asked.
     freezing: Arc<FreezeGate>,
     _slot: OwnedSemaphorePermit,
+    /// The lease on the code and layers this environment runs from.
+    _lease: Option<Arc<dyn std::any::Any + Send + Sync>>,
 }
 
 #[derive(Default)]
@@ -409,6 +411,7 @@ pub(crate) async fn start(
         provision: None,
         freezing: Arc::new(FreezeGate::default()),
         _slot: slot,
+        _lease: inv.lease.clone(),
     };
     let (payload, status, lines): (Bytes, Status, Vec<String>) = match end {
         InitEnd::Ready => {

@@ -119,6 +119,9 @@ pub struct Invocation {
     pub tail_log: bool,
     /// The function's layers merged into one read-only directory (what `/opt` holds), if any.
     pub opt_dir: Option<PathBuf>,
+    /// Keeps `code_root` and `opt_dir` from garbage collection: an environment started for
+    /// this invocation holds it for as long as it lives.
+    pub lease: Option<Arc<dyn std::any::Any + Send + Sync>>,
 }
 
 /// The measured numbers of one invocation, as on its `REPORT` line.

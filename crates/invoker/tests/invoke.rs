@@ -92,6 +92,7 @@ fn invocation(f: &Arc<FunctionConfig>, code: &Path, payload: Value, tail_log: bo
         cognito_identity: None,
         tail_log,
         opt_dir: None,
+        lease: None,
     }
 }
 

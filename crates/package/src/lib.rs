@@ -25,11 +25,13 @@ mod error;
 mod extract;
 mod fsutil;
 mod inspect;
+mod lease;
 mod limits;
 mod merge;
 mod store;
 
 pub use digest::Digest;
 pub use error::PackageError;
+pub use lease::CodeLease;
 pub use limits::Limits;
 pub use store::{CodeStore, StoredPackage, merged_key};

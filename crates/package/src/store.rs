@@ -58,6 +58,8 @@ pub struct CodeStore {
     /// queue up instead of extracting it twice.
     busy: Mutex<HashSet<Digest>>,
     idle: Condvar,
+    /// Trees environments hold (see [`CodeStore::lease`]).
+    pub(crate) leases: Mutex<crate::lease::Leases>,
 }
 
 impl CodeStore {
@@ -75,6 +77,7 @@ impl CodeStore {
             tmp: root.join(TMP),
             busy: Mutex::new(HashSet::new()),
             idle: Condvar::new(),
+            leases: Mutex::default(),
         };
         for dir in [&store.blobs, &store.trees, &store.opt, &store.tmp] {
             fs::create_dir_all(dir).map_err(PackageError::io("create directory", dir))?;
@@ -137,6 +140,7 @@ impl CodeStore {
         };
 
         let _busy = self.lock(digest);
+        self.leases().present(&digest);
         if self.contains(&digest) {
             return Ok(stored);
         }
@@ -180,10 +184,20 @@ impl CodeStore {
         self.zip_path(d).is_file() && self.tree_path(d).is_dir()
     }
 
-    /// Deletes the blob and tree of `d`, for garbage collection. The caller makes sure no
-    /// function still uses it. Removing a package that is not there succeeds.
-    pub fn remove(&self, d: &Digest) -> Result<(), PackageError> {
+    /// Deletes the blob and tree of `d`, for garbage collection, unless an environment holds a
+    /// lease on it: then it stays (`Ok(false)`) and [`CodeStore::take_deferred`] hands it back
+    /// once free. The caller makes sure no function version still refers to it. Removing a
+    /// package that is not there succeeds.
+    pub fn remove(&self, d: &Digest) -> Result<bool, PackageError> {
         let _busy = self.lock(*d);
+        {
+            let mut leases = self.leases();
+            if leases.is_held(d) {
+                leases.defer(*d);
+                return Ok(false);
+            }
+            leases.removed(*d);
+        }
         let zip_path = self.zip_path(d);
         match fs::remove_file(&zip_path) {
             Err(e) if e.kind() != io::ErrorKind::NotFound => {
@@ -191,7 +205,7 @@ impl CodeStore {
             }
             _ => {}
         }
-        self.remove_tree(d)
+        self.remove_tree(d).map(|()| true)
     }
 
     /// The digests of all stored blobs, sorted; for garbage collection.
@@ -223,6 +237,7 @@ impl CodeStore {
         let key = merged_key(layers);
         let dest = self.opt.join(key.hex());
         let _busy = self.lock(key);
+        self.leases().present(&key);
         if dest.is_dir() {
             return Ok(dest);
         }
@@ -256,9 +271,14 @@ impl CodeStore {
         Ok(dest)
     }
 
-    /// Removes every merged directory whose key is not in `keep` (see [`merged_key`]); returns
-    /// the keys removed. The caller computes `keep` from the layer lists still in use.
-    pub fn retain_merged(&self, keep: &HashSet<Digest>) -> Result<Vec<Digest>, PackageError> {
+    /// Removes every merged directory whose key is not in `keep` (see [`merged_key`]) and that
+    /// nobody held a lease on since `mark` ([`CodeStore::collection_mark`], taken before `keep`
+    /// was computed); returns the keys removed. The caller computes `keep` from the layer lists still in use.
+    pub fn retain_merged(
+        &self,
+        keep: &HashSet<Digest>,
+        mark: u64,
+    ) -> Result<Vec<Digest>, PackageError> {
         let mut removed = Vec::new();
         for path in read_dir(&self.opt)? {
             let key = path
@@ -273,6 +293,14 @@ impl CodeStore {
                 continue;
             }
             let _busy = self.lock(key);
+            {
+                // A leased directory stays until a later collection finds it free.
+                let mut leases = self.leases();
+                if leases.held_since(&key, mark) {
+                    continue;
+                }
+                leases.removed(key);
+            }
             self.remove_dir(&path)?;
             removed.push(key);
         }

@@ -823,12 +823,14 @@ fn merged_layers_are_built_once_in_order_and_read_only() {
 
     // Collection keeps only what is asked for.
     let keep = std::collections::HashSet::from([ignis_package::merged_key(&[b, a])]);
-    let removed = store.retain_merged(&keep).unwrap();
+    let removed = store.retain_merged(&keep, store.collection_mark()).unwrap();
     assert_eq!(removed, vec![ignis_package::merged_key(&[a, b])]);
     assert!(!ab.exists());
     assert!(ba.is_dir());
     assert!(snapshot(dir.path()).tmp.is_empty());
-    store.retain_merged(&Default::default()).unwrap();
+    store
+        .retain_merged(&Default::default(), store.collection_mark())
+        .unwrap();
     assert!(!ba.exists());
 
     // Reopening keeps merged directories.

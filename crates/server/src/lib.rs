@@ -159,7 +159,7 @@ pub async fn up(config: NodeConfig) -> Result<(), ServerError> {
             secret_access_key: credentials.secret_access_key.clone(),
         },
         code_urls: CodeUrlSigner::new(&data.url_signing_key()?),
-        code_lock: Arc::new(tokio::sync::Mutex::new(())),
+        code_locks: Default::default(),
         engine: engine.clone(),
         // Probing the host's interpreters blocks (it runs them); keep it off the reactor.
         runtimes: Arc::new(
@@ -170,6 +170,7 @@ pub async fn up(config: NodeConfig) -> Result<(), ServerError> {
     });
     let (stop_dispatch, dispatch_stopped) = tokio::sync::watch::channel(false);
     let metering = usage::spawn(invoker.clone(), store.clone(), dispatch_stopped.clone());
+    let sweeper = ignis_api::spawn_code_sweeper(state.clone(), dispatch_stopped.clone());
     let dispatcher = ignis_engine::dispatch::spawn(
         engine,
         ignis_engine::DispatchConfig {
@@ -197,6 +198,7 @@ pub async fn up(config: NodeConfig) -> Result<(), ServerError> {
     // Intake has stopped; stop taking queued events, then stop every environment.
     let _ = stop_dispatch.send(true);
     let _ = dispatcher.await;
+    let _ = sweeper.await;
     invoker.shutdown().await;
     let _ = metering.await;
     usage::flush(&invoker, &store).await;

@@ -82,7 +82,7 @@ impl Harness {
                 secret_access_key: SECRET_KEY.into(),
             },
             code_urls: CodeUrlSigner::new(b"harness-url-key"),
-            code_lock: Arc::new(tokio::sync::Mutex::new(())),
+            code_locks: Default::default(),
             engine,
             runtimes: Arc::new(vec!["python3.11".into(), "nodejs20.x".into()]),
         });
