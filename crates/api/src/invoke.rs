@@ -102,6 +102,7 @@ pub async fn invoke(
         mode,
         client_context: client_context(&h)?,
         tail_log: header(&h, headers::LOG_TYPE) == Some("Tail"),
+        stream: false,
     };
     let executed =
         HeaderValue::from_str(&target.config().version).expect("versions are header-safe");
@@ -109,6 +110,7 @@ pub async fn invoke(
         Outcome::Checked => return Ok(with_version(StatusCode::NO_CONTENT, executed)),
         Outcome::Queued => return Ok(with_version(StatusCode::ACCEPTED, executed)),
         Outcome::Finished(result) => result,
+        Outcome::Streaming(_) => unreachable!("Invoke does not ask for a stream"),
     };
     let mut response = (
         StatusCode::OK,

@@ -56,6 +56,8 @@ pub struct Request {
     pub client_context: Option<String>,
     /// The caller wants the last 4 KB of the invocation's log.
     pub tail_log: bool,
+    /// The caller takes the response as a stream ([`Outcome::Streaming`]).
+    pub stream: bool,
 }
 
 impl Request {
@@ -67,8 +69,24 @@ impl Request {
             mode,
             client_context: None,
             tail_log: false,
+            stream: false,
         }
     }
+}
+
+/// How many chunks of a streamed response wait for a slow reader before the runtime is held
+/// back (each chunk is what the runtime wrote at once).
+const STREAM_CHUNKS: usize = 16;
+
+/// A synchronous invocation whose response arrives as it is written.
+#[derive(Debug)]
+pub struct Streaming {
+    /// The response body, chunk by chunk, for a function that streams; empty for one that
+    /// answers whole (its payload is then in the result).
+    pub chunks: tokio::sync::mpsc::Receiver<Bytes>,
+    /// How it ended, once it has: the function's error (from the stream's trailers, or a
+    /// timeout or crash) or success, with the REPORT's figures.
+    pub end: tokio::sync::oneshot::Receiver<Result<InvokeResult, LambdaApiError>>,
 }
 
 /// What an invocation came to.
@@ -76,6 +94,8 @@ impl Request {
 pub enum Outcome {
     /// It ran: the function's result or its error.
     Finished(InvokeResult),
+    /// It runs, and its response streams ([`Request::stream`]).
+    Streaming(Streaming),
     /// It is committed to the asynchronous queue.
     Queued,
     /// A dry run: it could run.
@@ -160,6 +180,9 @@ impl Engine {
                 self.enqueue(&target, &request).await?;
                 Ok(Outcome::Queued)
             }
+            Mode::RequestResponse if request.stream => {
+                self.stream(target, request).map(Outcome::Streaming)
+            }
             Mode::RequestResponse => self.run(target, request).await.map(Outcome::Finished),
         }
     }
@@ -167,9 +190,38 @@ impl Engine {
     /// Runs one invocation now, holding a concurrency permit until its environment is released.
     pub(crate) async fn run(
         &self,
-        mut target: Target,
+        target: Target,
         request: Request,
     ) -> Result<InvokeResult, LambdaApiError> {
+        let (invocation, permit) = self.prepare(target, request, None)?;
+        self.inner
+            .invoker
+            .invoke_holding(invocation, permit)
+            .await
+            .map_err(invoke_error)
+    }
+
+    /// Starts one invocation whose response streams; throttles and resolution failures are
+    /// answered at once, everything after through [`Streaming`].
+    fn stream(&self, target: Target, request: Request) -> Result<Streaming, LambdaApiError> {
+        let (tx, chunks) = tokio::sync::mpsc::channel(STREAM_CHUNKS);
+        let (invocation, permit) = self.prepare(target, request, Some(tx))?;
+        let (done, end) = tokio::sync::oneshot::channel();
+        let invoker = self.inner.invoker.clone();
+        tokio::spawn(async move {
+            let result = invoker.invoke_holding(invocation, permit).await;
+            let _ = done.send(result.map_err(invoke_error));
+        });
+        Ok(Streaming { chunks, end })
+    }
+
+    /// Takes a concurrency permit and a lease on the code, and builds the invocation.
+    fn prepare(
+        &self,
+        mut target: Target,
+        request: Request,
+        stream: Option<tokio::sync::mpsc::Sender<Bytes>>,
+    ) -> Result<(Invocation, Permit), LambdaApiError> {
         let permit = self.inner.limiter.acquire(&target.config().name)?;
         let lease = self.lease(&mut target)?;
         let config = target.config().clone();
@@ -184,12 +236,9 @@ impl Engine {
             tail_log: request.tail_log,
             opt_dir: target.version.opt_dir.clone(),
             lease: Some(lease),
+            stream,
         };
-        self.inner
-            .invoker
-            .invoke_holding(invocation, permit)
-            .await
-            .map_err(invoke_error)
+        Ok((invocation, permit))
     }
 
     /// Commits the event to the queue, then wakes the dispatcher.

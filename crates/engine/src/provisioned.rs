@@ -75,6 +75,7 @@ impl Engine {
                 tail_log: false,
                 opt_dir: version.opt_dir.clone(),
                 lease: Some(lease),
+                stream: None,
             };
             if let Err(e) = engine.inner.invoker.provision(template, requested).await {
                 tracing::warn!(function = %key.0, qualifier = %key.1, error = %e, "provisioned concurrency failed");

@@ -566,7 +566,7 @@ impl Environment {
         self.output
             .line(&report::start_line(&inv.request_id, &f.version));
 
-        let mut outcome = self.api.begin(&inv.request_id);
+        let mut outcome = self.api.begin(&inv.request_id, inv.stream.clone());
         let (handed_out_tx, handed_out_rx) = oneshot::channel();
         let now = chrono::Utc::now();
         let dispatch = Dispatch {

@@ -46,7 +46,7 @@ pub use launcher::{
 };
 pub use output::TAIL_BYTES;
 pub use process::ProcessLauncher;
-pub use runtime_api::MAX_RESPONSE_BYTES;
+pub use runtime_api::{MAX_RESPONSE_BYTES, MAX_STREAMED_RESPONSE_BYTES};
 pub use sandbox::{SandboxConfig, SandboxLauncher};
 pub use usage::FunctionUsage;
 
@@ -122,6 +122,11 @@ pub struct Invocation {
     /// Keeps `code_root` and `opt_dir` from garbage collection: an environment started for
     /// this invocation holds it for as long as it lives.
     pub lease: Option<Arc<dyn std::any::Any + Send + Sync>>,
+    /// When set, a response the runtime streams (`Lambda-Runtime-Function-Response-Mode:
+    /// streaming`) goes here chunk by chunk as it arrives, and the result's payload is empty
+    /// unless the stream ended in an error (then it is the error JSON). A response that is not
+    /// streamed still comes back whole in the result.
+    pub stream: Option<tokio::sync::mpsc::Sender<Bytes>>,
 }
 
 /// The measured numbers of one invocation, as on its `REPORT` line.

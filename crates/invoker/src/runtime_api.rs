@@ -25,6 +25,9 @@ use tokio_util::sync::CancellationToken;
 pub const MAX_RESPONSE_BYTES: usize = 6_291_556;
 /// Most bytes of an oversized body read (and thrown away) so the runtime still gets its 413.
 const MAX_DRAIN_BYTES: usize = 64 << 20;
+/// Largest response a runtime may stream to a caller that takes it as a stream (Lambda's
+/// 20 MiB for streamed responses); a buffered caller gets at most [`MAX_RESPONSE_BYTES`].
+pub const MAX_STREAMED_RESPONSE_BYTES: usize = 20 << 20;
 
 pub const HDR_REQUEST_ID: &str = "lambda-runtime-aws-request-id";
 pub const HDR_DEADLINE_MS: &str = "lambda-runtime-deadline-ms";
@@ -33,6 +36,9 @@ pub const HDR_TRACE_ID: &str = "lambda-runtime-trace-id";
 pub const HDR_CLIENT_CONTEXT: &str = "lambda-runtime-client-context";
 pub const HDR_COGNITO_IDENTITY: &str = "lambda-runtime-cognito-identity";
 pub const HDR_ERROR_TYPE: &str = "lambda-runtime-function-error-type";
+/// Base64 of the error JSON, in the trailers of a streamed response that failed.
+pub const HDR_ERROR_BODY: &str = "lambda-runtime-function-error-body";
+pub const HDR_RESPONSE_MODE: &str = "lambda-runtime-function-response-mode";
 
 pub const PATH_NEXT: &str = "/2018-06-01/runtime/invocation/next";
 pub const PATH_RESPONSE: &str = "/2018-06-01/runtime/invocation/{id}/response";
@@ -80,6 +86,8 @@ struct Current {
     request_id: String,
     /// `None` once the runtime has answered.
     outcome: Option<oneshot::Sender<Outcome>>,
+    /// Where a streamed response's body goes as it arrives, when the caller takes a stream.
+    sink: Option<mpsc::Sender<Bytes>>,
 }
 
 struct ApiState {
@@ -145,11 +153,17 @@ impl RuntimeApi {
     }
 
     /// Makes `request_id` the current request; its outcome arrives on the returned receiver.
-    pub fn begin(&self, request_id: &str) -> oneshot::Receiver<Outcome> {
+    /// A streamed response's body goes to `sink` as it arrives, if there is one.
+    pub fn begin(
+        &self,
+        request_id: &str,
+        sink: Option<mpsc::Sender<Bytes>>,
+    ) -> oneshot::Receiver<Outcome> {
         let (tx, rx) = oneshot::channel();
         *lock(&self.state.current) = Some(Current {
             request_id: request_id.to_string(),
             outcome: Some(tx),
+            sink,
         });
         rx
     }
@@ -256,19 +270,26 @@ impl Refusal {
     }
 }
 
-/// Takes the right to answer `id`.
-fn claim(st: &ApiState, id: &str) -> Result<oneshot::Sender<Outcome>, Refusal> {
+type Claim = (oneshot::Sender<Outcome>, Option<mpsc::Sender<Bytes>>);
+
+/// Takes the right to answer `id` (and the sink of a streamed answer).
+fn claim(st: &ApiState, id: &str) -> Result<Claim, Refusal> {
     let mut current = lock(&st.current);
     match current.as_mut() {
-        Some(c) if c.request_id == id => c.outcome.take().ok_or(Refusal::Answered),
+        Some(c) if c.request_id == id => {
+            let tx = c.outcome.take().ok_or(Refusal::Answered)?;
+            Ok((tx, c.sink.take()))
+        }
         _ => Err(Refusal::UnknownId),
     }
 }
 
 enum BodyRead {
     Complete(Bytes),
+    /// A streamed body that ended with error trailers: the error JSON.
+    Failed(Bytes),
     TooLarge,
-    Failed(String),
+    Unreadable(String),
 }
 
 /// Reads at most `limit` bytes; an oversized body is read on (up to a bound) and thrown away,
@@ -283,7 +304,7 @@ async fn read_limited(mut body: Body, limit: usize) -> BodyRead {
                 tracing::debug!(error = %e, "oversized body not read to its end");
                 return BodyRead::TooLarge;
             }
-            Err(e) => return BodyRead::Failed(e.to_string()),
+            Err(e) => return BodyRead::Unreadable(e.to_string()),
         };
         let Ok(data) = frame.into_data() else {
             continue;
@@ -303,6 +324,69 @@ async fn read_limited(mut body: Body, limit: usize) -> BodyRead {
     } else {
         BodyRead::Complete(buf.freeze())
     }
+}
+
+/// Reads a streamed response (`Lambda-Runtime-Function-Response-Mode: streaming`): data frames
+/// go to `sink` as they arrive when there is one (at most [`MAX_STREAMED_RESPONSE_BYTES`]),
+/// else they are buffered (at most `limit`); error trailers make it a function error.
+async fn read_streamed(
+    mut body: Body,
+    limit: usize,
+    sink: Option<mpsc::Sender<Bytes>>,
+) -> BodyRead {
+    let limit = if sink.is_some() {
+        MAX_STREAMED_RESPONSE_BYTES
+    } else {
+        limit
+    };
+    let mut buf = BytesMut::new();
+    let mut seen = 0usize;
+    while let Some(frame) = body.frame().await {
+        let frame = match frame {
+            Ok(f) => f,
+            Err(e) => return BodyRead::Unreadable(e.to_string()),
+        };
+        let data = match frame.into_data() {
+            Ok(data) => data,
+            Err(frame) => {
+                if let Ok(trailers) = frame.into_trailers()
+                    && let Some(error) = trailer_error(&trailers)
+                {
+                    return BodyRead::Failed(error);
+                }
+                continue;
+            }
+        };
+        seen += data.len();
+        if seen > limit {
+            return BodyRead::TooLarge;
+        }
+        match &sink {
+            // A caller that stopped listening loses the rest; the runtime still runs to its end.
+            Some(sink) => {
+                let _ = sink.send(data).await;
+            }
+            None => buf.extend_from_slice(&data),
+        }
+    }
+    BodyRead::Complete(buf.freeze())
+}
+
+/// The error a streamed response's trailers report, as the error JSON.
+fn trailer_error(trailers: &HeaderMap) -> Option<Bytes> {
+    let error_type = trailers.get(HDR_ERROR_TYPE).and_then(|v| v.to_str().ok());
+    let body = trailers.get(HDR_ERROR_BODY).map(|v| {
+        use base64::Engine;
+        let raw = v.as_bytes();
+        base64::engine::general_purpose::STANDARD
+            .decode(raw)
+            .map(Bytes::from)
+            .unwrap_or_else(|_| Bytes::copy_from_slice(raw))
+    });
+    if error_type.is_none() && body.is_none() {
+        return None;
+    }
+    Some(error_body(body.unwrap_or_default(), error_type))
 }
 
 /// The runtime's error body as the caller gets it: verbatim when it is JSON, otherwise wrapped.
@@ -328,11 +412,20 @@ async fn answer(
     body: Body,
     is_error: bool,
 ) -> Response {
-    let tx = match claim(&st, &id) {
-        Ok(tx) => tx,
+    let (tx, sink) = match claim(&st, &id) {
+        Ok(claimed) => claimed,
         Err(refusal) => return refusal.response(),
     };
-    match read_limited(body, MAX_RESPONSE_BYTES).await {
+    let streamed = !is_error
+        && headers
+            .get(HDR_RESPONSE_MODE)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"streaming"));
+    let read = if streamed {
+        read_streamed(body, MAX_RESPONSE_BYTES, sink).await
+    } else {
+        read_limited(body, MAX_RESPONSE_BYTES).await
+    };
+    match read {
         BodyRead::Complete(bytes) => {
             let outcome = if is_error {
                 Outcome::Error(error_body(bytes, error_type(&headers)))
@@ -342,11 +435,15 @@ async fn answer(
             let _ = tx.send(outcome);
             json(StatusCode::ACCEPTED, BODY_ACCEPTED)
         }
+        BodyRead::Failed(error) => {
+            let _ = tx.send(Outcome::Error(error));
+            json(StatusCode::ACCEPTED, BODY_ACCEPTED)
+        }
         BodyRead::TooLarge => {
             let _ = tx.send(Outcome::TooLarge);
             json(StatusCode::PAYLOAD_TOO_LARGE, BODY_TOO_LARGE)
         }
-        BodyRead::Failed(e) => {
+        BodyRead::Unreadable(e) => {
             let _ = tx.send(Outcome::Truncated(e));
             json(StatusCode::BAD_REQUEST, BODY_UNREADABLE)
         }
@@ -382,7 +479,9 @@ async fn init_error(State(st): State<Arc<ApiState>>, headers: HeaderMap, body: B
             json(StatusCode::ACCEPTED, BODY_ACCEPTED)
         }
         BodyRead::TooLarge => json(StatusCode::PAYLOAD_TOO_LARGE, BODY_TOO_LARGE),
-        BodyRead::Failed(_) => json(StatusCode::BAD_REQUEST, BODY_UNREADABLE),
+        BodyRead::Unreadable(_) | BodyRead::Failed(_) => {
+            json(StatusCode::BAD_REQUEST, BODY_UNREADABLE)
+        }
     }
 }
 
@@ -412,6 +511,45 @@ mod tests {
         let default: serde_json::Value =
             serde_json::from_slice(&error_body(Bytes::from_static(b"x"), None)).unwrap();
         assert_eq!(default["errorType"], "Unhandled");
+    }
+
+    fn chunked(chunks: &[&'static str], trailers: Option<HeaderMap>) -> Body {
+        use http_body_util::StreamBody;
+        let mut frames: Vec<Result<http_body::Frame<Bytes>, std::convert::Infallible>> = chunks
+            .iter()
+            .map(|c| Ok(http_body::Frame::data(Bytes::from_static(c.as_bytes()))))
+            .collect();
+        if let Some(t) = trailers {
+            frames.push(Ok(http_body::Frame::trailers(t)));
+        }
+        Body::new(StreamBody::new(futures_util::stream::iter(frames)))
+    }
+
+    #[tokio::test]
+    async fn error_trailers_make_a_streamed_response_a_function_error() {
+        use base64::Engine;
+        let mut t = HeaderMap::new();
+        t.insert(HDR_ERROR_TYPE, HeaderValue::from_static("Error"));
+        let json = br#"{"errorType":"Error","errorMessage":"boom"}"#;
+        let b64 = base64::engine::general_purpose::STANDARD.encode(json);
+        t.insert(HDR_ERROR_BODY, HeaderValue::from_str(&b64).unwrap());
+        let read = read_streamed(chunked(&["partial-"], Some(t)), 100, None).await;
+        assert!(matches!(read, BodyRead::Failed(b) if b.as_ref() == json));
+
+        let ok = read_streamed(chunked(&["a", "b"], Some(HeaderMap::new())), 100, None).await;
+        assert!(matches!(ok, BodyRead::Complete(b) if b.as_ref() == b"ab"));
+
+        let (tx, mut rx) = mpsc::channel(4);
+        let sent = read_streamed(chunked(&["x", "y"], None), 1, Some(tx)).await;
+        assert!(
+            matches!(sent, BodyRead::Complete(b) if b.is_empty()),
+            "streamed to the sink, not buffered; a sink has the 20 MiB bound"
+        );
+        assert_eq!(rx.recv().await.unwrap(), "x");
+        assert_eq!(rx.recv().await.unwrap(), "y");
+
+        let big = read_streamed(chunked(&["12345", "6"], None), 5, None).await;
+        assert!(matches!(big, BodyRead::TooLarge));
     }
 
     #[tokio::test]

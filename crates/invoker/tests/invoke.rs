@@ -93,6 +93,7 @@ fn invocation(f: &Arc<FunctionConfig>, code: &Path, payload: Value, tail_log: bo
         tail_log,
         opt_dir: None,
         lease: None,
+        stream: None,
     }
 }
 

@@ -1,0 +1,139 @@
+//! The engine's streamed outcome, end to end with Ignis's Node.js bootstrap in a plain process:
+//! chunks arrive as the function writes them, and an error after partial output ends the stream
+//! as a function error.
+
+use ignis_engine::{Engine, EngineParts, Mode, Outcome, Request};
+use ignis_model::function::{CodeRef, LoggingConfig};
+use ignis_model::{Account, Architecture, FunctionConfig, FunctionRef, TracingMode};
+use std::io::Write;
+use std::sync::Arc;
+
+const HANDLER: &str = r#"
+exports.handler = awslambda.streamifyResponse(async (event, stream) => {
+  stream.write("partial-");
+  await new Promise((r) => setTimeout(r, 50));
+  if (event.fail) throw new Error("broke after partial");
+  stream.write("rest");
+  stream.end();
+});
+"#;
+
+fn zip() -> Vec<u8> {
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    w.start_file("index.js", zip::write::SimpleFileOptions::default())
+        .unwrap();
+    w.write_all(HANDLER.as_bytes()).unwrap();
+    w.finish().unwrap().into_inner()
+}
+
+async fn engine(dir: &std::path::Path) -> Engine {
+    let account = Account {
+        id: "000000000000".into(),
+        region: "us-east-1".into(),
+    };
+    let store = ignis_store::Store::open(&dir.join("metadata.db"))
+        .await
+        .unwrap();
+    let code = Arc::new(ignis_package::CodeStore::open(&dir.join("code")).unwrap());
+    let stored = code.put(&zip(), &ignis_package::Limits::LAMBDA).unwrap();
+    let config = FunctionConfig {
+        name: "streams".into(),
+        version: "$LATEST".into(),
+        runtime: Some("nodejs20.x".into()),
+        handler: Some("index.handler".into()),
+        role: "arn:aws:iam::000000000000:role/any".into(),
+        description: String::new(),
+        timeout: 10,
+        memory_size: 512,
+        environment: None,
+        ephemeral_storage: 512,
+        architectures: vec![Architecture::X86_64],
+        tracing_mode: TracingMode::PassThrough,
+        logging: LoggingConfig::default_for("streams"),
+        layers: vec![],
+        dead_letter_target: None,
+        kms_key_arn: None,
+        code: CodeRef {
+            sha256_hex: stored.digest.hex(),
+            sha256_base64: stored.digest.base64(),
+            size: stored.code_size,
+            unzipped_size: stored.unzipped_size,
+        },
+        revision_id: "rev-1".into(),
+        last_modified_ms: 0,
+    };
+    store
+        .create_function(&config, &Default::default())
+        .await
+        .unwrap();
+    let logs = ignis_logs::LogStore::open(dir.join("logs"), 1 << 20).unwrap();
+    let invoker = ignis_invoker::Invoker::new(
+        ignis_invoker::InvokerConfig::new(account.clone(), dir.join("runtime"), logs),
+        Arc::new(ignis_invoker::ProcessLauncher::new()),
+    )
+    .unwrap();
+    Engine::start(EngineParts {
+        account,
+        store,
+        code,
+        invoker,
+        concurrency_limit: 1000,
+    })
+    .await
+    .unwrap()
+}
+
+async fn stream(
+    engine: &Engine,
+    payload: &'static str,
+) -> (Vec<bytes::Bytes>, ignis_engine::InvokeResult) {
+    let target = engine
+        .resolve(&FunctionRef::parse("streams").unwrap())
+        .unwrap();
+    let mut request = Request::new(
+        uuid::Uuid::new_v4().to_string(),
+        payload.into(),
+        Mode::RequestResponse,
+    );
+    request.stream = true;
+    let Outcome::Streaming(mut s) = engine.invoke(target, request).await.unwrap() else {
+        panic!("a streamed request streams");
+    };
+    let mut chunks = Vec::new();
+    while let Some(c) = s.chunks.recv().await {
+        chunks.push(c);
+    }
+    (chunks, s.end.await.unwrap().unwrap())
+}
+
+#[tokio::test]
+async fn chunks_stream_and_a_late_error_is_a_function_error() {
+    let have_node = ignis_invoker::available_runtimes()
+        .iter()
+        .any(|r| r == "nodejs20.x");
+    if !have_node {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI must have nodejs20.x"
+        );
+        eprintln!("SKIPPED: nodejs20.x is not available on this host");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine(dir.path()).await;
+
+    let (chunks, end) = stream(&engine, "{}").await;
+    assert_eq!(chunks.concat(), b"partial-rest");
+    assert!(
+        chunks.len() >= 2,
+        "written in two parts, seen in two parts: {chunks:?}"
+    );
+    assert!(end.function_error.is_none(), "{end:?}");
+    assert!(end.payload.is_empty());
+
+    let (chunks, end) = stream(&engine, r#"{"fail":true}"#).await;
+    assert_eq!(chunks.concat(), b"partial-");
+    assert_eq!(end.function_error.as_deref(), Some("Unhandled"));
+    let error: serde_json::Value = serde_json::from_slice(&end.payload).unwrap();
+    assert_eq!(error["errorMessage"], "broke after partial");
+}
