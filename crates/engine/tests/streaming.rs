@@ -31,7 +31,7 @@ async fn engine(dir: &std::path::Path) -> Engine {
         id: "000000000000".into(),
         region: "us-east-1".into(),
     };
-    let store = ignis_store::Store::open(&dir.join("metadata.db"))
+    let store = ignis_store::Store::open(&dir.join("metadata.db"), "node-test")
         .await
         .unwrap();
     let code = Arc::new(ignis_package::CodeStore::open(&dir.join("code")).unwrap());

@@ -26,8 +26,8 @@ pub const MAX_RESPONSE_BYTES: usize = 6_291_556;
 /// Most bytes of an oversized body read (and thrown away) so the runtime still gets its 413.
 const MAX_DRAIN_BYTES: usize = 64 << 20;
 /// Largest response a runtime may stream to a caller that takes it as a stream (Lambda's
-/// 20 MiB for streamed responses); a buffered caller gets at most [`MAX_RESPONSE_BYTES`].
-pub const MAX_STREAMED_RESPONSE_BYTES: usize = 20 << 20;
+/// 200 MB for streamed responses); a buffered caller gets at most [`MAX_RESPONSE_BYTES`].
+pub const MAX_STREAMED_RESPONSE_BYTES: usize = 200 << 20;
 
 pub const HDR_REQUEST_ID: &str = "lambda-runtime-aws-request-id";
 pub const HDR_DEADLINE_MS: &str = "lambda-runtime-deadline-ms";
@@ -543,7 +543,7 @@ mod tests {
         let sent = read_streamed(chunked(&["x", "y"], None), 1, Some(tx)).await;
         assert!(
             matches!(sent, BodyRead::Complete(b) if b.is_empty()),
-            "streamed to the sink, not buffered; a sink has the 20 MiB bound"
+            "streamed to the sink, not buffered; a sink has the 200 MiB bound"
         );
         assert_eq!(rx.recv().await.unwrap(), "x");
         assert_eq!(rx.recv().await.unwrap(), "y");

@@ -96,6 +96,21 @@ impl DataDir {
         write_private(&path, &key).map_err(|source| ServerError::DataDir { path, source })?;
         Ok(key.to_vec())
     }
+
+    /// This node's id, created once (`<data>/node-id`): it owns the queue leases the node
+    /// takes, so one node's start never releases another's.
+    pub fn node_id(&self) -> Result<String, ServerError> {
+        let path = self.path.join("node-id");
+        if let Ok(id) = std::fs::read_to_string(&path)
+            && uuid::Uuid::parse_str(id.trim()).is_ok()
+        {
+            return Ok(id.trim().to_string());
+        }
+        let id = uuid::Uuid::new_v4().to_string();
+        write_private(&path, id.as_bytes())
+            .map_err(|source| ServerError::DataDir { path, source })?;
+        Ok(id)
+    }
 }
 
 /// Writes a file readable by its owner only (created with mode 0600, replaced atomically).

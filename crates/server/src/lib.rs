@@ -96,7 +96,7 @@ pub async fn up(config: NodeConfig) -> Result<(), ServerError> {
         config.access_key_id.clone(),
         config.secret_access_key.clone(),
     )?;
-    let store = Store::open(&data.metadata_db()).await?;
+    let store = Store::open(&data.metadata_db(), &data.node_id()?).await?;
     let code = CodeStore::open(&data.code_dir())?;
     let account = Account {
         id: config.account_id.clone(),

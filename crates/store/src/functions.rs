@@ -22,14 +22,11 @@ pub struct Page<T> {
 }
 
 pub(crate) fn decode(name: &str, json: &str) -> Result<FunctionConfig, StoreError> {
-    serde_json::from_str(json).map_err(|source| StoreError::Corrupt {
-        name: name.to_string(),
-        source,
-    })
+    crate::shapes::FUNCTION_CONFIG.decode(name, json)
 }
 
 pub(crate) fn encode(config: &FunctionConfig) -> String {
-    serde_json::to_string(config).expect("a FunctionConfig always serialises")
+    crate::shapes::FUNCTION_CONFIG.encode(config)
 }
 
 impl Store {

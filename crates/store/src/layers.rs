@@ -8,14 +8,11 @@ use ignis_model::layer::LayerVersion;
 use sqlx::Row;
 
 fn decode(name: &str, json: &str) -> Result<LayerVersion, StoreError> {
-    serde_json::from_str(json).map_err(|source| StoreError::Corrupt {
-        name: name.to_string(),
-        source,
-    })
+    crate::shapes::LAYER_VERSION.decode(name, json)
 }
 
 fn encode(v: &LayerVersion) -> String {
-    serde_json::to_string(v).expect("a LayerVersion always serialises")
+    crate::shapes::LAYER_VERSION.encode(v)
 }
 
 fn as_i64(n: u64) -> i64 {

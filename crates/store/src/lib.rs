@@ -14,6 +14,7 @@ mod functions;
 mod layers;
 mod policies;
 mod queue;
+mod shapes;
 mod usage;
 mod versions;
 
@@ -79,13 +80,16 @@ type AliasCache = HashMap<(String, String), ignis_model::Alias>;
 #[derive(Clone)]
 pub struct Store {
     pool: SqlitePool,
+    /// The node this store handle belongs to: it owns the leases it takes.
+    node: Arc<str>,
     cache: Arc<RwLock<ConfigCache>>,
     aliases: Arc<RwLock<AliasCache>>,
 }
 
 impl Store {
-    /// Opens (creating if needed) the database at `path`, runs migrations and fills the cache.
-    pub async fn open(path: &Path) -> Result<Store, StoreError> {
+    /// Opens (creating if needed) the database at `path`, runs migrations, fills the cache and
+    /// releases the leases `node` held in its last run.
+    pub async fn open(path: &Path, node: &str) -> Result<Store, StoreError> {
         let options = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)
@@ -102,6 +106,7 @@ impl Store {
         sqlx::migrate!("./migrations").run(&pool).await?;
         let store = Store {
             pool,
+            node: Arc::from(node),
             cache: Arc::new(RwLock::new(HashMap::new())),
             aliases: Arc::new(RwLock::new(HashMap::new())),
         };

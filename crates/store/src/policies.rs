@@ -149,11 +149,7 @@ async fn target_revision(
             .fetch_optional(&mut **tx)
             .await?;
             let json = json.ok_or(PolicyError::TargetNotFound)?;
-            let config: FunctionConfig =
-                serde_json::from_str(&json).map_err(|source| StoreError::Corrupt {
-                    name: function.to_string(),
-                    source,
-                })?;
+            let config: FunctionConfig = crate::functions::decode(function, &json)?;
             Ok((config.revision_id.clone(), Some(config)))
         }
         PolicyTarget::Alias(a) => {
@@ -185,7 +181,7 @@ async fn bump_revision(
             )
             .bind(function)
             .bind(v)
-            .bind(serde_json::to_string(&*config).expect("a FunctionConfig always serialises"))
+            .bind(crate::functions::encode(config))
             .execute(&mut **tx)
             .await?;
         }

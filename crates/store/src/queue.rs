@@ -69,9 +69,12 @@ impl Store {
             })
             .collect();
         for e in &events {
-            sqlx::query("UPDATE async_events SET leased_until_ms = $2 WHERE request_id = $1")
-                .bind(&e.request_id)
-                .bind(now_ms + lease_ms)
+            sqlx::query(
+                "UPDATE async_events SET leased_until_ms = $2, lease_owner = $3 WHERE request_id = $1",
+            )
+            .bind(&e.request_id)
+            .bind(now_ms + lease_ms)
+            .bind(&*self.node)
                 .execute(&mut *tx)
                 .await?;
         }
@@ -96,7 +99,7 @@ impl Store {
         next_attempt_ms: i64,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "UPDATE async_events SET attempts = $2, next_attempt_ms = $3, leased_until_ms = NULL WHERE request_id = $1",
+            "UPDATE async_events SET attempts = $2, next_attempt_ms = $3, leased_until_ms = NULL, lease_owner = NULL WHERE request_id = $1",
         )
         .bind(request_id)
         .bind(i64::from(attempts))
@@ -114,11 +117,16 @@ impl Store {
         Ok(n.max(0) as u64)
     }
 
-    /// Forgets every lease: called when a node opens the store, since no other node can hold one.
+    /// Forgets this node's leases (and those written before leases had owners): called when
+    /// the node opens the store, since what it held died with its last run. Leases of other
+    /// nodes are left to expire.
     pub(crate) async fn release_leases(&self) -> Result<(), StoreError> {
-        sqlx::query("UPDATE async_events SET leased_until_ms = NULL")
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "UPDATE async_events SET leased_until_ms = NULL, lease_owner = NULL WHERE lease_owner = $1 OR lease_owner IS NULL",
+        )
+        .bind(&*self.node)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 }

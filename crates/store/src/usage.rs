@@ -96,7 +96,7 @@ mod tests {
     async fn usage_adds_up_and_reads_beside_the_store() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("metadata.db");
-        let store = Store::open(&path).await.unwrap();
+        let store = Store::open(&path, "node-test").await.unwrap();
         let u = |name: &str, requests, mb_ms| Usage {
             function_name: name.into(),
             requests,

@@ -54,7 +54,9 @@ fn draft(name: &str, hex: &str) -> LayerVersion {
 
 async fn open() -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("meta.db")).await.unwrap();
+    let store = Store::open(&dir.path().join("meta.db"), "node-test")
+        .await
+        .unwrap();
     (dir, store)
 }
 
@@ -109,7 +111,9 @@ async fn layer_versions_are_numbered_and_numbers_never_repeat() {
     assert!(store.layer_versions("l").await.unwrap().is_empty());
     // Deleted numbers are not handed out again, not even after a restart.
     store.close().await;
-    let store = Store::open(&dir.path().join("meta.db")).await.unwrap();
+    let store = Store::open(&dir.path().join("meta.db"), "node-test")
+        .await
+        .unwrap();
     assert_eq!(
         store
             .publish_layer_version(&draft("l", "c3"))
@@ -233,7 +237,9 @@ async fn function_policies_follow_the_version_revision() {
 
     // Survives a restart, with the revision.
     store.close().await;
-    let store = Store::open(&dir.path().join("meta.db")).await.unwrap();
+    let store = Store::open(&dir.path().join("meta.db"), "node-test")
+        .await
+        .unwrap();
     assert_eq!(store.cached("f", "$LATEST").unwrap().revision_id, r4);
     let policy = store
         .function_policy("f", "$LATEST")

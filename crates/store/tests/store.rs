@@ -38,7 +38,7 @@ fn config(name: &str, revision: &str) -> FunctionConfig {
 async fn functions_round_trip_and_survive_reopen() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("meta.db");
-    let store = Store::open(&path).await.unwrap();
+    let store = Store::open(&path, "node-test").await.unwrap();
     let tags = BTreeMap::from([("team".to_string(), "a".to_string())]);
     store
         .create_function(&config("f1", "r1"), &tags)
@@ -70,7 +70,7 @@ async fn functions_round_trip_and_survive_reopen() {
     store.untag("f1", &["team".to_string()]).await.unwrap();
     store.close().await;
 
-    let reopened = Store::open(&path).await.unwrap();
+    let reopened = Store::open(&path, "node-test").await.unwrap();
     let record = reopened.get_function("f1").await.unwrap();
     assert_eq!(record.latest.memory_size, 256);
     assert_eq!(
@@ -94,7 +94,9 @@ async fn functions_round_trip_and_survive_reopen() {
 #[tokio::test]
 async fn listing_pages_in_name_order() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("meta.db")).await.unwrap();
+    let store = Store::open(&dir.path().join("meta.db"), "node-test")
+        .await
+        .unwrap();
     for i in 0..7 {
         store
             .create_function(&config(&format!("f{i}"), "r"), &BTreeMap::new())
@@ -119,7 +121,7 @@ async fn queued_events_lease_ack_retry_and_survive_reopen() {
     use ignis_store::AsyncEvent;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("meta.db");
-    let store = Store::open(&path).await.unwrap();
+    let store = Store::open(&path, "node-test").await.unwrap();
     let event = |id: &str| AsyncEvent {
         request_id: id.into(),
         function_name: "f".into(),
@@ -147,9 +149,63 @@ async fn queued_events_lease_ack_retry_and_survive_reopen() {
     assert_eq!(again.len(), 1);
     assert_eq!(again[0].attempts, 1);
     store.close().await;
-    let reopened = Store::open(&path).await.unwrap();
+    let reopened = Store::open(&path, "node-test").await.unwrap();
     assert_eq!(reopened.queued_events().await.unwrap(), 1);
     let redelivered = reopened.lease_due(5_001, 10, 60_000).await.unwrap();
     assert_eq!(redelivered.len(), 1);
     assert_eq!(redelivered[0].request_id, "b");
+}
+
+#[tokio::test]
+async fn a_node_opening_the_store_releases_only_its_own_leases() {
+    use ignis_store::AsyncEvent;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("meta.db");
+    let a = Store::open(&path, "node-a").await.unwrap();
+    a.enqueue(
+        &AsyncEvent {
+            request_id: "e".into(),
+            function_name: "f".into(),
+            qualifier: "$LATEST".into(),
+            invoked_arn: "arn:aws:lambda:us-east-1:000000000000:function:f".into(),
+            payload: b"{}".to_vec(),
+            enqueued_ms: 100,
+            attempts: 0,
+        },
+        100,
+    )
+    .await
+    .unwrap();
+    assert_eq!(a.lease_due(100, 10, 60_000).await.unwrap().len(), 1);
+    // Another node starting on the same database leaves node a's lease alone.
+    let b = Store::open(&path, "node-b").await.unwrap();
+    assert!(b.lease_due(200, 10, 60_000).await.unwrap().is_empty());
+    b.close().await;
+    // Node a restarting releases its own lease: the event is delivered again.
+    a.close().await;
+    let a = Store::open(&path, "node-a").await.unwrap();
+    assert_eq!(a.lease_due(300, 10, 60_000).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn the_first_releases_metadata_opens() {
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/fixtures/data-dir-v1/metadata.db");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("metadata.db");
+    std::fs::copy(&fixture, &path).unwrap();
+    let store = Store::open(&path, "node-test").await.unwrap();
+    let latest = store.cached("kept", "$LATEST").expect("$LATEST of kept");
+    assert_eq!(latest.description, "written by the first release");
+    assert_eq!(store.cached("kept", "1").unwrap().layers.len(), 1);
+    assert_eq!(
+        store.cached_alias("kept", "live").unwrap().function_version,
+        "1"
+    );
+    assert_eq!(
+        store.queued_events().await.unwrap(),
+        1,
+        "its queued event is kept"
+    );
+    assert_eq!(store.reserved_concurrency().await.unwrap()["kept"], 5);
 }

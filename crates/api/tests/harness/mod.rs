@@ -54,7 +54,7 @@ impl Harness {
             id: "000000000000".into(),
             region: REGION.into(),
         };
-        let store = ignis_store::Store::open(&dir.path().join("metadata.db"))
+        let store = ignis_store::Store::open(&dir.path().join("metadata.db"), "node-test")
             .await
             .unwrap();
         let code = Arc::new(ignis_package::CodeStore::open(&dir.path().join("code")).unwrap());
