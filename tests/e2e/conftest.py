@@ -5,6 +5,7 @@ import os
 import re
 import signal
 import subprocess
+import time
 import zipfile
 from pathlib import Path
 
@@ -160,6 +161,18 @@ def fname(request):
     _counter[0] += 1
     base = re.sub(r"[^a-zA-Z0-9]", "-", request.node.name)[:40]
     return f"{base}-{_counter[0]}"
+
+
+def settled(client, name, timeout=10.0):
+    """The configuration of `name` once it is Active with its last update Successful (a create
+    answers Pending and an update InProgress; each settles under a new RevisionId, as on AWS)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        c = client.get_function_configuration(FunctionName=name)
+        if c["State"] == "Active" and c["LastUpdateStatus"] == "Successful":
+            return c
+        assert time.monotonic() < deadline, f"{name} did not settle: {c['State']}/{c.get('LastUpdateStatus')}"
+        time.sleep(0.02)
 
 
 def create(client, name, zip_bytes, **kw):

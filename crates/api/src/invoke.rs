@@ -145,6 +145,7 @@ pub async fn invoke(
     if body.len() > limit {
         return Err(too_large(limit));
     }
+    request::wait_until_active(&state, &r).await?;
     let target = resolve(&state, &r)?;
     let payload = json_payload(body)?;
     let executed = HeaderValue::from_str(&target.config.version).expect("versions are header-safe");
@@ -252,6 +253,7 @@ pub async fn invoke_async(
     if body.len() > limits::MAX_INVOKE_ASYNC_PAYLOAD_BYTES {
         return Err(too_large(limits::MAX_INVOKE_ASYNC_PAYLOAD_BYTES));
     }
+    request::wait_until_active(&state, &r).await?;
     let target = resolve(&state, &r)?;
     let payload = json_payload(body)?;
     enqueue(&state, &request_id, &r, &target, payload).await?;

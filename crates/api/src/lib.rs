@@ -12,7 +12,7 @@ mod code_url;
 pub mod concurrency;
 pub mod dispatch;
 mod front;
-mod functions;
+pub mod functions;
 mod invoke;
 mod layers;
 mod policy;

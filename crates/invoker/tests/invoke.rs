@@ -7,8 +7,7 @@ use ignis_invoker::{
     LaunchError, LaunchSpec, Launcher, ProcessLauncher, available_runtimes,
 };
 use ignis_logs::LogStore;
-use ignis_model::function::{CodeRef, LoggingConfig};
-use ignis_model::{Account, Architecture, FunctionConfig, TracingMode};
+use ignis_model::{Account, FunctionConfig};
 use regex::Regex;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashSet};
@@ -97,30 +96,11 @@ fn invocation(f: &Arc<FunctionConfig>, code: &Path, payload: Value, tail_log: bo
 
 fn function(name: &str, runtime: &str, handler: Option<&str>) -> Arc<FunctionConfig> {
     Arc::new(FunctionConfig {
-        name: name.into(),
-        version: "$LATEST".into(),
         runtime: Some(runtime.into()),
         handler: handler.map(str::to_string),
-        role: "arn:aws:iam::000000000000:role/any".into(),
-        description: String::new(),
         timeout: 10,
         memory_size: 512,
-        environment: None,
-        ephemeral_storage: 512,
-        architectures: vec![Architecture::X86_64],
-        tracing_mode: TracingMode::PassThrough,
-        logging: LoggingConfig::default_for(name),
-        layers: vec![],
-        dead_letter_target: None,
-        kms_key_arn: None,
-        code: CodeRef {
-            sha256_hex: "00".repeat(32),
-            sha256_base64: String::new(),
-            size: 0,
-            unzipped_size: 0,
-        },
-        revision_id: "rev-1".into(),
-        last_modified_ms: 0,
+        ..FunctionConfig::fixture(name)
     })
 }
 

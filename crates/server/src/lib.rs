@@ -164,6 +164,8 @@ pub async fn up(config: NodeConfig) -> Result<(), ServerError> {
         ),
         provisioning_failures: Default::default(),
     };
+    // A create or update a previous run stored but did not settle is ready: settle it.
+    ignis_api::functions::settle_all(&state).await?;
     // Provisioned concurrency survives a restart: start its environments again.
     for config in store.list_provisioned(None).await? {
         ignis_api::provisioned::provision(&state, &config);
