@@ -101,6 +101,16 @@ def test_updates_answer_in_progress_then_successful(lam, fname, hello_zip):
     assert json.loads(lam.invoke(FunctionName=fname)["Payload"].read()) == "v2"
 
 
+def test_writes_right_after_create_still_settle(lam, fname, hello_zip):
+    # A policy change or an update that lands before the create settled copies the unsettled
+    # configuration; the function must still turn Active.
+    create(lam, fname, hello_zip)
+    lam.add_permission(FunctionName=fname, StatementId="s", Action="lambda:InvokeFunction",
+                       Principal="sns.amazonaws.com")
+    lam.update_function_configuration(FunctionName=fname, Description="soon")
+    assert states(settled(lam, fname)) == {"State": "Active", "LastUpdateStatus": "Successful"}
+
+
 def test_states_survive_a_restart(fresh_node, tmp_path, hello_zip):
     data = tmp_path / "keep"
     a = fresh_node(data)

@@ -370,27 +370,22 @@ pub async fn create(
 
 /// Settles a just-written `$LATEST` in the background (see [`settle`]).
 pub(crate) fn settle_later(state: &ApiState, written: &FunctionConfig) {
-    let (state, name, revision) = (
-        state.clone(),
-        written.name.clone(),
-        written.revision_id.clone(),
-    );
-    tokio::spawn(async move { settle(&state, &name, &revision).await });
+    let (state, name) = (state.clone(), written.name.clone());
+    tokio::spawn(async move { settle(&state, &name).await });
 }
 
-/// Turns `$LATEST` at `revision` settled — `Pending` becomes `Active`, `InProgress` becomes
-/// `Successful` — under a new RevisionId, as AWS does once a create or an update has
-/// completed. Called once the write of `revision` committed (its code stored, its `/opt`
-/// built), so the function is ready to run. A later write that replaced `revision` wins: it is
-/// settled by its own call.
-pub async fn settle(state: &ApiState, name: &str, revision: &str) {
+/// Turns `$LATEST` settled — `Pending` becomes `Active`, `InProgress` becomes `Successful` —
+/// under a new RevisionId, as AWS does once a create or an update has completed. Called once a
+/// write committed (its code stored, its `/opt` built), so what is stored is ready to run.
+/// Whatever `$LATEST` is by then is settled, even if another write (an update, a policy change
+/// that copied the unsettled configuration) replaced the one that asked: it committed too.
+pub async fn settle(state: &ApiState, name: &str) {
     let _guard = state.code_lock.lock().await;
     let Some(current) = state.store.cached(name, ignis_model::arn::LATEST) else {
         return;
     };
-    if current.revision_id != revision
-        || (current.state == FunctionState::Active
-            && current.last_update_status == UpdateStatus::Successful)
+    if current.state == FunctionState::Active
+        && current.last_update_status == UpdateStatus::Successful
     {
         return;
     }
@@ -400,7 +395,9 @@ pub async fn settle(state: &ApiState, name: &str, revision: &str) {
         revision_id: new_revision(),
         ..(*current).clone()
     };
-    match state.store.update_latest(&next, revision).await {
+    // Writers of `$LATEST` hold the same lock, so the compare-and-set only fails if the
+    // function was deleted meanwhile.
+    match state.store.update_latest(&next, &current.revision_id).await {
         Ok(()) | Err(StoreError::RevisionMismatch { .. } | StoreError::NotFound(_)) => {}
         Err(e) => tracing::warn!(error = ?e, function = name, "could not settle a function"),
     }
@@ -418,7 +415,7 @@ pub async fn settle_all(state: &ApiState) -> Result<(), StoreError> {
         for c in &page.items {
             if c.state != FunctionState::Active || c.last_update_status != UpdateStatus::Successful
             {
-                settle(state, &c.name, &c.revision_id).await;
+                settle(state, &c.name).await;
             }
         }
         match page.next_marker {
