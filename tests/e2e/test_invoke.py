@@ -13,7 +13,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 import raw
-from conftest import ROLE, create, ignis_binary, make_zip
+from conftest import ROLE, create, ignis_binary, make_zip, missing
 
 REPORT = re.compile(
     r"REPORT RequestId: (?P<id>[0-9a-f-]{36})\tDuration: \d+\.\d\d ms\tBilled Duration: \d+ ms\t"
@@ -209,7 +209,7 @@ def test_runtime_exit_is_exit_error_and_the_next_invoke_works(lam, fname, py_zip
 ])
 def test_init_errors(node, lam, fname, files, handler, runtime, error_type):
     if runtime not in node.runtimes:
-        pytest.skip(f"{runtime} is not installed on this host")
+        missing(f"{runtime} is not installed on this host")
     create(lam, fname, make_zip(files), Handler=handler, Runtime=runtime)
     for _ in range(2):  # a failed init is retried with a fresh environment on the next invoke
         r = invoke(lam, fname, {})
@@ -297,7 +297,7 @@ NODE_ESM = "const v = await Promise.resolve(41);\nexport const handler = async (
 
 def test_node_handlers(node, lam, fname):
     if "nodejs20.x" not in node.runtimes:
-        pytest.skip("nodejs20.x is not installed on this host")
+        missing("nodejs20.x is not installed on this host")
     z = make_zip({"index.js": NODE_CJS, "lib/mod.mjs": NODE_ESM})
     create(lam, fname, z, Runtime="nodejs20.x", Handler="index.handler")
     r = invoke(lam, fname, {"x": 1})

@@ -12,7 +12,7 @@ import zipfile
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import create, make_zip
+from conftest import create, make_zip, missing
 
 CREATED = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+0000$")
 ACCOUNT = "000000000000"
@@ -509,7 +509,7 @@ def test_python_function_runs_a_tool_from_a_layers_bin(lam, fname):
 
 def test_node_function_requires_a_package_from_a_layer(node, lam, fname):
     if "nodejs20.x" not in node.runtimes:
-        pytest.skip("nodejs20.x is not installed on this host")
+        missing("nodejs20.x is not installed on this host")
     layer = publish(lam, fname, files={
         "nodejs/node_modules/greeter/package.json": '{"name":"greeter","main":"index.js"}',
         "nodejs/node_modules/greeter/index.js": "module.exports = (n) => `hello ${n} from a layer`;\n",

@@ -7,13 +7,14 @@ import subprocess
 
 import pytest
 
-from conftest import ROLE, Node, create, ignis_binary
+from conftest import ROLE, Node, create, ignis_binary, settled
 
 
 def test_functions_survive_a_restart(fresh_node, tmp_path, hello_zip):
     data = tmp_path / "keep"
     a = fresh_node(data)
-    c = create(a.client(), "survivor", hello_zip, Environment={"Variables": {"KK": "v"}}, Tags={"t": "1"})
+    create(a.client(), "survivor", hello_zip, Environment={"Variables": {"KK": "v"}}, Tags={"t": "1"})
+    c = settled(a.client(), "survivor")
     assert a.stop() == 0
     b = fresh_node(data)
     got = b.client().get_function(FunctionName="survivor")

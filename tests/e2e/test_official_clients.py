@@ -33,7 +33,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, create, ignis_binary, make_zip
+from conftest import ROOT, create, ignis_binary, make_zip, missing
 
 # Lambda's PATH, as Ignis gives it to a provided.* function's process.
 LAMBDA_PATH = "/usr/local/bin:/usr/bin/:/bin:/opt/bin"
@@ -104,7 +104,7 @@ def cached_install(key: str, install):
     """A directory filled once by `install(dir)` and kept under CACHE/key.
 
     The install goes into a scratch directory renamed into place only when it succeeded, so an
-    interrupted or failed install is never reused. `install` raises `pytest.skip.Exception` (or
+    interrupted or failed install is never reused. `install` calls `missing` (or raises
     anything else) to give up.
     """
     final = CACHE / key
@@ -301,13 +301,13 @@ PY_BOOTSTRAP = "#!/bin/sh\ncd $LAMBDA_TASK_ROOT\nexec python3 -m awslambdaric ap
 def awslambdaric_dir():
     python = lambda_which("python3")
     if python is None:
-        pytest.skip(f"no python3 on the function's PATH ({LAMBDA_PATH})")
+        missing(f"no python3 on the function's PATH ({LAMBDA_PATH})")
     version = subprocess.run(
         [python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
         capture_output=True, text=True, timeout=30,
     ).stdout.strip()
     if not version:
-        pytest.skip(f"{python} does not run")
+        missing(f"{python} does not run")
 
     def install(target):
         # A binary wheel only (awslambdaric has a C extension), for the interpreter the function's
@@ -319,7 +319,7 @@ def awslambdaric_dir():
         ]
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
         if p.returncode != 0:
-            pytest.skip(
+            missing(
                 f"`pip install {AWSLAMBDARIC}` (binary wheels for CPython {version} on "
                 f"{platform.machine()}) failed: {tail_lines(p.stderr or p.stdout, 6)}"
             )
@@ -443,11 +443,11 @@ def _node_headers_dir(node):
 @pytest.fixture(scope="session")
 def aws_lambda_ric_dir():
     if _npm_failure:
-        pytest.skip(_npm_failure[0])
+        missing(_npm_failure[0])
     node = lambda_which("node")
     npm = shutil.which("npm")
     if node is None or npm is None:
-        pytest.skip(f"node on the function's PATH ({node}) and npm ({npm}) are both needed")
+        missing(f"node on the function's PATH ({node}) and npm ({npm}) are both needed")
     major = subprocess.run([node, "-p", "process.versions.node.split('.')[0]"],
                            capture_output=True, text=True, timeout=30).stdout.strip()
 
@@ -474,16 +474,16 @@ def aws_lambda_ric_dir():
             else:
                 said = [ln for ln in out.splitlines() if re.search(r"(?i)\berror\b|not (installed|found)", ln)]
                 tools = ("cmake", "autoreconf", "libtoolize", "make", "g++")
-                missing = [t for t in tools if shutil.which(t) is None]
+                absent = [t for t in tools if shutil.which(t) is None]
                 reason = (
                     f"`npm install {AWS_LAMBDA_RIC}` failed (exit {p.returncode}); it builds "
                     "aws-lambda-cpp and curl from source, which needs Debian's cmake, autoconf, "
                     "automake, libtool, make and g++"
-                    f"{' (missing here: ' + ', '.join(missing) + ')' if missing else ''}. "
+                    f"{' (missing here: ' + ', '.join(absent) + ')' if absent else ''}. "
                     f"npm said: {' | '.join(said[-8:]) or tail_lines(out, 6)}"
                 )
             _npm_failure.append(reason)
-            pytest.skip(reason)
+            missing(reason)
 
     key = f"{AWS_LAMBDA_RIC.replace('@', '-')}-node{major}-{platform.machine()}"
     return cached_install(key, install)
@@ -600,10 +600,10 @@ TUTORIAL_FUNCTION = r'''function handler () {
 
 @pytest.fixture(scope="session")
 def tutorial_zip():
-    missing = [p for p in ("bash", "curl", "grep", "tr", "cut", "mktemp") if lambda_which(p) is None]
-    if missing:
-        pytest.skip(
-            f"the tutorial runtime needs {', '.join(missing)} on the function's PATH ({LAMBDA_PATH})"
+    absent = [p for p in ("bash", "curl", "grep", "tr", "cut", "mktemp") if lambda_which(p) is None]
+    if absent:
+        missing(
+            f"the tutorial runtime needs {', '.join(absent)} on the function's PATH ({LAMBDA_PATH})"
         )
     return make_zip(
         {"bootstrap": TUTORIAL_BOOTSTRAP, "function.sh": TUTORIAL_FUNCTION},

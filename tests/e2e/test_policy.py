@@ -7,7 +7,7 @@ import re
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import create
+from conftest import create, settled
 
 ACCOUNT = "000000000000"
 
@@ -104,7 +104,8 @@ def test_statement_ids_must_be_unique(lam, fname, hello_zip):
 
 
 def test_revision_id_preconditions(lam, fname, hello_zip):
-    rev0 = create(lam, fname, hello_zip)["RevisionId"]
+    create(lam, fname, hello_zip)
+    rev0 = settled(lam, fname)["RevisionId"]
     mismatch = ("PreconditionFailedException", 412,
                 "The Revision Id provided does not match the latest Revision Id. Call the "
                 "GetFunction/GetAlias API to retrieve the latest Revision Id")

@@ -12,7 +12,9 @@ use base64::Engine;
 use ignis_model::function::{
     Architecture, CodeRef, FunctionConfig, LogFormat, LoggingConfig, TracingMode,
 };
-use ignis_model::{FunctionRef, Qualifier, limits, time};
+use ignis_model::{
+    FunctionRef, FunctionState, Qualifier, UpdateStatus, ValidationError, limits, time,
+};
 use ignis_package::{Limits, PackageError, StoredPackage};
 use ignis_store::StoreError;
 use ignis_wire::LambdaApiError;
@@ -160,32 +162,41 @@ pub(crate) async fn collect_garbage(state: &ApiState, mut hashes: Vec<String>) {
     crate::layers::collect_merged(state).await;
 }
 
+/// The request's `Architectures`, or `current` when absent.
 fn architectures(
     given: Option<&Vec<String>>,
     current: Vec<Architecture>,
-) -> Result<Vec<Architecture>, LambdaApiError> {
+) -> Result<Vec<Architecture>, ValidationError> {
     match given {
         None => Ok(current),
-        Some(list) => Ok(list
+        Some(list) => list
             .iter()
             .map(|a| Architecture::parse(a))
-            .collect::<Result<Vec<_>, _>>()?),
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|_| ValidationError::Constraint {
+                field: "architectures",
+                value: format!("[{}]", list.join(", ")),
+                constraint: "Member must satisfy constraint: [Member must satisfy enum value set: [x86_64, arm64], Member must not be null]".into(),
+            }),
     }
 }
 
+/// Applies `LoggingConfig`; an unknown `LogFormat` is a constraint failure.
 fn apply_logging(
     spec: Option<&LoggingSpec>,
     logging: &mut LoggingConfig,
-) -> Result<(), LambdaApiError> {
+) -> Result<(), ValidationError> {
     let Some(spec) = spec else { return Ok(()) };
     if let Some(f) = &spec.log_format {
         logging.log_format = match f.as_str() {
             "Text" => LogFormat::Text,
             "JSON" => LogFormat::Json,
             other => {
-                return Err(LambdaApiError::Validation(format!(
-                    "1 validation error detected: Value '{other}' at 'loggingConfig.logFormat' failed to satisfy constraint: Member must satisfy enum value set: [JSON, Text]"
-                )));
+                return Err(ValidationError::one_of(
+                    "loggingConfig.logFormat",
+                    other,
+                    &["JSON", "Text"],
+                ));
             }
         };
     }
@@ -198,6 +209,29 @@ fn apply_logging(
     if let Some(g) = &spec.log_group {
         logging.log_group = g.clone();
     }
+    Ok(())
+}
+
+/// Keeps a request-level value, or records its constraint failure and keeps `fallback` so
+/// that the rest of the request is still checked (AWS reports every failure at once).
+fn checked<T>(r: Result<T, ValidationError>, fallback: T, found: &mut Vec<ValidationError>) -> T {
+    r.unwrap_or_else(|e| {
+        found.push(e);
+        fallback
+    })
+}
+
+/// AWS's order of checks for a candidate configuration: every modelled constraint (with the
+/// request-level ones in `found`) as one `ValidationException`, then the service's own rules
+/// (runtimes AWS no longer accepts, Runtime and Handler required …). Whatever Ignis refuses
+/// because it does not have it yet is checked only after this.
+fn check_candidate(
+    config: &FunctionConfig,
+    mut found: Vec<ValidationError>,
+) -> Result<(), LambdaApiError> {
+    found.extend(config.constraint_violations());
+    ValidationError::collect(found)?;
+    config.check_parameters()?;
     Ok(())
 }
 
@@ -245,30 +279,26 @@ pub async fn create(
     body: Bytes,
 ) -> Result<Response, LambdaApiError> {
     let req: CreateFunctionRequest = request::json(&body)?;
-    ignis_model::arn::validate_function_name(&req.function_name)?;
-    refuse_unsupported(&req.unsupported)?;
-    if req.package_type.as_deref().is_some_and(|p| p != "Zip") {
-        return Err(not_built("PackageType Image (container images)"));
-    }
-    if req
-        .dead_letter_config
-        .as_ref()
-        .is_some_and(|d| d.target_arn.as_deref().is_some_and(|t| !t.is_empty()))
+    let mut found = Vec::new();
+    if let Some(p) = req.package_type.as_deref()
+        && p != "Zip"
+        && p != "Image"
     {
-        return Err(not_built("DeadLetterConfig"));
+        found.push(ValidationError::one_of("packageType", p, &["Zip", "Image"]));
     }
-    let tags = req.tags.clone().unwrap_or_default();
-    validate_tags(&tags)?;
-    let zip = zip_bytes(&req.code)?;
     let layers = crate::layers::resolve_function_layers(
         &state,
         req.layers.as_deref().unwrap_or_default(),
         &[],
     )
     .await?;
-
     let mut logging = LoggingConfig::default_for(&req.function_name);
-    apply_logging(req.logging_config.as_ref(), &mut logging)?;
+    let logged = apply_logging(req.logging_config.as_ref(), &mut logging);
+    checked(logged, (), &mut found);
+    let tracing_mode = match req.tracing_config.as_ref().and_then(|t| t.mode.as_deref()) {
+        Some(m) => checked(TracingMode::parse(m), TracingMode::PassThrough, &mut found),
+        None => TracingMode::PassThrough,
+    };
     let mut config = FunctionConfig {
         name: req.function_name.clone(),
         version: ignis_model::arn::LATEST.into(),
@@ -283,11 +313,12 @@ pub async fn create(
             .ephemeral_storage
             .as_ref()
             .map_or(limits::DEFAULT_EPHEMERAL_STORAGE, |e| e.size),
-        architectures: architectures(req.architectures.as_ref(), vec![Architecture::X86_64])?,
-        tracing_mode: match req.tracing_config.as_ref().and_then(|t| t.mode.as_deref()) {
-            Some(m) => TracingMode::parse(m)?,
-            None => TracingMode::PassThrough,
-        },
+        architectures: checked(
+            architectures(req.architectures.as_ref(), vec![Architecture::X86_64]),
+            vec![Architecture::X86_64],
+            &mut found,
+        ),
+        tracing_mode,
         logging,
         layers,
         dead_letter_target: None,
@@ -300,9 +331,27 @@ pub async fn create(
         },
         revision_id: new_revision(),
         last_modified_ms: time::now_ms(),
+        // Stored as being created; `settle_later` turns it Active once the create committed.
+        state: FunctionState::Pending,
+        last_update_status: UpdateStatus::Successful,
     };
-    // Everything is checked before the package touches the disk.
-    config.validate()?;
+    // Everything is checked before the package touches the disk: AWS's checks first, then
+    // what Ignis does not have yet, then whether this node can run the runtime.
+    check_candidate(&config, found)?;
+    refuse_unsupported(&req.unsupported)?;
+    if req.package_type.as_deref() == Some("Image") {
+        return Err(not_built("PackageType Image (container images)"));
+    }
+    if req
+        .dead_letter_config
+        .as_ref()
+        .is_some_and(|d| d.target_arn.as_deref().is_some_and(|t| !t.is_empty()))
+    {
+        return Err(not_built("DeadLetterConfig"));
+    }
+    let tags = req.tags.clone().unwrap_or_default();
+    validate_tags(&tags)?;
+    let zip = zip_bytes(&req.code)?;
     check_runtime_available(&state, &config)?;
     if state
         .store
@@ -342,9 +391,69 @@ pub async fn create(
     let answer = if req.publish == Some(true) {
         crate::versions::publish(&state, &config.name, None, None, None).await?
     } else {
-        config
+        config.clone()
     };
+    drop(_function);
+    // Code stored, /opt built, record committed: the function is ready to run.
+    settle_later(&state, &config);
     Ok((StatusCode::CREATED, Json(configuration(&state, &answer))).into_response())
+}
+
+/// Settles a just-written `$LATEST` in the background (see [`settle`]).
+pub(crate) fn settle_later(state: &ApiState, written: &FunctionConfig) {
+    let (state, name) = (state.clone(), written.name.clone());
+    tokio::spawn(async move { settle(&state, &name).await });
+}
+
+/// Turns `$LATEST` settled — `Pending` becomes `Active`, `InProgress` becomes `Successful` —
+/// under a new RevisionId, as AWS does once a create or an update has completed. Called once a
+/// write committed (its code stored, its `/opt` built), so what is stored is ready to run.
+/// Whatever `$LATEST` is by then is settled, even if another write (an update, a policy change
+/// that copied the unsettled configuration) replaced the one that asked: it committed too.
+pub async fn settle(state: &ApiState, name: &str) {
+    let _function = state.code_locks.function(name).await;
+    let Some(current) = state.store.cached(name, ignis_model::arn::LATEST) else {
+        return;
+    };
+    if current.state == FunctionState::Active
+        && current.last_update_status == UpdateStatus::Successful
+    {
+        return;
+    }
+    let next = FunctionConfig {
+        state: FunctionState::Active,
+        last_update_status: UpdateStatus::Successful,
+        revision_id: new_revision(),
+        ..(*current).clone()
+    };
+    // Writers of `$LATEST` hold the same lock, so the compare-and-set only fails if the
+    // function was deleted meanwhile.
+    match state.store.update_latest(&next, &current.revision_id).await {
+        Ok(()) | Err(StoreError::RevisionMismatch { .. } | StoreError::NotFound(_)) => {}
+        Err(e) => tracing::warn!(error = ?e, function = name, "could not settle a function"),
+    }
+}
+
+/// Settles every `$LATEST` a previous run left `Pending` or `InProgress` (it stopped between
+/// the write and its settling); called once at start-up.
+pub async fn settle_all(state: &ApiState) -> Result<(), StoreError> {
+    let mut marker = None;
+    loop {
+        let page = state
+            .store
+            .list_functions(marker.as_deref(), limits::MAX_LIST_PAGE)
+            .await?;
+        for c in &page.items {
+            if c.state != FunctionState::Active || c.last_update_status != UpdateStatus::Successful
+            {
+                settle(state, &c.name).await;
+            }
+        }
+        match page.next_marker {
+            Some(m) => marker = Some(m),
+            None => return Ok(()),
+        }
+    }
 }
 
 pub async fn get(
@@ -457,7 +566,13 @@ pub async fn update_code(
     let current = latest_of(&state, &r)?;
     check_revision(req.revision_id.as_deref(), &current)?;
     let mut next = (*current).clone();
-    next.architectures = architectures(req.architectures.as_ref(), next.architectures)?;
+    let mut found = Vec::new();
+    next.architectures = checked(
+        architectures(req.architectures.as_ref(), next.architectures.clone()),
+        next.architectures,
+        &mut found,
+    );
+    check_candidate(&next, found)?;
     let referenced = state
         .code_locks
         .packages(referenced_packages(
@@ -465,7 +580,6 @@ pub async fn update_code(
             &next,
         ))
         .await;
-    next.validate()?;
     if req.dry_run == Some(true) {
         // Validate the package without keeping it.
         let digest = ignis_package::Digest::of(&zip);
@@ -485,6 +599,7 @@ pub async fn update_code(
     }
     next.revision_id = new_revision();
     next.last_modified_ms = time::now_ms();
+    next.last_update_status = UpdateStatus::InProgress;
     let replaced = replace_latest(&state, &current, next.clone()).await;
     drop(referenced);
     if current.code.sha256_hex != next.code.sha256_hex {
@@ -494,11 +609,14 @@ pub async fn update_code(
         collect_garbage(&state, vec![next.code.sha256_hex]).await;
         return Err(e);
     }
-    if req.publish == Some(true) {
-        let version = crate::versions::publish(&state, &next.name, None, None, None).await?;
-        return Ok(Json(configuration(&state, &version)));
-    }
-    Ok(Json(configuration(&state, &next)))
+    let answer = if req.publish == Some(true) {
+        crate::versions::publish(&state, &next.name, None, None, None).await
+    } else {
+        Ok(next.clone())
+    };
+    drop(_function);
+    settle_later(&state, &next);
+    Ok(Json(configuration(&state, &answer?)))
 }
 
 pub async fn update_configuration(
@@ -509,14 +627,6 @@ pub async fn update_configuration(
 ) -> Result<Json<FunctionConfiguration>, LambdaApiError> {
     let r = request::function_ref(&state, &name, query.as_deref())?;
     let req: UpdateFunctionConfigurationRequest = request::json(&body)?;
-    refuse_unsupported(&req.unsupported)?;
-    if req
-        .dead_letter_config
-        .as_ref()
-        .is_some_and(|d| d.target_arn.as_deref().is_some_and(|t| !t.is_empty()))
-    {
-        return Err(not_built("DeadLetterConfig"));
-    }
     let _function = state.code_locks.function(&r.name).await;
     let current = latest_of(&state, &r)?;
     check_revision(req.revision_id.as_deref(), &current)?;
@@ -549,14 +659,24 @@ pub async fn update_configuration(
     if let Some(k) = &req.kms_key_arn {
         next.kms_key_arn = Some(k.clone()).filter(|k| !k.is_empty());
     }
+    let mut found = Vec::new();
     if let Some(m) = req.tracing_config.as_ref().and_then(|t| t.mode.as_deref()) {
-        next.tracing_mode = TracingMode::parse(m)?;
+        next.tracing_mode = checked(TracingMode::parse(m), next.tracing_mode, &mut found);
     }
     if let Some(e) = &req.ephemeral_storage {
         next.ephemeral_storage = e.size;
     }
-    apply_logging(req.logging_config.as_ref(), &mut next.logging)?;
-    next.validate()?;
+    let logged = apply_logging(req.logging_config.as_ref(), &mut next.logging);
+    checked(logged, (), &mut found);
+    check_candidate(&next, found)?;
+    refuse_unsupported(&req.unsupported)?;
+    if req
+        .dead_letter_config
+        .as_ref()
+        .is_some_and(|d| d.target_arn.as_deref().is_some_and(|t| !t.is_empty()))
+    {
+        return Err(not_built("DeadLetterConfig"));
+    }
     if next.runtime != current.runtime {
         check_runtime_available(&state, &next)?;
     }
@@ -568,6 +688,7 @@ pub async fn update_configuration(
     let _opt = crate::layers::prepare_opt(&state, &next.layers).await?;
     next.revision_id = new_revision();
     next.last_modified_ms = time::now_ms();
+    next.last_update_status = UpdateStatus::InProgress;
     let layers_changed = current.layers != next.layers;
     let dropped: Vec<String> = current
         .layers
@@ -575,13 +696,15 @@ pub async fn update_configuration(
         .filter(|l| !next.layers.contains(l))
         .map(|l| l.sha256_hex.clone())
         .collect();
-    let answer = replace_latest(&state, &current, next).await;
+    let answer = replace_latest(&state, &current, next.clone()).await;
     drop(referenced);
     let answer = answer?;
     if layers_changed {
         // Packages of deleted layer versions and the old merged /opt may now be unused.
         collect_garbage(&state, dropped).await;
     }
+    drop(_function);
+    settle_later(&state, &next);
     Ok(answer)
 }
 

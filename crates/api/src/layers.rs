@@ -597,23 +597,10 @@ pub(crate) async fn collect_merged(state: &ApiState) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ignis_model::function::{Architecture, LoggingConfig, TracingMode};
 
     fn config(code_unzipped: u64, layers: &[u64]) -> FunctionConfig {
         FunctionConfig {
-            name: "f".into(),
-            version: "$LATEST".into(),
             runtime: Some("python3.12".into()),
-            handler: Some("app.handler".into()),
-            role: "arn:aws:iam::000000000000:role/any".into(),
-            description: String::new(),
-            timeout: 3,
-            memory_size: 128,
-            environment: None,
-            ephemeral_storage: 512,
-            architectures: vec![Architecture::X86_64],
-            tracing_mode: TracingMode::PassThrough,
-            logging: LoggingConfig::default_for("f"),
             layers: layers
                 .iter()
                 .map(|u| LayerRef {
@@ -623,16 +610,13 @@ mod tests {
                     unzipped_size: *u,
                 })
                 .collect(),
-            dead_letter_target: None,
-            kms_key_arn: None,
             code: CodeRef {
                 sha256_hex: String::new(),
                 sha256_base64: String::new(),
                 size: 1,
                 unzipped_size: code_unzipped,
             },
-            revision_id: String::new(),
-            last_modified_ms: 0,
+            ..FunctionConfig::fixture("f")
         }
     }
 

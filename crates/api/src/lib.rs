@@ -12,7 +12,7 @@ mod code_locks;
 mod code_url;
 mod concurrency;
 mod front;
-mod functions;
+pub mod functions;
 mod invoke;
 mod layers;
 mod policy;

@@ -75,7 +75,8 @@ pub fn function_not_found(
 }
 
 /// Parses the `{FunctionName}` path label plus `?Qualifier=`, and checks that an ARN names this
-/// node's account and region.
+/// node's account and region. An ARN of another region is answered as AWS answers it: that
+/// region's functions are not reachable from here.
 pub fn function_ref(
     state: &ApiState,
     name: &str,
@@ -83,6 +84,14 @@ pub fn function_ref(
 ) -> Result<FunctionRef, LambdaApiError> {
     let r = FunctionRef::parse(name)?
         .with_query_qualifier(query_value(query, "Qualifier").as_deref())?;
+    if let Some(region) = r.region.as_deref()
+        && region != state.account.region
+    {
+        return Err(LambdaApiError::ResourceNotFound(format!(
+            "Functions from '{region}' are not reachable in this region ('{}')",
+            state.account.region
+        )));
+    }
     if !r.belongs_to(&state.account) {
         return Err(function_not_found(state, &r.name, r.qualifier.as_ref()));
     }
@@ -99,6 +108,30 @@ pub fn resolve_config(
     pick: AliasVersion,
 ) -> Result<Arc<FunctionConfig>, LambdaApiError> {
     state.engine.config(r, pick)
+}
+
+/// Longest an invocation waits for a function being created to turn Active.
+pub const PENDING_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Waits, at most [`PENDING_WAIT`], while the configuration `r` refers to is still being
+/// created (`State: Pending`), so that an Invoke sent right after CreateFunction runs once the
+/// function is ready instead of failing. Still Pending after that: AWS's
+/// `ResourceConflictException`. A reference that resolves to nothing is left to the caller's
+/// own resolution (and its not-found answer).
+pub async fn wait_until_active(state: &ApiState, r: &FunctionRef) -> Result<(), LambdaApiError> {
+    let deadline = tokio::time::Instant::now() + PENDING_WAIT;
+    loop {
+        match resolve_config(state, r, AliasVersion::Primary) {
+            Ok(c) if c.state == ignis_model::FunctionState::Pending => {}
+            _ => return Ok(()),
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(LambdaApiError::ResourceConflict(
+                "The operation cannot be performed at this time. The function is currently in the following state: Pending".into(),
+            ));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
 }
 
 #[cfg(test)]

@@ -13,6 +13,15 @@ use std::path::PathBuf;
 
 const NOOP: &str = env!("CARGO_BIN_EXE_ignis-bench-noop");
 
+/// A tool, interpreter or binary this test needs is missing: skipped on a developer's machine,
+/// a failure in CI (`CI=true`), where the suite must not pass vacuously.
+fn missing(what: &str) {
+    let ci = std::env::var("CI")
+        .is_ok_and(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "true" | "1"));
+    assert!(!ci, "CI=true, but {what}");
+    eprintln!("SKIPPED: {what}");
+}
+
 fn ignis_bin() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("IGNIS_BIN") {
         return Some(PathBuf::from(p));
@@ -23,10 +32,10 @@ fn ignis_bin() -> Option<PathBuf> {
     if candidate.is_file() {
         Some(candidate)
     } else {
-        eprintln!(
-            "skipped: {} is missing (run `cargo build --bins` first, or set IGNIS_BIN)",
+        missing(&format!(
+            "{} is missing (run `cargo build --bins` first, or set IGNIS_BIN)",
             candidate.display()
-        );
+        ));
         None
     }
 }

@@ -3,8 +3,8 @@
 //! as a function error.
 
 use ignis_engine::{Engine, EngineParts, Mode, Outcome, Request};
-use ignis_model::function::{CodeRef, LoggingConfig};
-use ignis_model::{Account, Architecture, FunctionConfig, FunctionRef, TracingMode};
+use ignis_model::function::CodeRef;
+use ignis_model::{Account, FunctionConfig, FunctionRef};
 use std::io::Write;
 use std::sync::Arc;
 
@@ -37,30 +37,15 @@ async fn engine(dir: &std::path::Path) -> Engine {
     let code = Arc::new(ignis_package::CodeStore::open(&dir.join("code")).unwrap());
     let stored = code.put(&zip(), &ignis_package::Limits::LAMBDA).unwrap();
     let config = FunctionConfig {
-        name: "streams".into(),
-        version: "$LATEST".into(),
         runtime: Some("nodejs20.x".into()),
         handler: Some("index.handler".into()),
-        role: "arn:aws:iam::000000000000:role/any".into(),
-        description: String::new(),
-        timeout: 10,
-        memory_size: 512,
-        environment: None,
-        ephemeral_storage: 512,
-        architectures: vec![Architecture::X86_64],
-        tracing_mode: TracingMode::PassThrough,
-        logging: LoggingConfig::default_for("streams"),
-        layers: vec![],
-        dead_letter_target: None,
-        kms_key_arn: None,
         code: CodeRef {
             sha256_hex: stored.digest.hex(),
             sha256_base64: stored.digest.base64(),
             size: stored.code_size,
             unzipped_size: stored.unzipped_size,
         },
-        revision_id: "rev-1".into(),
-        last_modified_ms: 0,
+        ..FunctionConfig::fixture("streams")
     };
     store
         .create_function(&config, &Default::default())

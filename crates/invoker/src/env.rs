@@ -144,19 +144,12 @@ pub(crate) fn build_environment(i: &EnvInputs<'_>) -> Vec<(String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ignis_model::function::{CodeRef, LoggingConfig};
-    use ignis_model::{Architecture, LogFormat, TracingMode};
+    use ignis_model::LogFormat;
     use std::collections::HashMap;
 
     fn function(runtime: &str) -> FunctionConfig {
         FunctionConfig {
-            name: "hello".into(),
-            version: "$LATEST".into(),
             runtime: Some(runtime.into()),
-            handler: Some("app.handler".into()),
-            role: "arn:aws:iam::000000000000:role/any".into(),
-            description: String::new(),
-            timeout: 3,
             memory_size: 256,
             environment: Some(BTreeMap::from([
                 ("GREETING".to_string(), "hi".to_string()),
@@ -167,21 +160,7 @@ mod tests {
                     "http://elsewhere".to_string(),
                 ),
             ])),
-            ephemeral_storage: 512,
-            architectures: vec![Architecture::X86_64],
-            tracing_mode: TracingMode::PassThrough,
-            logging: LoggingConfig::default_for("hello"),
-            layers: vec![],
-            dead_letter_target: None,
-            kms_key_arn: None,
-            code: CodeRef {
-                sha256_hex: String::new(),
-                sha256_base64: String::new(),
-                size: 0,
-                unzipped_size: 0,
-            },
-            revision_id: String::new(),
-            last_modified_ms: 0,
+            ..FunctionConfig::fixture("hello")
         }
     }
 

@@ -6,28 +6,76 @@
 
 use crate::limits;
 use crate::runtime::{Runtime, RuntimeFamily};
+use crate::state::{FunctionState, UpdateStatus};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// Why a request's values are refused. The API maps `Constraint` to AWS's
+/// Why a request's values are refused. The API maps `Constraint` and `Constraints` to AWS's
 /// `ValidationException` and `InvalidParameter` to `InvalidParameterValueException`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ValidationError {
     /// A value breaks a modelled constraint (pattern, range, enum).
-    #[error(
-        "1 validation error detected: Value '{value}' at '{field}' failed to satisfy constraint: {constraint}"
-    )]
+    #[error("1 validation error detected: {}", violation(field, value, constraint))]
     Constraint {
         field: &'static str,
         value: String,
         constraint: String,
     },
+    /// Several modelled constraints broken at once, reported together as AWS's front end does
+    /// ("N validation errors detected: …; …"). Each item is a `Constraint`.
+    #[error("{} validation errors detected: {}", .0.len(), violations(.0))]
+    Constraints(Vec<ValidationError>),
     /// A value is well-formed but not acceptable.
     #[error("{0}")]
     InvalidParameter(String),
 }
 
+fn violation(field: &str, value: &str, constraint: &str) -> String {
+    format!("Value '{value}' at '{field}' failed to satisfy constraint: {constraint}")
+}
+
+fn violations(all: &[ValidationError]) -> String {
+    all.iter()
+        .filter_map(|e| match e {
+            ValidationError::Constraint {
+                field,
+                value,
+                constraint,
+            } => Some(violation(field, value, constraint)),
+            _ => None,
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 impl ValidationError {
+    /// Whether this is a model-constraint failure (AWS's `ValidationException`).
+    pub fn is_constraint(&self) -> bool {
+        !matches!(self, ValidationError::InvalidParameter(_))
+    }
+
+    /// All model-constraint failures of one request as one error: `Ok` when there are none,
+    /// the single `Constraint`, or `Constraints` for several. `InvalidParameter` items are
+    /// not constraint failures; the first one is returned only when no constraint failed.
+    pub fn collect(errors: Vec<ValidationError>) -> Result<(), ValidationError> {
+        let mut constraints = Vec::new();
+        let mut parameter = None;
+        for e in errors {
+            match e {
+                ValidationError::Constraints(many) => constraints.extend(many),
+                c @ ValidationError::Constraint { .. } => constraints.push(c),
+                p @ ValidationError::InvalidParameter(_) => {
+                    parameter.get_or_insert(p);
+                }
+            }
+        }
+        match constraints.len() {
+            0 => parameter.map_or(Ok(()), Err),
+            1 => Err(constraints.remove(0)),
+            _ => Err(ValidationError::Constraints(constraints)),
+        }
+    }
+
     pub(crate) fn pattern(field: &'static str, value: &str, pattern: &str) -> ValidationError {
         ValidationError::Constraint {
             field,
@@ -62,7 +110,7 @@ impl ValidationError {
         Ok(())
     }
 
-    fn one_of(field: &'static str, value: &str, set: &[&str]) -> ValidationError {
+    pub fn one_of(field: &'static str, value: &str, set: &[&str]) -> ValidationError {
         ValidationError::Constraint {
             field,
             value: value.to_string(),
@@ -217,6 +265,12 @@ pub struct FunctionConfig {
     pub code: CodeRef,
     pub revision_id: String,
     pub last_modified_ms: i64,
+    /// `State`: `Pending` from CreateFunction until the create has committed.
+    #[serde(default)]
+    pub state: FunctionState,
+    /// `LastUpdateStatus`: `InProgress` from an update until it has committed.
+    #[serde(default)]
+    pub last_update_status: UpdateStatus,
 }
 
 /// Keys Lambda sets itself and refuses in a function's environment.
@@ -279,6 +333,8 @@ fn valid_role(role: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || "+=,.@-_/".contains(c))
 }
 
+const ENV_KEY_PATTERN: &str = "[a-zA-Z]([a-zA-Z0-9_])+";
+
 fn valid_env_key(k: &str) -> bool {
     let mut chars = k.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_alphabetic())
@@ -293,7 +349,7 @@ pub fn validate_environment(vars: &BTreeMap<String, String>) -> Result<(), Valid
         return Err(ValidationError::pattern(
             "environment.variables",
             bad,
-            "[a-zA-Z]([a-zA-Z0-9_])+",
+            ENV_KEY_PATTERN,
         ));
     }
     let reserved: Vec<&str> = vars
@@ -344,77 +400,131 @@ impl FunctionConfig {
         h.finish()
     }
 
-    /// Checks every field; the first failure is returned, as Lambda reports one at a time.
+    /// Checks every field: first the modelled constraints, all reported together as AWS's front
+    /// end does ([`Self::constraint_violations`]), then the service's own rules, of which the
+    /// first failure is returned ([`Self::check_parameters`]).
     pub fn validate(&self) -> Result<(), ValidationError> {
-        crate::arn::validate_function_name(&self.name)?;
-        if !valid_role(&self.role) {
-            return Err(ValidationError::pattern("role", &self.role, ROLE_PATTERN));
-        }
-        let runtime = match &self.runtime {
-            Some(r) => Some(Runtime::parse(r).ok_or_else(|| {
-                ValidationError::one_of("runtime", r, crate::runtime::KNOWN_RUNTIMES)
-            })?),
-            None => None,
+        ValidationError::collect(self.constraint_violations())?;
+        self.check_parameters()
+    }
+
+    /// Every modelled constraint (pattern, length, range, enum) this configuration breaks, in
+    /// the order of the request's members.
+    pub fn constraint_violations(&self) -> Vec<ValidationError> {
+        let mut found = Vec::new();
+        let mut check = |r: Result<(), ValidationError>| {
+            if let Err(e) = r {
+                found.push(e);
+            }
         };
-        let handler_needed = runtime.as_ref().is_none_or(Runtime::needs_handler);
-        match (&runtime, &self.handler) {
-            (None, _) => {
-                return Err(ValidationError::InvalidParameter(
-                    "Runtime and Handler are mandatory parameters for functions created with deployment packages.".into(),
-                ));
-            }
-            (Some(_), None) if handler_needed => {
-                return Err(ValidationError::InvalidParameter(
-                    "Runtime and Handler are mandatory parameters for functions created with deployment packages.".into(),
-                ));
-            }
-            _ => {}
+        check(crate::arn::validate_function_name(&self.name));
+        if let Some(r) = &self.runtime
+            && Runtime::parse(r).is_none()
+        {
+            check(Err(ValidationError::one_of(
+                "runtime",
+                r,
+                crate::runtime::KNOWN_RUNTIMES,
+            )));
+        }
+        if !valid_role(&self.role) {
+            check(Err(ValidationError::pattern(
+                "role",
+                &self.role,
+                ROLE_PATTERN,
+            )));
         }
         if let Some(h) = &self.handler {
-            ValidationError::length("handler", h, limits::MAX_HANDLER_CHARS)?;
+            check(ValidationError::length(
+                "handler",
+                h,
+                limits::MAX_HANDLER_CHARS,
+            ));
             if h.is_empty() || h.chars().any(char::is_whitespace) {
-                return Err(ValidationError::pattern("handler", h, "[^\\s]+"));
+                check(Err(ValidationError::pattern("handler", h, "[^\\s]+")));
             }
         }
-        ValidationError::length(
+        check(ValidationError::length(
             "description",
             &self.description,
             limits::MAX_DESCRIPTION_CHARS,
-        )?;
-        ValidationError::range("timeout", self.timeout, limits::TIMEOUT_RANGE)?;
-        ValidationError::range("memorySize", self.memory_size, limits::MEMORY_RANGE)?;
-        ValidationError::range(
+        ));
+        check(ValidationError::range(
+            "timeout",
+            self.timeout,
+            limits::TIMEOUT_RANGE,
+        ));
+        check(ValidationError::range(
+            "memorySize",
+            self.memory_size,
+            limits::MEMORY_RANGE,
+        ));
+        if let Some(bad) = self
+            .environment
+            .iter()
+            .flat_map(|vars| vars.keys())
+            .find(|k| !valid_env_key(k))
+        {
+            check(Err(ValidationError::pattern(
+                "environment.variables",
+                bad,
+                ENV_KEY_PATTERN,
+            )));
+        }
+        if self.architectures.len() != 1 {
+            let names: Vec<&str> = self.architectures.iter().map(|a| a.as_str()).collect();
+            check(Err(ValidationError::Constraint {
+                field: "architectures",
+                value: format!("[{}]", names.join(", ")),
+                constraint: "Member must have length less than or equal to 1".into(),
+            }));
+        }
+        check(ValidationError::range(
             "ephemeralStorage.size",
             self.ephemeral_storage,
             limits::EPHEMERAL_STORAGE_RANGE,
-        )?;
-        if self.architectures.len() != 1 {
-            return Err(ValidationError::Constraint {
-                field: "architectures",
-                value: format!("{:?}", self.architectures),
-                constraint: "Member must have length less than or equal to 1".into(),
-            });
-        }
-        if let Some(vars) = &self.environment {
-            validate_environment(vars)?;
-        }
+        ));
         if let Some(level) = &self.logging.application_log_level
             && !APPLICATION_LOG_LEVELS.contains(&level.as_str())
         {
-            return Err(ValidationError::one_of(
+            check(Err(ValidationError::one_of(
                 "loggingConfig.applicationLogLevel",
                 level,
                 APPLICATION_LOG_LEVELS,
-            ));
+            )));
         }
         if let Some(level) = &self.logging.system_log_level
             && !SYSTEM_LOG_LEVELS.contains(&level.as_str())
         {
-            return Err(ValidationError::one_of(
+            check(Err(ValidationError::one_of(
                 "loggingConfig.systemLogLevel",
                 level,
                 SYSTEM_LOG_LEVELS,
+            )));
+        }
+        found
+    }
+
+    /// The service's own rules, checked once the modelled constraints hold: runtimes AWS no
+    /// longer accepts, Runtime and Handler required, reserved and oversized environments, log
+    /// levels only with JSON, the layer count.
+    pub fn check_parameters(&self) -> Result<(), ValidationError> {
+        let runtime = self.runtime.as_deref().and_then(Runtime::parse);
+        if let Some(r) = &runtime
+            && r.is_blocked()
+        {
+            return Err(ValidationError::InvalidParameter(format!(
+                "The runtime parameter of {r} is no longer supported for creating or updating AWS Lambda functions. We recommend you use a supported runtime while creating or updating functions."
+            )));
+        }
+        let handler_needed = runtime.as_ref().is_none_or(Runtime::needs_handler);
+        if runtime.is_none() || (handler_needed && self.handler.is_none()) {
+            return Err(ValidationError::InvalidParameter(
+                "Runtime and Handler are mandatory parameters for functions created with deployment packages.".into(),
             ));
+        }
+        if let Some(vars) = &self.environment {
+            validate_environment(vars)?;
         }
         if self.logging.log_format == LogFormat::Text
             && (self.logging.application_log_level.is_some()
@@ -442,6 +552,8 @@ impl FunctionConfig {
             revision_id: String::new(),
             last_modified_ms: 0,
             description: String::new(),
+            state: FunctionState::default(),
+            last_update_status: UpdateStatus::default(),
             ..c.clone()
         };
         strip(self) == strip(published)
@@ -456,9 +568,50 @@ impl FunctionConfig {
     }
 }
 
+#[cfg(any(test, feature = "test-support"))]
+impl FunctionConfig {
+    /// A valid, settled `$LATEST` of a Python 3.11 function named `name`, for tests in every
+    /// crate (feature `test-support`): override what a test is about with struct-update syntax,
+    /// `FunctionConfig { timeout: 10, ..FunctionConfig::fixture("f") }`.
+    pub fn fixture(name: &str) -> FunctionConfig {
+        FunctionConfig {
+            name: name.into(),
+            version: crate::arn::LATEST.into(),
+            runtime: Some("python3.11".into()),
+            handler: Some("app.handler".into()),
+            role: "arn:aws:iam::000000000000:role/any".into(),
+            description: String::new(),
+            timeout: limits::DEFAULT_TIMEOUT,
+            memory_size: limits::DEFAULT_MEMORY,
+            environment: None,
+            ephemeral_storage: limits::DEFAULT_EPHEMERAL_STORAGE,
+            architectures: vec![Architecture::X86_64],
+            tracing_mode: TracingMode::PassThrough,
+            logging: LoggingConfig::default_for(name),
+            layers: vec![],
+            dead_letter_target: None,
+            kms_key_arn: None,
+            code: CodeRef {
+                sha256_hex: "00".repeat(32),
+                sha256_base64: String::new(),
+                size: 0,
+                unzipped_size: 0,
+            },
+            revision_id: "rev-1".into(),
+            last_modified_ms: 0,
+            state: FunctionState::Active,
+            last_update_status: UpdateStatus::Successful,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn sample() -> FunctionConfig {
+        FunctionConfig::fixture("hello")
+    }
 
     #[test]
     fn the_execution_key_follows_what_runs_and_nothing_else() {
@@ -471,6 +624,7 @@ mod tests {
         assert!(same(|c| c.description = "another".into()));
         assert!(same(|c| c.revision_id = "rev-9".into()));
         assert!(same(|c| c.last_modified_ms += 1));
+        assert!(same(|c| c.state = FunctionState::Pending));
         assert!(!same(|c| c.memory_size += 64));
         assert!(!same(|c| c.timeout += 1));
         assert!(!same(|c| c.handler = Some("other.handler".into())));
@@ -483,35 +637,6 @@ mod tests {
         assert!(!same(
             |c| c.role = "arn:aws:iam::000000000000:role/other".into()
         ));
-    }
-
-    pub(crate) fn sample() -> FunctionConfig {
-        FunctionConfig {
-            name: "hello".into(),
-            version: "$LATEST".into(),
-            runtime: Some("python3.11".into()),
-            handler: Some("app.handler".into()),
-            role: "arn:aws:iam::000000000000:role/any".into(),
-            description: String::new(),
-            timeout: 3,
-            memory_size: 128,
-            environment: None,
-            ephemeral_storage: 512,
-            architectures: vec![Architecture::X86_64],
-            tracing_mode: TracingMode::PassThrough,
-            logging: LoggingConfig::default_for("hello"),
-            layers: vec![],
-            dead_letter_target: None,
-            kms_key_arn: None,
-            code: CodeRef {
-                sha256_hex: String::new(),
-                sha256_base64: String::new(),
-                size: 0,
-                unzipped_size: 0,
-            },
-            revision_id: String::new(),
-            last_modified_ms: 0,
-        }
     }
 
     #[test]
@@ -631,5 +756,64 @@ mod tests {
         c.validate().unwrap();
         c.logging.application_log_level = Some("LOUD".into());
         assert!(c.validate().is_err());
+    }
+
+    #[test]
+    fn deprecated_runtimes_are_refused_in_aws_words() {
+        let c = FunctionConfig {
+            runtime: Some("python3.7".into()),
+            ..sample()
+        };
+        assert_eq!(
+            c.validate().unwrap_err(),
+            ValidationError::InvalidParameter(
+                "The runtime parameter of python3.7 is no longer supported for creating or updating AWS Lambda functions. We recommend you use a supported runtime while creating or updating functions.".into()
+            )
+        );
+    }
+
+    #[test]
+    fn constraint_failures_are_reported_together_and_first() {
+        let c = FunctionConfig {
+            memory_size: 1,
+            timeout: 0,
+            // A service rule broken as well: the constraints still win.
+            runtime: Some("python3.7".into()),
+            ..sample()
+        };
+        let e = c.validate().unwrap_err();
+        assert!(e.is_constraint());
+        assert_eq!(
+            e.to_string(),
+            "2 validation errors detected: Value '0' at 'timeout' failed to satisfy constraint: Member must have value greater than or equal to 1; Value '1' at 'memorySize' failed to satisfy constraint: Member must have value greater than or equal to 128"
+        );
+        let one = FunctionConfig {
+            memory_size: 1,
+            ..sample()
+        };
+        assert_eq!(
+            one.validate().unwrap_err().to_string(),
+            "1 validation error detected: Value '1' at 'memorySize' failed to satisfy constraint: Member must have value greater than or equal to 128"
+        );
+    }
+
+    #[test]
+    fn collect_keeps_a_parameter_error_only_without_constraints() {
+        let p = ValidationError::InvalidParameter("p".into());
+        assert_eq!(ValidationError::collect(vec![]), Ok(()));
+        assert_eq!(ValidationError::collect(vec![p.clone()]), Err(p.clone()));
+        let c = ValidationError::one_of("f", "x", &["a"]);
+        assert_eq!(ValidationError::collect(vec![p, c.clone()]), Err(c));
+    }
+
+    #[test]
+    fn old_records_decode_as_settled() {
+        let mut v = serde_json::to_value(sample()).unwrap();
+        let o = v.as_object_mut().unwrap();
+        o.remove("state");
+        o.remove("last_update_status");
+        let old: FunctionConfig = serde_json::from_value(v).unwrap();
+        assert_eq!(old.state, FunctionState::Active);
+        assert_eq!(old.last_update_status, UpdateStatus::Successful);
     }
 }

@@ -10,6 +10,7 @@ pub mod function;
 pub mod layer;
 pub mod limits;
 pub mod runtime;
+pub mod state;
 pub mod time;
 
 pub use alias::Alias;
@@ -18,3 +19,4 @@ pub use function::{
     Architecture, FunctionConfig, LogFormat, LoggingConfig, TracingMode, ValidationError,
 };
 pub use runtime::{Runtime, RuntimeFamily};
+pub use state::{FunctionState, UpdateStatus};

@@ -58,6 +58,32 @@ pub const KNOWN_RUNTIMES: &[&str] = &[
     "provided.al2023",
 ];
 
+/// Runtimes AWS refuses for creating or updating a function (past their "Block function
+/// update" date in AWS's runtime deprecation table, and the retired ones before them).
+/// Functions already stored with one keep running; they can only be updated to another runtime.
+pub const BLOCKED_RUNTIMES: &[&str] = &[
+    "nodejs",
+    "nodejs4.3",
+    "nodejs4.3-edge",
+    "nodejs6.10",
+    "nodejs8.10",
+    "nodejs10.x",
+    "nodejs12.x",
+    "nodejs14.x",
+    "java8",
+    "python2.7",
+    "python3.6",
+    "python3.7",
+    "dotnetcore1.0",
+    "dotnetcore2.0",
+    "dotnetcore2.1",
+    "dotnetcore3.1",
+    "go1.x",
+    "ruby2.5",
+    "ruby2.7",
+    "provided",
+];
+
 /// What kind of interpreter a runtime needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RuntimeFamily {
@@ -100,6 +126,11 @@ impl Runtime {
         RuntimeFamily::Other
     }
 
+    /// Whether AWS refuses this runtime for creating or updating a function.
+    pub fn is_blocked(&self) -> bool {
+        BLOCKED_RUNTIMES.contains(&self.0.as_str())
+    }
+
     /// Whether a handler string is required (every managed runtime; not `provided*`).
     pub fn needs_handler(&self) -> bool {
         self.family() != RuntimeFamily::Provided
@@ -124,5 +155,15 @@ mod tests {
         assert_eq!(fam("provided.al2023"), RuntimeFamily::Provided);
         assert_eq!(fam("java21"), RuntimeFamily::Other);
         assert!(Runtime::parse("cobol").is_none());
+    }
+
+    #[test]
+    fn blocked_runtimes_are_known_ones() {
+        for r in BLOCKED_RUNTIMES {
+            assert!(Runtime::parse(r).unwrap().is_blocked(), "{r}");
+        }
+        for r in ["python3.12", "nodejs20.x", "provided.al2023", "java8.al2"] {
+            assert!(!Runtime::parse(r).unwrap().is_blocked(), "{r}");
+        }
     }
 }

@@ -168,6 +168,8 @@ pub async fn up(config: NodeConfig) -> Result<(), ServerError> {
                 .unwrap_or_default(),
         ),
     });
+    // A create or update a previous run stored but did not settle is ready: settle it.
+    ignis_api::functions::settle_all(&state).await?;
     let (stop_dispatch, dispatch_stopped) = tokio::sync::watch::channel(false);
     let metering = usage::spawn(invoker.clone(), store.clone(), dispatch_stopped.clone());
     let sweeper = ignis_api::spawn_code_sweeper(state.clone(), dispatch_stopped.clone());

@@ -95,6 +95,9 @@ impl Store {
             description: description.map_or_else(|| latest.description.clone(), str::to_string),
             revision_id,
             last_modified_ms: now_ms,
+            // A published version is immutable and ready once committed.
+            state: ignis_model::FunctionState::Active,
+            last_update_status: ignis_model::UpdateStatus::Successful,
             ..latest
         };
         insert_version(&mut tx, &version).await?;

@@ -1,7 +1,7 @@
 //! Layers and resource-based policies against a real SQLite file.
 
 use ignis_model::FunctionConfig;
-use ignis_model::function::{Architecture, CodeRef, LayerRef, LoggingConfig, TracingMode};
+use ignis_model::function::{CodeRef, LayerRef};
 use ignis_model::layer::LayerVersion;
 use ignis_store::{PolicyError, PolicyTarget, Store};
 use std::collections::BTreeMap;
@@ -17,25 +17,10 @@ fn code(hex: &str) -> CodeRef {
 
 fn config(name: &str) -> FunctionConfig {
     FunctionConfig {
-        name: name.into(),
-        version: "$LATEST".into(),
-        runtime: Some("python3.11".into()),
-        handler: Some("app.handler".into()),
-        role: "arn:aws:iam::000000000000:role/any".into(),
-        description: String::new(),
-        timeout: 3,
-        memory_size: 128,
-        environment: None,
-        ephemeral_storage: 512,
-        architectures: vec![Architecture::X86_64],
-        tracing_mode: TracingMode::PassThrough,
-        logging: LoggingConfig::default_for(name),
-        layers: vec![],
-        dead_letter_target: None,
-        kms_key_arn: None,
         code: code("ab"),
         revision_id: "r1".into(),
         last_modified_ms: 1,
+        ..FunctionConfig::fixture(name)
     }
 }
 

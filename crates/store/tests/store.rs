@@ -1,28 +1,12 @@
 //! The store against a real SQLite file.
 
 use ignis_model::FunctionConfig;
-use ignis_model::function::{Architecture, CodeRef, LoggingConfig, TracingMode};
+use ignis_model::function::CodeRef;
 use ignis_store::{Store, StoreError};
 use std::collections::BTreeMap;
 
 fn config(name: &str, revision: &str) -> FunctionConfig {
     FunctionConfig {
-        name: name.into(),
-        version: "$LATEST".into(),
-        runtime: Some("python3.11".into()),
-        handler: Some("app.handler".into()),
-        role: "arn:aws:iam::000000000000:role/any".into(),
-        description: String::new(),
-        timeout: 3,
-        memory_size: 128,
-        environment: None,
-        ephemeral_storage: 512,
-        architectures: vec![Architecture::X86_64],
-        tracing_mode: TracingMode::PassThrough,
-        logging: LoggingConfig::default_for(name),
-        layers: vec![],
-        dead_letter_target: None,
-        kms_key_arn: None,
         code: CodeRef {
             sha256_hex: "ab".into(),
             sha256_base64: "qw==".into(),
@@ -31,6 +15,7 @@ fn config(name: &str, revision: &str) -> FunctionConfig {
         },
         revision_id: revision.into(),
         last_modified_ms: 1,
+        ..FunctionConfig::fixture(name)
     }
 }
 

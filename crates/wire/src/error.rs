@@ -68,13 +68,6 @@ pub enum LambdaApiError {
     Service(String),
 }
 
-/// How the body spells its message member; the model differs per exception.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MessageKey {
-    Upper,
-    Lower,
-}
-
 impl LambdaApiError {
     /// Every variant once, for table tests.
     pub fn examples() -> Vec<LambdaApiError> {
@@ -170,35 +163,64 @@ impl LambdaApiError {
         }
     }
 
-    /// The message member's spelling, from the service model's exception shapes.
-    pub fn message_key(&self) -> MessageKey {
+    /// The members of the JSON body, exactly as AWS sends them for this error type.
+    ///
+    /// Modelled exceptions (botocore's `service-2.json`) carry `Type` and their message member
+    /// as the shape spells it (`Message` or `message`), `TooManyRequestsException` also its
+    /// `Reason` (its `retryAfterSeconds` is the `Retry-After` header); AWS's recordings show
+    /// these members on every modelled error. Errors the model does not declare come from
+    /// AWS's front end (validation, authentication, routing, body size) and carry only their
+    /// message, no `Type`.
+    pub fn members(&self) -> &'static [&'static str] {
         use LambdaApiError::*;
         match self {
-            ResourceNotFound(_)
-            | InvalidZipFile(_)
-            | InvalidRuntime(_)
-            | Service(_)
-            | RequestEntityTooLarge(_) => MessageKey::Upper,
-            _ => MessageKey::Lower,
+            ResourceNotFound(_) | InvalidZipFile(_) | InvalidRuntime(_) | Service(_) => {
+                &["Type", "Message"]
+            }
+            ResourceConflict(_)
+            | ProvisionedConcurrencyConfigNotFound(_)
+            | InvalidParameterValue(_)
+            | InvalidRequestContent(_)
+            | RequestTooLarge(_)
+            | UnsupportedMediaType(_)
+            | PreconditionFailed(_)
+            | PolicyLengthExceeded(_)
+            | CodeStorageExceeded(_) => &["Type", "message"],
+            TooManyRequests { .. } => &["Type", "message", "Reason"],
+            RequestEntityTooLarge(_) => &["Message"],
+            Validation(_)
+            | MissingAuthenticationToken(_)
+            | IncompleteSignature(_)
+            | InvalidSignature(_)
+            | UnrecognizedClient(_)
+            | AccessDenied(_)
+            | UnknownOperation(_)
+            | NotImplemented(_) => &["message"],
         }
     }
 
-    /// The JSON body: `{"Type": "User"|"Service", "Message"|"message": ...}` (+ `Reason`).
+    /// The JSON body: the [`members`](Self::members) of this error type and no others.
     pub fn body(&self) -> serde_json::Value {
         let kind = if self.status().is_server_error() {
             "Service"
         } else {
             "User"
         };
-        let key = match self.message_key() {
-            MessageKey::Upper => "Message",
-            MessageKey::Lower => "message",
-        };
-        let mut body = serde_json::json!({ "Type": kind, key: self.to_string() });
-        if let LambdaApiError::TooManyRequests { reason, .. } = self {
-            body["Reason"] = serde_json::Value::from(*reason);
+        let mut body = serde_json::Map::new();
+        for member in self.members() {
+            let value = match *member {
+                "Type" => serde_json::Value::from(kind),
+                "Reason" => match self {
+                    LambdaApiError::TooManyRequests { reason, .. } => {
+                        serde_json::Value::from(*reason)
+                    }
+                    _ => continue,
+                },
+                _ => serde_json::Value::from(self.to_string()),
+            };
+            body.insert((*member).to_string(), value);
         }
-        body
+        serde_json::Value::Object(body)
     }
 }
 
@@ -232,7 +254,8 @@ impl IntoResponse for LambdaApiError {
 impl From<ignis_model::ValidationError> for LambdaApiError {
     fn from(e: ignis_model::ValidationError) -> LambdaApiError {
         match e {
-            ignis_model::ValidationError::Constraint { .. } => {
+            ignis_model::ValidationError::Constraint { .. }
+            | ignis_model::ValidationError::Constraints(_) => {
                 LambdaApiError::Validation(e.to_string())
             }
             ignis_model::ValidationError::InvalidParameter(m) => {
@@ -246,49 +269,64 @@ impl From<ignis_model::ValidationError> for LambdaApiError {
 mod tests {
     use super::*;
 
-    /// Status, error type and body of every variant, against the service model's exception
-    /// shapes (botocore `service-2.json`) and AWS's observed answers for the unmodelled ones.
+    /// Status, error type and the exact member set of the body of every variant, against the
+    /// service model's exception shapes (botocore `service-2.json`) and AWS's recorded answers
+    /// for the unmodelled ones.
     #[test]
     fn every_variant_has_its_wire_form() {
-        let expected: &[(&str, u16, &str)] = &[
-            ("ResourceNotFoundException", 404, "Message"),
-            ("ResourceConflictException", 409, "message"),
+        let expected: &[(&str, u16, &[&str])] = &[
+            ("ResourceNotFoundException", 404, &["Message", "Type"]),
+            ("ResourceConflictException", 409, &["Type", "message"]),
             (
                 "ProvisionedConcurrencyConfigNotFoundException",
                 404,
-                "message",
+                &["Type", "message"],
             ),
-            ("InvalidParameterValueException", 400, "message"),
-            ("ValidationException", 400, "message"),
-            ("InvalidRequestContentException", 400, "message"),
-            ("RequestTooLargeException", 413, "message"),
-            ("RequestEntityTooLargeException", 413, "Message"),
-            ("UnsupportedMediaTypeException", 415, "message"),
-            ("PreconditionFailedException", 412, "message"),
-            ("PolicyLengthExceededException", 400, "message"),
-            ("TooManyRequestsException", 429, "message"),
-            ("InvalidZipFileException", 502, "Message"),
-            ("InvalidRuntimeException", 502, "Message"),
-            ("CodeStorageExceededException", 400, "message"),
-            ("MissingAuthenticationTokenException", 403, "message"),
-            ("IncompleteSignatureException", 403, "message"),
-            ("InvalidSignatureException", 403, "message"),
-            ("UnrecognizedClientException", 403, "message"),
-            ("AccessDeniedException", 403, "message"),
-            ("UnknownOperationException", 404, "message"),
-            ("NotImplementedException", 501, "message"),
-            ("ServiceException", 500, "Message"),
+            ("InvalidParameterValueException", 400, &["Type", "message"]),
+            ("ValidationException", 400, &["message"]),
+            ("InvalidRequestContentException", 400, &["Type", "message"]),
+            ("RequestTooLargeException", 413, &["Type", "message"]),
+            ("RequestEntityTooLargeException", 413, &["Message"]),
+            ("UnsupportedMediaTypeException", 415, &["Type", "message"]),
+            ("PreconditionFailedException", 412, &["Type", "message"]),
+            ("PolicyLengthExceededException", 400, &["Type", "message"]),
+            (
+                "TooManyRequestsException",
+                429,
+                &["Reason", "Type", "message"],
+            ),
+            ("InvalidZipFileException", 502, &["Message", "Type"]),
+            ("InvalidRuntimeException", 502, &["Message", "Type"]),
+            ("CodeStorageExceededException", 400, &["Type", "message"]),
+            ("MissingAuthenticationTokenException", 403, &["message"]),
+            ("IncompleteSignatureException", 403, &["message"]),
+            ("InvalidSignatureException", 403, &["message"]),
+            ("UnrecognizedClientException", 403, &["message"]),
+            ("AccessDeniedException", 403, &["message"]),
+            ("UnknownOperationException", 404, &["message"]),
+            ("NotImplementedException", 501, &["message"]),
+            ("ServiceException", 500, &["Message", "Type"]),
         ];
         let all = LambdaApiError::examples();
         assert_eq!(all.len(), expected.len());
-        for (err, (ty, status, key)) in all.into_iter().zip(expected) {
+        for (err, (ty, status, members)) in all.into_iter().zip(expected) {
             let response = err.clone().into_response();
             assert_eq!(response.status().as_u16(), *status, "{ty}");
             assert_eq!(response.headers()[headers::ERROR_TYPE], *ty);
             let body = err.body();
-            assert_eq!(body[*key], "m", "{ty}");
-            let kind = if *status >= 500 { "Service" } else { "User" };
-            assert_eq!(body["Type"], kind, "{ty}");
+            let keys: Vec<&str> = body
+                .as_object()
+                .unwrap()
+                .keys()
+                .map(String::as_str)
+                .collect();
+            assert_eq!(keys, *members, "{ty}: exactly these members");
+            let message = members.iter().find(|m| m.eq_ignore_ascii_case("message"));
+            assert_eq!(body[*message.unwrap()], "m", "{ty}");
+            if members.contains(&"Type") {
+                let kind = if *status >= 500 { "Service" } else { "User" };
+                assert_eq!(body["Type"], kind, "{ty}");
+            }
             if *ty == "TooManyRequestsException" {
                 assert_eq!(response.headers()[headers::RETRY_AFTER], "1");
                 assert_eq!(

@@ -2,6 +2,7 @@
 //! CreateFunction, UpdateFunctionCode and UpdateFunctionConfiguration.
 
 use ignis_model::function::FunctionConfig;
+use ignis_model::state::{CREATING_REASON, CREATING_REASON_CODE, FunctionState, UpdateStatus};
 use ignis_model::{Account, time};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -245,7 +246,15 @@ pub struct FunctionConfiguration {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub state: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub state_reason: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state_reason_code: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub last_update_status: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_update_status_reason: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_update_status_reason_code: Option<&'static str>,
     pub package_type: &'static str,
     pub architectures: Vec<&'static str>,
     pub ephemeral_storage: EphemeralStorageSpec,
@@ -255,7 +264,8 @@ pub struct FunctionConfiguration {
 }
 
 /// Which fields a listing carries: GetFunction and the mutating calls report State and
-/// LastUpdateStatus; ListFunctions and ListVersionsByFunction leave them out, as AWS does.
+/// LastUpdateStatus (with their reasons while not settled); ListFunctions and
+/// ListVersionsByFunction leave them out, as AWS does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Detail {
     Full,
@@ -281,6 +291,8 @@ impl FunctionConfiguration {
             account.qualified_arn(&c.name, &c.version)
         };
         let full = detail == Detail::Full;
+        let pending = c.state == FunctionState::Pending;
+        let in_progress = !pending && c.last_update_status == UpdateStatus::InProgress;
         FunctionConfiguration {
             function_name: c.name.clone(),
             function_arn,
@@ -313,8 +325,13 @@ impl FunctionConfiguration {
                     code_size: l.code_size,
                 })
                 .collect(),
-            state: full.then_some("Active"),
-            last_update_status: full.then_some("Successful"),
+            state: full.then_some(c.state.as_str()),
+            state_reason: (full && pending).then_some(CREATING_REASON),
+            state_reason_code: (full && pending).then_some(CREATING_REASON_CODE),
+            // A function being created has no update yet: AWS leaves LastUpdateStatus out.
+            last_update_status: (full && !pending).then_some(c.last_update_status.as_str()),
+            last_update_status_reason: (full && in_progress).then_some(CREATING_REASON),
+            last_update_status_reason_code: (full && in_progress).then_some(CREATING_REASON_CODE),
             package_type: "Zip",
             architectures: c.architectures.iter().map(|a| a.as_str()).collect(),
             ephemeral_storage: EphemeralStorageSpec {
@@ -406,26 +423,11 @@ pub struct AccountSettings {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ignis_model::function::{Architecture, CodeRef, LoggingConfig, TracingMode};
+    use ignis_model::function::CodeRef;
 
     fn config() -> FunctionConfig {
         FunctionConfig {
-            name: "hello".into(),
-            version: "$LATEST".into(),
-            runtime: Some("python3.11".into()),
-            handler: Some("app.handler".into()),
-            role: "arn:aws:iam::000000000000:role/any".into(),
-            description: String::new(),
-            timeout: 3,
-            memory_size: 128,
             environment: Some(BTreeMap::from([("A".into(), "1".into())])),
-            ephemeral_storage: 512,
-            architectures: vec![Architecture::X86_64],
-            tracing_mode: TracingMode::PassThrough,
-            logging: LoggingConfig::default_for("hello"),
-            layers: vec![],
-            dead_letter_target: None,
-            kms_key_arn: None,
             code: CodeRef {
                 sha256_hex: "00".into(),
                 sha256_base64: "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=".into(),
@@ -434,6 +436,7 @@ mod tests {
             },
             revision_id: "r".into(),
             last_modified_ms: 1_569_263_553_857,
+            ..FunctionConfig::fixture("hello")
         }
     }
 
@@ -475,6 +478,44 @@ mod tests {
         ))
         .unwrap();
         assert!(listed.get("State").is_none());
+        assert!(v.get("StateReason").is_none());
+        assert!(v.get("LastUpdateStatusReason").is_none());
+    }
+
+    #[test]
+    fn unsettled_states_carry_aws_reasons() {
+        let account = Account {
+            id: "000000000000".into(),
+            region: "us-east-1".into(),
+        };
+        let show = |c: FunctionConfig| {
+            serde_json::to_value(FunctionConfiguration::from_config(
+                &c,
+                &account,
+                Detail::Full,
+            ))
+            .unwrap()
+        };
+        let pending = show(FunctionConfig {
+            state: FunctionState::Pending,
+            ..config()
+        });
+        assert_eq!(pending["State"], "Pending");
+        assert_eq!(pending["StateReason"], "The function is being created.");
+        assert_eq!(pending["StateReasonCode"], "Creating");
+        assert!(pending.get("LastUpdateStatus").is_none());
+        let updating = show(FunctionConfig {
+            last_update_status: UpdateStatus::InProgress,
+            ..config()
+        });
+        assert_eq!(updating["State"], "Active");
+        assert!(updating.get("StateReason").is_none());
+        assert_eq!(updating["LastUpdateStatus"], "InProgress");
+        assert_eq!(
+            updating["LastUpdateStatusReason"],
+            "The function is being created."
+        );
+        assert_eq!(updating["LastUpdateStatusReasonCode"], "Creating");
     }
 
     #[test]
