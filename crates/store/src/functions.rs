@@ -2,9 +2,8 @@
 
 use crate::{Store, StoreError};
 use ignis_model::FunctionConfig;
-use ignis_model::arn::LATEST;
-use sqlx::Row;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// A function with its `$LATEST` configuration and tags.
 #[derive(Debug, Clone)]
@@ -21,68 +20,31 @@ pub struct Page<T> {
     pub next_marker: Option<String>,
 }
 
+/// A stored configuration read back, upgraded from the schema it was written with.
 pub(crate) fn decode(name: &str, json: &str) -> Result<FunctionConfig, StoreError> {
     crate::shapes::FUNCTION_CONFIG.decode(name, json)
 }
 
+/// A configuration as it is stored, with its schema.
 pub(crate) fn encode(config: &FunctionConfig) -> String {
     crate::shapes::FUNCTION_CONFIG.encode(config)
 }
 
 impl Store {
-    pub(crate) async fn load_cache(&self) -> Result<(), StoreError> {
-        let rows = sqlx::query("SELECT name, config FROM function_versions")
-            .fetch_all(&self.pool)
-            .await?;
-        for row in rows {
-            let name: String = row.get(0);
-            let config = decode(&name, row.get(1))?;
-            self.cache_put(config);
-        }
-        Ok(())
-    }
-
     /// Creates a function with its `$LATEST` version.
     pub async fn create_function(
         &self,
         latest: &FunctionConfig,
         tags: &BTreeMap<String, String>,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let inserted = sqlx::query(
-            "INSERT INTO functions (name, created_ms, tags) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING",
-        )
-        .bind(&latest.name)
-        .bind(latest.last_modified_ms)
-        .bind(serde_json::to_string(tags).expect("tags serialise"))
-        .execute(&mut *tx)
-        .await?;
-        if inserted.rows_affected() == 0 {
-            return Err(StoreError::AlreadyExists(latest.name.clone()));
-        }
-        insert_version(&mut tx, latest).await?;
-        tx.commit().await?;
+        self.backend.create_function(latest, tags).await?;
         self.cache_put(latest.clone());
         Ok(())
     }
 
     /// The function's `$LATEST` and tags.
     pub async fn get_function(&self, name: &str) -> Result<FunctionRecord, StoreError> {
-        let row = sqlx::query(
-            "SELECT f.tags, v.config, f.reserved_concurrency FROM functions f JOIN function_versions v ON v.name = f.name AND v.version = $2 WHERE f.name = $1",
-        )
-        .bind(name)
-        .bind(LATEST)
-        .fetch_optional(&self.pool)
-        .await?
-        .ok_or_else(|| StoreError::NotFound(name.to_string()))?;
-        Ok(FunctionRecord {
-            tags: serde_json::from_str(row.get(0)).unwrap_or_default(),
-            latest: decode(name, row.get(1))?,
-            reserved_concurrency: row
-                .get::<Option<i64>, _>(2)
-                .and_then(|v| u32::try_from(v).ok()),
-        })
+        self.backend.get_function(name).await
     }
 
     /// A version's configuration, from the cache.
@@ -90,7 +52,7 @@ impl Store {
         &self,
         name: &str,
         version: &str,
-    ) -> Result<std::sync::Arc<FunctionConfig>, StoreError> {
+    ) -> Result<Arc<FunctionConfig>, StoreError> {
         self.cached(name, version)
             .ok_or_else(|| StoreError::NotFound(name.to_string()))
     }
@@ -101,25 +63,7 @@ impl Store {
         marker: Option<&str>,
         limit: usize,
     ) -> Result<Page<FunctionConfig>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT name, config FROM function_versions WHERE version = $1 AND name > $2 ORDER BY name LIMIT $3",
-        )
-        .bind(LATEST)
-        .bind(marker.unwrap_or(""))
-        .bind(i64::try_from(limit + 1).unwrap_or(i64::MAX))
-        .fetch_all(&self.pool)
-        .await?;
-        let mut items = rows
-            .iter()
-            .map(|r| decode(r.get(0), r.get(1)))
-            .collect::<Result<Vec<_>, _>>()?;
-        let next_marker = if items.len() > limit {
-            items.truncate(limit);
-            items.last().map(|c| c.name.clone())
-        } else {
-            None
-        };
-        Ok(Page { items, next_marker })
+        self.backend.list_functions(marker, limit).await
     }
 
     /// Replaces `$LATEST` if its revision is still `expected_revision`.
@@ -128,54 +72,16 @@ impl Store {
         config: &FunctionConfig,
         expected_revision: &str,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let row =
-            sqlx::query("SELECT config FROM function_versions WHERE name = $1 AND version = $2")
-                .bind(&config.name)
-                .bind(LATEST)
-                .fetch_optional(&mut *tx)
-                .await?
-                .ok_or_else(|| StoreError::NotFound(config.name.clone()))?;
-        let current = decode(&config.name, row.get(0))?;
-        if current.revision_id != expected_revision {
-            return Err(StoreError::RevisionMismatch {
-                name: config.name.clone(),
-                expected: expected_revision.to_string(),
-                actual: current.revision_id,
-            });
-        }
-        sqlx::query(
-            "UPDATE function_versions SET config = $3, code_sha256 = $4, code_size = $5 WHERE name = $1 AND version = $2",
-        )
-        .bind(&config.name)
-        .bind(LATEST)
-        .bind(encode(config))
-        .bind(&config.code.sha256_hex)
-        .bind(i64::try_from(config.code.size).unwrap_or(i64::MAX))
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
+        self.backend
+            .update_latest(config, expected_revision)
+            .await?;
         self.cache_put(config.clone());
         Ok(())
     }
 
     /// Deletes a function with all its versions; returns the code hashes it referred to.
     pub async fn delete_function(&self, name: &str) -> Result<Vec<String>, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let hashes: Vec<String> = sqlx::query_scalar(
-            "SELECT DISTINCT code_sha256 FROM function_versions WHERE name = $1",
-        )
-        .bind(name)
-        .fetch_all(&mut *tx)
-        .await?;
-        let deleted = sqlx::query("DELETE FROM functions WHERE name = $1")
-            .bind(name)
-            .execute(&mut *tx)
-            .await?;
-        if deleted.rows_affected() == 0 {
-            return Err(StoreError::NotFound(name.to_string()));
-        }
-        tx.commit().await?;
+        let hashes = self.backend.delete_function(name).await?;
         self.cache_remove_function(name);
         self.aliases_remove_function(name);
         Ok(hashes)
@@ -183,76 +89,24 @@ impl Store {
 
     /// Whether any version of any function, or any layer, still uses this code.
     pub async fn code_in_use(&self, sha256_hex: &str) -> Result<bool, StoreError> {
-        let n: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM function_versions WHERE code_sha256 = $1")
-                .bind(sha256_hex)
-                .fetch_one(&self.pool)
-                .await?;
         // Layer packages: kept while a layer version or a function version's layers use them.
-        Ok(n > 0 || self.layer_code_in_use(sha256_hex).await?)
+        Ok(self.backend.versions_use_code(sha256_hex).await?
+            || self.layer_code_in_use(sha256_hex).await?)
     }
 
     /// Adds or replaces tags.
     pub async fn tag(&self, name: &str, tags: &BTreeMap<String, String>) -> Result<(), StoreError> {
-        self.edit_tags(name, |current| current.extend(tags.clone()))
-            .await
+        self.backend.tag(name, tags).await
     }
 
     /// Removes tags by key.
     pub async fn untag(&self, name: &str, keys: &[String]) -> Result<(), StoreError> {
-        self.edit_tags(name, |current| current.retain(|k, _| !keys.contains(k)))
-            .await
-    }
-
-    async fn edit_tags(
-        &self,
-        name: &str,
-        edit: impl FnOnce(&mut BTreeMap<String, String>),
-    ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let current: String = sqlx::query_scalar("SELECT tags FROM functions WHERE name = $1")
-            .bind(name)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or_else(|| StoreError::NotFound(name.to_string()))?;
-        let mut tags: BTreeMap<String, String> = serde_json::from_str(&current).unwrap_or_default();
-        edit(&mut tags);
-        sqlx::query("UPDATE functions SET tags = $2 WHERE name = $1")
-            .bind(name)
-            .bind(serde_json::to_string(&tags).expect("tags serialise"))
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(())
+        self.backend.untag(name, keys).await
     }
 
     /// Total stored code (every version's package counted once per version, as AWS counts) and
     /// the number of functions.
     pub async fn usage(&self) -> Result<(u64, u64), StoreError> {
-        let row = sqlx::query(
-            "SELECT COALESCE(SUM(code_size), 0), (SELECT COUNT(*) FROM functions) FROM function_versions",
-        )
-        .fetch_one(&self.pool)
-        .await?;
-        let size: i64 = row.get(0);
-        let count: i64 = row.get(1);
-        Ok((size.max(0) as u64, count.max(0) as u64))
+        self.backend.usage().await
     }
-}
-
-pub(crate) async fn insert_version(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
-    config: &FunctionConfig,
-) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO function_versions (name, version, config, code_sha256, code_size) VALUES ($1, $2, $3, $4, $5)",
-    )
-    .bind(&config.name)
-    .bind(&config.version)
-    .bind(encode(config))
-    .bind(&config.code.sha256_hex)
-    .bind(i64::try_from(config.code.size).unwrap_or(i64::MAX))
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
 }

@@ -1,23 +1,7 @@
 //! Layers and their versions.
-//!
-//! Version numbers come from `layers.next_version`, which only grows: a layer row is kept after
-//! its last version is deleted, so a number is never handed out twice.
 
 use crate::{Store, StoreError};
 use ignis_model::layer::LayerVersion;
-use sqlx::Row;
-
-fn decode(name: &str, json: &str) -> Result<LayerVersion, StoreError> {
-    crate::shapes::LAYER_VERSION.decode(name, json)
-}
-
-fn encode(v: &LayerVersion) -> String {
-    crate::shapes::LAYER_VERSION.encode(v)
-}
-
-fn as_i64(n: u64) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
-}
 
 impl Store {
     /// Publishes `draft` as the next version of its layer (creating the layer if needed) and
@@ -26,33 +10,7 @@ impl Store {
         &self,
         draft: &LayerVersion,
     ) -> Result<LayerVersion, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("INSERT INTO layers (name) VALUES ($1) ON CONFLICT (name) DO NOTHING")
-            .bind(&draft.name)
-            .execute(&mut *tx)
-            .await?;
-        let next: i64 = sqlx::query_scalar("SELECT next_version FROM layers WHERE name = $1")
-            .bind(&draft.name)
-            .fetch_one(&mut *tx)
-            .await?;
-        sqlx::query("UPDATE layers SET next_version = next_version + 1 WHERE name = $1")
-            .bind(&draft.name)
-            .execute(&mut *tx)
-            .await?;
-        let mut published = draft.clone();
-        published.version = next.max(1) as u64;
-        sqlx::query(
-            "INSERT INTO layer_versions (name, version, config, code_sha256, code_size) VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(&published.name)
-        .bind(as_i64(published.version))
-        .bind(encode(&published))
-        .bind(&published.code.sha256_hex)
-        .bind(as_i64(published.code.size))
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(published)
+        self.backend.publish_layer_version(draft).await
     }
 
     /// One layer version, if it exists.
@@ -61,33 +19,17 @@ impl Store {
         name: &str,
         version: u64,
     ) -> Result<Option<LayerVersion>, StoreError> {
-        let json: Option<String> = sqlx::query_scalar(
-            "SELECT config FROM layer_versions WHERE name = $1 AND version = $2",
-        )
-        .bind(name)
-        .bind(as_i64(version))
-        .fetch_optional(&self.pool)
-        .await?;
-        json.map(|j| decode(name, &j)).transpose()
+        self.backend.layer_version(name, version).await
     }
 
     /// The versions of one layer, newest first (empty when the layer has none).
     pub async fn layer_versions(&self, name: &str) -> Result<Vec<LayerVersion>, StoreError> {
-        let rows =
-            sqlx::query("SELECT config FROM layer_versions WHERE name = $1 ORDER BY version DESC")
-                .bind(name)
-                .fetch_all(&self.pool)
-                .await?;
-        rows.iter().map(|r| decode(name, r.get(0))).collect()
+        self.backend.layer_versions(name).await
     }
 
     /// Every layer version, by layer name and then newest first.
     pub async fn all_layer_versions(&self) -> Result<Vec<LayerVersion>, StoreError> {
-        let rows =
-            sqlx::query("SELECT name, config FROM layer_versions ORDER BY name ASC, version DESC")
-                .fetch_all(&self.pool)
-                .await?;
-        rows.iter().map(|r| decode(r.get(0), r.get(1))).collect()
+        self.backend.all_layer_versions().await
     }
 
     /// Deletes a layer version and its policy; returns its code hash, or `None` when there was
@@ -97,23 +39,7 @@ impl Store {
         name: &str,
         version: u64,
     ) -> Result<Option<String>, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let hash: Option<String> = sqlx::query_scalar(
-            "SELECT code_sha256 FROM layer_versions WHERE name = $1 AND version = $2",
-        )
-        .bind(name)
-        .bind(as_i64(version))
-        .fetch_optional(&mut *tx)
-        .await?;
-        if hash.is_some() {
-            sqlx::query("DELETE FROM layer_versions WHERE name = $1 AND version = $2")
-                .bind(name)
-                .bind(as_i64(version))
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(hash)
+        self.backend.delete_layer_version(name, version).await
     }
 
     /// Whether a layer version or any function version's layers still use this package.
@@ -121,12 +47,7 @@ impl Store {
         if self.functions_use_layer_code(sha256_hex) {
             return Ok(true);
         }
-        let n: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM layer_versions WHERE code_sha256 = $1")
-                .bind(sha256_hex)
-                .fetch_one(&self.pool)
-                .await?;
-        Ok(n > 0)
+        self.backend.layer_versions_use_code(sha256_hex).await
     }
 
     /// Whether any cached function version lists a layer with this package.

@@ -1,36 +1,37 @@
 //! Ignis's metadata store: functions, their versions, aliases, tags and concurrency settings,
-//! and the durable queue of
-//! asynchronous invocations, in SQLite (WAL) with embedded migrations.
+//! layers, policies, metered usage and the durable queue of asynchronous invocations.
 //!
-//! It owns the durable state of the control plane and an in-memory cache of every version's
-//! configuration and every alias, so that the invoke path reads no disk: the cache is filled on open and
-//! updated on each committed write. Code packages themselves live in `ignis-package`'s
-//! content-addressed store; rows here refer to them by SHA-256.
-//!
-//! Queries are written with `$N` placeholders and portable SQL so that the same statements can
-//! run on PostgreSQL when a multi-node backend is added.
+//! [`Store`] is the handle callers hold. It keeps an in-memory cache of every version's
+//! configuration and every alias, so that the invoke path reads no disk: the cache is filled on
+//! open and updated after each committed write. The rows themselves live in a [`Backend`]
+//! (see [`backend`]): SQLite ([`SqliteBackend`], WAL, embedded migrations) is the one built,
+//! and another database plugs in through [`Store::with_backend`] without touching callers.
+//! Code packages live in `ignis-package`'s content-addressed store; rows refer to them by
+//! SHA-256.
 
+pub mod backend;
 mod functions;
 mod layers;
 mod policies;
 mod queue;
 mod shapes;
+mod sqlite;
 mod usage;
 mod versions;
+
+pub use backend::Backend;
+pub use sqlite::{SqliteBackend, read_usage};
 
 pub use functions::{FunctionRecord, Page};
 pub use policies::{MAX_POLICY_BYTES, Policy, PolicyError, PolicyTarget};
 pub use queue::AsyncEvent;
-pub use usage::{Usage, read_usage};
+pub use usage::Usage;
 pub use versions::ProvisionedConfig;
 
 use ignis_model::FunctionConfig;
-use sqlx::SqlitePool;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
 
 /// Failures of the metadata store.
 #[derive(Debug, thiserror::Error)]
@@ -79,7 +80,7 @@ type AliasCache = HashMap<(String, String), ignis_model::Alias>;
 /// The metadata store; cheap to clone.
 #[derive(Clone)]
 pub struct Store {
-    pool: SqlitePool,
+    backend: Arc<dyn Backend>,
     /// The node this store handle belongs to: it owns the leases it takes.
     node: Arc<str>,
     cache: Arc<RwLock<ConfigCache>>,
@@ -87,38 +88,31 @@ pub struct Store {
 }
 
 impl Store {
-    /// Opens (creating if needed) the database at `path`, runs migrations, fills the cache and
-    /// releases the leases `node` held in its last run.
+    /// Opens (creating if needed) the SQLite database at `path` as the store of `node`.
     pub async fn open(path: &Path, node: &str) -> Result<Store, StoreError> {
-        let options = SqliteConnectOptions::new()
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            // FULL: a commit (above all an enqueued async event) survives a crash of the host.
-            .synchronous(SqliteSynchronous::Full)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(5));
-        // One connection: SQLite has one writer anyway, and reads are served from the cache.
-        let pool = SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect_with(options)
-            .await?;
-        sqlx::migrate!("./migrations").run(&pool).await?;
+        Store::with_backend(Arc::new(SqliteBackend::open(path).await?), node).await
+    }
+
+    /// The store of `node` over `backend`: fills the caches and releases the leases `node`
+    /// held in its last run (other nodes' leases stay theirs).
+    pub async fn with_backend(backend: Arc<dyn Backend>, node: &str) -> Result<Store, StoreError> {
         let store = Store {
-            pool,
+            backend,
             node: Arc::from(node),
             cache: Arc::new(RwLock::new(HashMap::new())),
             aliases: Arc::new(RwLock::new(HashMap::new())),
         };
-        store.load_cache().await?;
+        for config in store.backend.all_versions().await? {
+            store.cache_put(config);
+        }
         store.load_aliases().await?;
-        store.release_leases().await?;
+        store.backend.release_leases(node).await?;
         Ok(store)
     }
 
-    /// Closes the pool, checkpointing the WAL.
+    /// Closes the backend (for SQLite, checkpointing the WAL).
     pub async fn close(&self) {
-        self.pool.close().await;
+        self.backend.close().await;
     }
 
     /// A version's configuration from memory; the invoke path's only lookup.

@@ -131,80 +131,11 @@ impl PolicyTarget<'_> {
     }
 }
 
-type Tx<'c> = sqlx::Transaction<'c, sqlx::Sqlite>;
-
-/// The target's current revision (and, for a version, its configuration).
-async fn target_revision(
-    tx: &mut Tx<'_>,
-    function: &str,
-    target: PolicyTarget<'_>,
-) -> Result<(String, Option<FunctionConfig>), PolicyError> {
-    match target {
-        PolicyTarget::Version(v) => {
-            let json: Option<String> = sqlx::query_scalar(
-                "SELECT config FROM function_versions WHERE name = $1 AND version = $2",
-            )
-            .bind(function)
-            .bind(v)
-            .fetch_optional(&mut **tx)
-            .await?;
-            let json = json.ok_or(PolicyError::TargetNotFound)?;
-            let config: FunctionConfig = crate::functions::decode(function, &json)?;
-            Ok((config.revision_id.clone(), Some(config)))
-        }
-        PolicyTarget::Alias(a) => {
-            let rev: Option<String> = sqlx::query_scalar(
-                "SELECT revision_id FROM aliases WHERE function_name = $1 AND name = $2",
-            )
-            .bind(function)
-            .bind(a)
-            .fetch_optional(&mut **tx)
-            .await?;
-            Ok((rev.ok_or(PolicyError::TargetNotFound)?, None))
-        }
-    }
-}
-
-/// Gives the target a new revision inside `tx`; the caches are updated after the commit.
-async fn bump_revision(
-    tx: &mut Tx<'_>,
-    function: &str,
-    target: PolicyTarget<'_>,
-    config: Option<&mut FunctionConfig>,
-    revision: &str,
-) -> Result<(), PolicyError> {
-    match (target, config) {
-        (PolicyTarget::Version(v), Some(config)) => {
-            config.revision_id = revision.to_string();
-            sqlx::query(
-                "UPDATE function_versions SET config = $3 WHERE name = $1 AND version = $2",
-            )
-            .bind(function)
-            .bind(v)
-            .bind(crate::functions::encode(config))
-            .execute(&mut **tx)
-            .await?;
-        }
-        (PolicyTarget::Alias(a), _) => {
-            sqlx::query(
-                "UPDATE aliases SET revision_id = $3 WHERE function_name = $1 AND name = $2",
-            )
-            .bind(function)
-            .bind(a)
-            .bind(revision)
-            .execute(&mut **tx)
-            .await?;
-        }
-        (PolicyTarget::Version(_), None) => unreachable!("a version target has a configuration"),
-    }
-    Ok(())
-}
-
-fn new_revision() -> String {
+pub(crate) fn new_revision() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
-fn checked_size(policy: &Policy) -> Result<(), PolicyError> {
+pub(crate) fn checked_size(policy: &Policy) -> Result<(), PolicyError> {
     let size = policy.document().len();
     if size > MAX_POLICY_BYTES {
         return Err(PolicyError::TooLarge {
@@ -215,7 +146,7 @@ fn checked_size(policy: &Policy) -> Result<(), PolicyError> {
     Ok(())
 }
 
-fn parse_stored(json: &str) -> Result<Policy, PolicyError> {
+pub(crate) fn parse_stored(json: &str) -> Result<Policy, PolicyError> {
     Policy::from_json(json).map_err(|source| {
         PolicyError::Store(StoreError::Corrupt {
             name: "policy".into(),
@@ -231,14 +162,7 @@ impl Store {
         function: &str,
         qualifier: &str,
     ) -> Result<Option<Policy>, PolicyError> {
-        let json: Option<String> = sqlx::query_scalar(
-            "SELECT statements FROM function_policies WHERE function_name = $1 AND qualifier = $2",
-        )
-        .bind(function)
-        .bind(qualifier)
-        .fetch_optional(&self.pool)
-        .await?;
-        json.as_deref().map(parse_stored).transpose()
+        self.backend.function_policy(function, qualifier).await
     }
 
     /// Adds a statement to a function qualifier's policy, checking in one transaction that the
@@ -252,45 +176,10 @@ impl Store {
         statement_json: &str,
         expected_revision: Option<&str>,
     ) -> Result<String, PolicyError> {
-        let mut tx = self.pool.begin().await?;
-        let (current, mut config) = target_revision(&mut tx, function, target).await?;
-        if expected_revision.is_some_and(|e| e != current) {
-            return Err(PolicyError::RevisionMismatch);
-        }
-        let stored: Option<String> = sqlx::query_scalar(
-            "SELECT statements FROM function_policies WHERE function_name = $1 AND qualifier = $2",
-        )
-        .bind(function)
-        .bind(target.qualifier())
-        .fetch_optional(&mut *tx)
-        .await?;
-        let mut policy = stored
-            .as_deref()
-            .map(parse_stored)
-            .transpose()?
-            .unwrap_or_default();
-        if policy.contains(sid) {
-            return Err(PolicyError::StatementExists(sid.to_string()));
-        }
-        policy
-            .push(statement_json)
-            .map_err(|source| StoreError::Corrupt {
-                name: function.to_string(),
-                source,
-            })?;
-        checked_size(&policy)?;
-        sqlx::query(
-            "INSERT INTO function_policies (function_name, qualifier, statements) VALUES ($1, $2, $3) \
-             ON CONFLICT (function_name, qualifier) DO UPDATE SET statements = excluded.statements",
-        )
-        .bind(function)
-        .bind(target.qualifier())
-        .bind(policy.to_json())
-        .execute(&mut *tx)
-        .await?;
-        let revision = new_revision();
-        bump_revision(&mut tx, function, target, config.as_mut(), &revision).await?;
-        tx.commit().await?;
+        let (revision, config) = self
+            .backend
+            .add_function_statement(function, target, sid, statement_json, expected_revision)
+            .await?;
         self.after_bump(function, target, config, &revision);
         Ok(revision)
     }
@@ -305,43 +194,10 @@ impl Store {
         sid: &str,
         expected_revision: Option<&str>,
     ) -> Result<String, PolicyError> {
-        let mut tx = self.pool.begin().await?;
-        let (current, mut config) = target_revision(&mut tx, function, target).await?;
-        let stored: Option<String> = sqlx::query_scalar(
-            "SELECT statements FROM function_policies WHERE function_name = $1 AND qualifier = $2",
-        )
-        .bind(function)
-        .bind(target.qualifier())
-        .fetch_optional(&mut *tx)
-        .await?;
-        let mut policy = parse_stored(&stored.ok_or(PolicyError::NoPolicy)?)?;
-        if !policy.remove(sid) {
-            return Err(PolicyError::StatementNotFound(sid.to_string()));
-        }
-        if expected_revision.is_some_and(|e| e != current) {
-            return Err(PolicyError::RevisionMismatch);
-        }
-        if policy.is_empty() {
-            sqlx::query(
-                "DELETE FROM function_policies WHERE function_name = $1 AND qualifier = $2",
-            )
-            .bind(function)
-            .bind(target.qualifier())
-            .execute(&mut *tx)
+        let (revision, config) = self
+            .backend
+            .remove_function_statement(function, target, sid, expected_revision)
             .await?;
-        } else {
-            sqlx::query(
-                "UPDATE function_policies SET statements = $3 WHERE function_name = $1 AND qualifier = $2",
-            )
-            .bind(function)
-            .bind(target.qualifier())
-            .bind(policy.to_json())
-            .execute(&mut *tx)
-            .await?;
-        }
-        let revision = new_revision();
-        bump_revision(&mut tx, function, target, config.as_mut(), &revision).await?;
-        tx.commit().await?;
         self.after_bump(function, target, config, &revision);
         Ok(revision)
     }
@@ -353,12 +209,9 @@ impl Store {
         function: &str,
         qualifier: &str,
     ) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM function_policies WHERE function_name = $1 AND qualifier = $2")
-            .bind(function)
-            .bind(qualifier)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        self.backend
+            .delete_function_policy(function, qualifier)
+            .await
     }
 
     /// Puts a target's new revision into the caches after its commit.
@@ -387,14 +240,7 @@ impl Store {
         name: &str,
         version: u64,
     ) -> Result<Option<(Policy, String)>, PolicyError> {
-        let row: Option<(String, String)> = sqlx::query_as(
-            "SELECT statements, revision_id FROM layer_version_policies WHERE name = $1 AND version = $2",
-        )
-        .bind(name)
-        .bind(i64::try_from(version).unwrap_or(i64::MAX))
-        .fetch_optional(&self.pool)
-        .await?;
-        row.map(|(s, r)| Ok((parse_stored(&s)?, r))).transpose()
+        self.backend.layer_policy(name, version).await
     }
 
     /// Adds a statement to a layer version's policy; returns the policy's new revision.
@@ -406,38 +252,9 @@ impl Store {
         statement_json: &str,
         expected_revision: Option<&str>,
     ) -> Result<String, PolicyError> {
-        let v = i64::try_from(version).unwrap_or(i64::MAX);
-        let mut tx = self.pool.begin().await?;
-        let (policy, current) = layer_policy_in(&mut tx, name, v).await?;
-        if let Some(expected) = expected_revision
-            && current.as_deref() != Some(expected)
-        {
-            return Err(PolicyError::RevisionMismatch);
-        }
-        let mut policy = policy.unwrap_or_default();
-        if policy.contains(sid) {
-            return Err(PolicyError::StatementExists(sid.to_string()));
-        }
-        policy
-            .push(statement_json)
-            .map_err(|source| StoreError::Corrupt {
-                name: name.to_string(),
-                source,
-            })?;
-        checked_size(&policy)?;
-        let revision = new_revision();
-        sqlx::query(
-            "INSERT INTO layer_version_policies (name, version, statements, revision_id) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (name, version) DO UPDATE SET statements = excluded.statements, revision_id = excluded.revision_id",
-        )
-        .bind(name)
-        .bind(v)
-        .bind(policy.to_json())
-        .bind(&revision)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(revision)
+        self.backend
+            .add_layer_statement(name, version, sid, statement_json, expected_revision)
+            .await
     }
 
     /// Removes a statement from a layer version's policy (the policy goes with its last
@@ -449,66 +266,9 @@ impl Store {
         sid: &str,
         expected_revision: Option<&str>,
     ) -> Result<(), PolicyError> {
-        let v = i64::try_from(version).unwrap_or(i64::MAX);
-        let mut tx = self.pool.begin().await?;
-        let (policy, current) = layer_policy_in(&mut tx, name, v).await?;
-        let mut policy = policy.ok_or(PolicyError::NoPolicy)?;
-        if !policy.remove(sid) {
-            return Err(PolicyError::StatementNotFound(sid.to_string()));
-        }
-        if let Some(expected) = expected_revision
-            && current.as_deref() != Some(expected)
-        {
-            return Err(PolicyError::RevisionMismatch);
-        }
-        if policy.is_empty() {
-            sqlx::query("DELETE FROM layer_version_policies WHERE name = $1 AND version = $2")
-                .bind(name)
-                .bind(v)
-                .execute(&mut *tx)
-                .await?;
-        } else {
-            sqlx::query(
-                "UPDATE layer_version_policies SET statements = $3, revision_id = $4 WHERE name = $1 AND version = $2",
-            )
-            .bind(name)
-            .bind(v)
-            .bind(policy.to_json())
-            .bind(new_revision())
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(())
-    }
-}
-
-/// A layer version's policy and revision inside `tx`; `TargetNotFound` when the version does
-/// not exist.
-async fn layer_policy_in(
-    tx: &mut Tx<'_>,
-    name: &str,
-    version: i64,
-) -> Result<(Option<Policy>, Option<String>), PolicyError> {
-    let exists: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM layer_versions WHERE name = $1 AND version = $2")
-            .bind(name)
-            .bind(version)
-            .fetch_one(&mut **tx)
-            .await?;
-    if exists == 0 {
-        return Err(PolicyError::TargetNotFound);
-    }
-    let row: Option<(String, String)> = sqlx::query_as(
-        "SELECT statements, revision_id FROM layer_version_policies WHERE name = $1 AND version = $2",
-    )
-    .bind(name)
-    .bind(version)
-    .fetch_optional(&mut **tx)
-    .await?;
-    match row {
-        Some((s, r)) => Ok((Some(parse_stored(&s)?), Some(r))),
-        None => Ok((None, None)),
+        self.backend
+            .remove_layer_statement(name, version, sid, expected_revision)
+            .await
     }
 }
 

@@ -1,13 +1,13 @@
 //! The durable queue of asynchronous invocations.
 //!
 //! Invariants: an event is acknowledged to its caller only after [`Store::enqueue`] has
-//! committed (the database runs with `synchronous = FULL`, so a commit survives a crash of the
-//! host). A leased event is invisible to other leases until its lease expires; leases do not
-//! survive a restart (one node owns the data directory), so every event still in the table when
-//! a node starts is delivered again: delivery is at least once, as on Lambda.
+//! committed (the backend makes a commit durable before it returns: SQLite runs with
+//! `synchronous = FULL`). A leased event is invisible to other leases until its lease expires.
+//! A lease belongs to the node that took it: when a node starts, it forgets its own leases
+//! (what it held died with its last run) and those of no node, and leaves other nodes' leases
+//! to expire. Delivery is at least once, as on Lambda.
 
 use crate::{Store, StoreError};
-use sqlx::Row;
 
 /// One queued asynchronous invocation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,70 +25,24 @@ pub struct AsyncEvent {
 impl Store {
     /// Stores an event durably; returns once it is committed.
     pub async fn enqueue(&self, event: &AsyncEvent, now_ms: i64) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO async_events (request_id, function_name, qualifier, invoked_arn, payload, enqueued_ms, attempts, next_attempt_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(&event.request_id)
-        .bind(&event.function_name)
-        .bind(&event.qualifier)
-        .bind(&event.invoked_arn)
-        .bind(&event.payload)
-        .bind(event.enqueued_ms)
-        .bind(i64::from(event.attempts))
-        .bind(now_ms)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        self.backend.enqueue(event, now_ms).await
     }
 
-    /// Leases up to `limit` events that are due and not leased, for `lease_ms`.
+    /// Leases to this node up to `limit` events that are due and not leased, for `lease_ms`.
     pub async fn lease_due(
         &self,
         now_ms: i64,
         limit: u32,
         lease_ms: i64,
     ) -> Result<Vec<AsyncEvent>, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let rows = sqlx::query(
-            "SELECT request_id, function_name, qualifier, invoked_arn, payload, enqueued_ms, attempts FROM async_events WHERE next_attempt_ms <= $1 AND (leased_until_ms IS NULL OR leased_until_ms <= $1) ORDER BY next_attempt_ms LIMIT $2",
-        )
-        .bind(now_ms)
-        .bind(i64::from(limit))
-        .fetch_all(&mut *tx)
-        .await?;
-        let events: Vec<AsyncEvent> = rows
-            .iter()
-            .map(|r| AsyncEvent {
-                request_id: r.get(0),
-                function_name: r.get(1),
-                qualifier: r.get(2),
-                invoked_arn: r.get(3),
-                payload: r.get(4),
-                enqueued_ms: r.get(5),
-                attempts: u32::try_from(r.get::<i64, _>(6)).unwrap_or(u32::MAX),
-            })
-            .collect();
-        for e in &events {
-            sqlx::query(
-                "UPDATE async_events SET leased_until_ms = $2, lease_owner = $3 WHERE request_id = $1",
-            )
-            .bind(&e.request_id)
-            .bind(now_ms + lease_ms)
-            .bind(&*self.node)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(events)
+        self.backend
+            .lease_due(&self.node, now_ms, limit, lease_ms)
+            .await
     }
 
     /// The event is done (succeeded, or dropped for good).
     pub async fn ack(&self, request_id: &str) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM async_events WHERE request_id = $1")
-            .bind(request_id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        self.backend.ack(request_id).await
     }
 
     /// Puts a leased event back to run again at `next_attempt_ms`, with its attempt count.
@@ -98,35 +52,13 @@ impl Store {
         attempts: u32,
         next_attempt_ms: i64,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE async_events SET attempts = $2, next_attempt_ms = $3, leased_until_ms = NULL, lease_owner = NULL WHERE request_id = $1",
-        )
-        .bind(request_id)
-        .bind(i64::from(attempts))
-        .bind(next_attempt_ms)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        self.backend
+            .retry_later(request_id, attempts, next_attempt_ms)
+            .await
     }
 
     /// Events waiting, leased or not.
     pub async fn queued_events(&self) -> Result<u64, StoreError> {
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM async_events")
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(n.max(0) as u64)
-    }
-
-    /// Forgets this node's leases (and those written before leases had owners): called when
-    /// the node opens the store, since what it held died with its last run. Leases of other
-    /// nodes are left to expire.
-    pub(crate) async fn release_leases(&self) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE async_events SET leased_until_ms = NULL, lease_owner = NULL WHERE lease_owner = $1 OR lease_owner IS NULL",
-        )
-        .bind(&*self.node)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        self.backend.queued_events().await
     }
 }

@@ -1,9 +1,6 @@
 //! Metered usage per function: requests and GB-seconds, as Lambda bills them.
 
 use crate::{Store, StoreError};
-use sqlx::Row;
-use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
-use std::path::Path;
 
 /// Usage of one function (or a batch of it, when added).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,76 +18,22 @@ impl Usage {
     }
 }
 
-fn as_i64(n: u64) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
-}
-
-fn rows_to_usage(rows: Vec<sqlx::sqlite::SqliteRow>) -> Result<Vec<Usage>, StoreError> {
-    rows.into_iter()
-        .map(|r| {
-            Ok(Usage {
-                function_name: r.try_get("function_name")?,
-                requests: r.try_get::<i64, _>("requests")?.max(0) as u64,
-                mb_ms: r.try_get::<i64, _>("mb_ms")?.max(0) as u64,
-            })
-        })
-        .collect()
-}
-
-const SELECT: &str =
-    "SELECT function_name, requests, mb_ms FROM function_usage ORDER BY function_name";
-
 impl Store {
     /// Adds a batch of counts (one transaction).
     pub async fn add_usage(&self, batch: &[Usage], now_ms: i64) -> Result<(), StoreError> {
-        if batch.is_empty() {
-            return Ok(());
-        }
-        let mut tx = self.pool.begin().await?;
-        for u in batch {
-            sqlx::query(
-                "INSERT INTO function_usage (function_name, requests, mb_ms, updated_ms) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (function_name) DO UPDATE SET requests = requests + excluded.requests, \
-                 mb_ms = mb_ms + excluded.mb_ms, updated_ms = excluded.updated_ms",
-            )
-            .bind(&u.function_name)
-            .bind(as_i64(u.requests))
-            .bind(as_i64(u.mb_ms))
-            .bind(now_ms)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        self.backend.add_usage(batch, now_ms).await
     }
 
     /// Usage of every function that has been invoked, by name.
     pub async fn function_usage(&self) -> Result<Vec<Usage>, StoreError> {
-        rows_to_usage(sqlx::query(SELECT).fetch_all(&self.pool).await?)
-    }
-}
-
-/// Reads the usage table of the database at `path` without opening the store (no migrations, no
-/// writes), so it works beside a running node.
-pub async fn read_usage(path: &Path) -> Result<Vec<Usage>, StoreError> {
-    let options = SqliteConnectOptions::new().filename(path).read_only(true);
-    let pool = SqlitePoolOptions::new()
-        .max_connections(1)
-        .connect_with(options)
-        .await?;
-    let rows = sqlx::query(SELECT).fetch_all(&pool).await;
-    pool.close().await;
-    match rows {
-        Ok(rows) => rows_to_usage(rows),
-        // A database from before usage was metered.
-        Err(sqlx::Error::Database(e)) if e.message().contains("no such table") => Ok(vec![]),
-        Err(e) => Err(e.into()),
+        self.backend.function_usage().await
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::read_usage;
 
     #[tokio::test]
     async fn usage_adds_up_and_reads_beside_the_store() {

@@ -1,0 +1,234 @@
+//! What a database must do to hold Ignis's metadata.
+//!
+//! [`Store`](crate::Store) is the handle every caller uses: it keeps the in-memory caches the
+//! invoke path reads and updates them after each committed write. Underneath it, a [`Backend`]
+//! owns the rows and the transactions. SQLite ([`crate::SqliteBackend`]) is the one built; a
+//! PostgreSQL backend implements the same traits and is handed to
+//! [`Store::with_backend`](crate::Store::with_backend) without touching any caller.
+//!
+//! Every method is one transaction: its checks (revisions, existence, conflicts) are made
+//! inside it, so two nodes writing the same function see one order. The traits are split by
+//! area so that each backend implements them file by file; [`Backend`] is all of them.
+
+use crate::StoreError;
+use crate::functions::{FunctionRecord, Page};
+use crate::policies::{Policy, PolicyError, PolicyTarget};
+use crate::queue::AsyncEvent;
+use crate::usage::Usage;
+use crate::versions::ProvisionedConfig;
+use async_trait::async_trait;
+use ignis_model::layer::LayerVersion;
+use ignis_model::{Alias, FunctionConfig};
+use std::collections::{BTreeMap, HashMap};
+
+/// All the areas of the metadata; implemented for any type that implements each of them.
+pub trait Backend:
+    Connection + FunctionRows + VersionRows + LayerRows + PolicyRows + QueueRows + UsageRows
+{
+}
+
+impl<T> Backend for T where
+    T: Connection + FunctionRows + VersionRows + LayerRows + PolicyRows + QueueRows + UsageRows
+{
+}
+
+/// The connection itself.
+#[async_trait]
+pub trait Connection: Send + Sync + 'static {
+    /// Flushes and closes (for SQLite, checkpoints the WAL).
+    async fn close(&self);
+}
+
+/// Functions, their `$LATEST` and tags.
+#[async_trait]
+pub trait FunctionRows: Send + Sync {
+    /// Every stored version of every function, to fill the cache.
+    async fn all_versions(&self) -> Result<Vec<FunctionConfig>, StoreError>;
+    /// Inserts a function and its `$LATEST`; `AlreadyExists` when the name is taken.
+    async fn create_function(
+        &self,
+        latest: &FunctionConfig,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<(), StoreError>;
+    async fn get_function(&self, name: &str) -> Result<FunctionRecord, StoreError>;
+    /// `$LATEST` of every function in name order, after `marker`, at most `limit`.
+    async fn list_functions(
+        &self,
+        marker: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<FunctionConfig>, StoreError>;
+    /// Replaces `$LATEST` if its revision is still `expected_revision`.
+    async fn update_latest(
+        &self,
+        config: &FunctionConfig,
+        expected_revision: &str,
+    ) -> Result<(), StoreError>;
+    /// Deletes a function with everything that belongs to it; returns its code hashes.
+    async fn delete_function(&self, name: &str) -> Result<Vec<String>, StoreError>;
+    /// Whether any function version's code is this package.
+    async fn versions_use_code(&self, sha256_hex: &str) -> Result<bool, StoreError>;
+    /// Adds or replaces tags.
+    async fn tag(&self, name: &str, tags: &BTreeMap<String, String>) -> Result<(), StoreError>;
+    /// Removes tags by key.
+    async fn untag(&self, name: &str, keys: &[String]) -> Result<(), StoreError>;
+    /// Total stored code (once per version) and the number of functions.
+    async fn usage(&self) -> Result<(u64, u64), StoreError>;
+}
+
+/// Published versions, aliases, and reserved and provisioned concurrency.
+#[async_trait]
+pub trait VersionRows: Send + Sync {
+    /// See [`Store::publish_version`](crate::Store::publish_version).
+    async fn publish_version(
+        &self,
+        name: &str,
+        description: Option<&str>,
+        expected_code_sha256: Option<&str>,
+        expected_revision: Option<&str>,
+        revision_id: String,
+        now_ms: i64,
+    ) -> Result<(FunctionConfig, bool), StoreError>;
+    /// Every version of a function in Lambda's order, paginated by version.
+    async fn list_versions(
+        &self,
+        name: &str,
+        marker: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<FunctionConfig>, StoreError>;
+    /// Deletes one published version unless an alias routes to it; returns its code hash.
+    async fn delete_version(&self, name: &str, version: &str) -> Result<String, StoreError>;
+    /// Every alias, to fill the cache.
+    async fn all_aliases(&self) -> Result<Vec<Alias>, StoreError>;
+    /// Inserts an alias; `AliasExists` when the name is taken.
+    async fn create_alias(&self, alias: &Alias) -> Result<(), StoreError>;
+    /// Replaces an alias if its revision is still `expected_revision`: `RevisionMismatch`
+    /// when it is not, `AliasNotFound` when there is no such alias.
+    async fn update_alias(&self, alias: &Alias, expected_revision: &str) -> Result<(), StoreError>;
+    /// Deletes an alias and its provisioned concurrency.
+    async fn delete_alias(&self, function: &str, name: &str) -> Result<(), StoreError>;
+    async fn set_reserved_concurrency(
+        &self,
+        name: &str,
+        value: Option<u32>,
+    ) -> Result<(), StoreError>;
+    async fn reserved_concurrency(&self) -> Result<HashMap<String, u32>, StoreError>;
+    async fn put_provisioned(&self, config: &ProvisionedConfig) -> Result<(), StoreError>;
+    async fn delete_provisioned(&self, function: &str, qualifier: &str)
+    -> Result<bool, StoreError>;
+    async fn list_provisioned(
+        &self,
+        function: Option<&str>,
+    ) -> Result<Vec<ProvisionedConfig>, StoreError>;
+}
+
+/// Layers and their versions.
+#[async_trait]
+pub trait LayerRows: Send + Sync {
+    /// Publishes `draft` as the next version of its layer; numbers are never reused.
+    async fn publish_layer_version(&self, draft: &LayerVersion)
+    -> Result<LayerVersion, StoreError>;
+    async fn layer_version(
+        &self,
+        name: &str,
+        version: u64,
+    ) -> Result<Option<LayerVersion>, StoreError>;
+    /// The versions of one layer, newest first.
+    async fn layer_versions(&self, name: &str) -> Result<Vec<LayerVersion>, StoreError>;
+    /// Every layer version, by layer name and then newest first.
+    async fn all_layer_versions(&self) -> Result<Vec<LayerVersion>, StoreError>;
+    /// Deletes a layer version and its policy; its code hash, or `None` if there was none.
+    async fn delete_layer_version(
+        &self,
+        name: &str,
+        version: u64,
+    ) -> Result<Option<String>, StoreError>;
+    /// Whether any layer version's code is this package.
+    async fn layer_versions_use_code(&self, sha256_hex: &str) -> Result<bool, StoreError>;
+}
+
+/// Resource-based policies of function qualifiers and layer versions.
+#[async_trait]
+pub trait PolicyRows: Send + Sync {
+    async fn function_policy(
+        &self,
+        function: &str,
+        qualifier: &str,
+    ) -> Result<Option<Policy>, PolicyError>;
+    /// See [`Store::add_function_statement`](crate::Store::add_function_statement). Returns the
+    /// target's new revision and, for a version, its configuration carrying it.
+    async fn add_function_statement(
+        &self,
+        function: &str,
+        target: PolicyTarget<'_>,
+        sid: &str,
+        statement_json: &str,
+        expected_revision: Option<&str>,
+    ) -> Result<(String, Option<FunctionConfig>), PolicyError>;
+    /// See [`Store::remove_function_statement`](crate::Store::remove_function_statement);
+    /// returns as [`PolicyRows::add_function_statement`] does.
+    async fn remove_function_statement(
+        &self,
+        function: &str,
+        target: PolicyTarget<'_>,
+        sid: &str,
+        expected_revision: Option<&str>,
+    ) -> Result<(String, Option<FunctionConfig>), PolicyError>;
+    async fn delete_function_policy(
+        &self,
+        function: &str,
+        qualifier: &str,
+    ) -> Result<(), StoreError>;
+    async fn layer_policy(
+        &self,
+        name: &str,
+        version: u64,
+    ) -> Result<Option<(Policy, String)>, PolicyError>;
+    async fn add_layer_statement(
+        &self,
+        name: &str,
+        version: u64,
+        sid: &str,
+        statement_json: &str,
+        expected_revision: Option<&str>,
+    ) -> Result<String, PolicyError>;
+    async fn remove_layer_statement(
+        &self,
+        name: &str,
+        version: u64,
+        sid: &str,
+        expected_revision: Option<&str>,
+    ) -> Result<(), PolicyError>;
+}
+
+/// The durable queue of asynchronous invocations. A commit is durable when it returns.
+#[async_trait]
+pub trait QueueRows: Send + Sync {
+    async fn enqueue(&self, event: &AsyncEvent, now_ms: i64) -> Result<(), StoreError>;
+    /// Leases up to `limit` due, unleased events to `node` for `lease_ms`.
+    async fn lease_due(
+        &self,
+        node: &str,
+        now_ms: i64,
+        limit: u32,
+        lease_ms: i64,
+    ) -> Result<Vec<AsyncEvent>, StoreError>;
+    async fn ack(&self, request_id: &str) -> Result<(), StoreError>;
+    async fn retry_later(
+        &self,
+        request_id: &str,
+        attempts: u32,
+        next_attempt_ms: i64,
+    ) -> Result<(), StoreError>;
+    async fn queued_events(&self) -> Result<u64, StoreError>;
+    /// Forgets the leases `node` (or no node) holds; other nodes' leases stay.
+    async fn release_leases(&self, node: &str) -> Result<(), StoreError>;
+}
+
+/// Metered usage.
+#[async_trait]
+pub trait UsageRows: Send + Sync {
+    /// Adds a batch of counts in one transaction.
+    async fn add_usage(&self, batch: &[Usage], now_ms: i64) -> Result<(), StoreError>;
+    /// Usage of every function that has been invoked, by name.
+    async fn function_usage(&self) -> Result<Vec<Usage>, StoreError>;
+}
