@@ -53,6 +53,9 @@ const BODY_INVALID_STATE: &str =
 const BODY_TOO_LARGE: &str = r#"{"errorMessage":"Exceeded maximum allowed payload size (6291556 bytes).","errorType":"RequestEntityTooLarge"}"#;
 const BODY_UNREADABLE: &str =
     r#"{"errorMessage":"The request body could not be read","errorType":"InvalidRequest"}"#;
+const BODY_INVALID_MODE: &str = r#"{"errorMessage":"Invalid function response mode","errorType":"InvalidFunctionResponseMode"}"#;
+/// What the caller gets when the runtime answered in a mode that does not exist.
+const ERROR_INVALID_MODE: &str = r#"{"errorMessage":"Invalid function response mode","errorType":"Runtime.InvalidResponseModeHeader"}"#;
 const BODY_NOT_FOUND: &str = r#"{"errorMessage":"Not Found","errorType":"NotFound"}"#;
 const BODY_SHUTTING_DOWN: &str =
     r#"{"errorMessage":"Environment is shutting down","errorType":"Runtime.Unknown"}"#;
@@ -284,6 +287,24 @@ fn claim(st: &ApiState, id: &str) -> Result<Claim, Refusal> {
     }
 }
 
+/// How the runtime sends its response (`Lambda-Runtime-Function-Response-Mode`).
+#[derive(Debug, PartialEq, Eq)]
+enum ResponseMode {
+    Buffered,
+    Streaming,
+}
+
+/// The response mode the headers ask for: none or `buffered` is buffered, `streaming` streams
+/// (either case-insensitive); any other value is refused.
+fn response_mode(headers: &HeaderMap) -> Option<ResponseMode> {
+    match headers.get(HDR_RESPONSE_MODE).map(HeaderValue::as_bytes) {
+        None => Some(ResponseMode::Buffered),
+        Some(v) if v.eq_ignore_ascii_case(b"buffered") => Some(ResponseMode::Buffered),
+        Some(v) if v.eq_ignore_ascii_case(b"streaming") => Some(ResponseMode::Streaming),
+        Some(_) => None,
+    }
+}
+
 enum BodyRead {
     Complete(Bytes),
     /// A streamed body that ended with error trailers: the error JSON.
@@ -416,11 +437,21 @@ async fn answer(
         Ok(claimed) => claimed,
         Err(refusal) => return refusal.response(),
     };
-    let streamed = !is_error
-        && headers
-            .get(HDR_RESPONSE_MODE)
-            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"streaming"));
-    let read = if streamed {
+    let mode = if is_error {
+        ResponseMode::Buffered
+    } else {
+        match response_mode(&headers) {
+            Some(mode) => mode,
+            // The invocation fails, as on Lambda; the runtime is told why.
+            None => {
+                let _ = tx.send(Outcome::Error(Bytes::from_static(
+                    ERROR_INVALID_MODE.as_bytes(),
+                )));
+                return json(StatusCode::BAD_REQUEST, BODY_INVALID_MODE);
+            }
+        }
+    };
+    let read = if mode == ResponseMode::Streaming {
         read_streamed(body, MAX_RESPONSE_BYTES, sink).await
     } else {
         read_limited(body, MAX_RESPONSE_BYTES).await
@@ -550,6 +581,23 @@ mod tests {
 
         let big = read_streamed(chunked(&["12345", "6"], None), 5, None).await;
         assert!(matches!(big, BodyRead::TooLarge));
+    }
+
+    #[test]
+    fn response_modes_are_buffered_streaming_or_refused() {
+        let with = |v: &'static str| {
+            let mut h = HeaderMap::new();
+            h.insert(HDR_RESPONSE_MODE, HeaderValue::from_static(v));
+            response_mode(&h)
+        };
+        assert_eq!(
+            response_mode(&HeaderMap::new()),
+            Some(ResponseMode::Buffered)
+        );
+        assert_eq!(with("Buffered"), Some(ResponseMode::Buffered));
+        assert_eq!(with("STREAMING"), Some(ResponseMode::Streaming));
+        assert_eq!(with("chunked"), None);
+        assert_eq!(with(""), None);
     }
 
     #[tokio::test]
