@@ -113,17 +113,20 @@ pub fn resolve_config(
 /// Longest an invocation waits for a function being created to turn Active.
 pub const PENDING_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// Waits, at most [`PENDING_WAIT`], while the configuration `r` refers to is still being
-/// created (`State: Pending`), so that an Invoke sent right after CreateFunction runs once the
-/// function is ready instead of failing. Still Pending after that: AWS's
-/// `ResourceConflictException`. A reference that resolves to nothing is left to the caller's
-/// own resolution (and its not-found answer).
-pub async fn wait_until_active(state: &ApiState, r: &FunctionRef) -> Result<(), LambdaApiError> {
+/// The target `r` refers to once it is ready: while its configuration is still being created
+/// (`State: Pending`) this waits, at most [`PENDING_WAIT`], so that an Invoke sent right after
+/// CreateFunction runs once the function is ready instead of failing. Still Pending after
+/// that: AWS's `ResourceConflictException`. The ready case costs one resolution, as before the
+/// state existed.
+pub async fn resolve_when_active(
+    state: &ApiState,
+    r: &FunctionRef,
+) -> Result<ignis_engine::Target, LambdaApiError> {
     let deadline = tokio::time::Instant::now() + PENDING_WAIT;
     loop {
-        match resolve_config(state, r, AliasVersion::Primary) {
-            Ok(c) if c.state == ignis_model::FunctionState::Pending => {}
-            _ => return Ok(()),
+        let target = state.engine.resolve(r)?;
+        if target.config().state != ignis_model::FunctionState::Pending {
+            return Ok(target);
         }
         if tokio::time::Instant::now() >= deadline {
             return Err(LambdaApiError::ResourceConflict(
