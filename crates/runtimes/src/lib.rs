@@ -18,8 +18,8 @@
 //!   like `aws-lambda-nodejs-runtime-interface-client`). The file must keep
 //!   the `.mjs` extension: it is an ES module.
 //!
-//! The behaviour is tested by `tests/runtimes/test_bootstraps.py`, which runs
-//! both bootstraps against a mock Runtime API
+//! The behaviour is tested by `tests/runtimes` (`test_python_bootstrap.py`,
+//! `test_node_bootstrap.py`), which runs both bootstraps against a mock Runtime API
 //! (`python3 -m pytest tests/runtimes -q`).
 //!
 //! # Behaviour notes
