@@ -1,4 +1,4 @@
-"""Ignis's Node.js bootstrap against a mock Runtime API (see conftest.py)."""
+"""Ignis's Node.js bootstrap against a mock Runtime API (see bootstrap_harness.py)."""
 
 import base64
 import json
@@ -6,7 +6,8 @@ import re
 import signal
 import time
 
-from conftest import requires_node, FUNCTION_ARN, TRACE_ID, ISO_MS, Runtime, assert_init_error
+# The fixtures (python_runtime, node_runtime, node_on_path) are imported to be found by name.
+from bootstrap_harness import node_on_path, node_runtime, requires_node, FUNCTION_ARN, TRACE_ID, ISO_MS, Runtime, assert_init_error
 
 
 @requires_node

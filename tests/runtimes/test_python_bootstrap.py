@@ -1,4 +1,4 @@
-"""Ignis's Python bootstrap against a mock Runtime API (see conftest.py)."""
+"""Ignis's Python bootstrap against a mock Runtime API (see bootstrap_harness.py)."""
 
 import json
 import os
@@ -7,7 +7,8 @@ import signal
 import sys
 import time
 
-from conftest import missing, FUNCTION_ARN, TRACE_ID, ISO_MS, Runtime, assert_init_error
+# The fixtures (python_runtime, node_runtime, node_on_path) are imported to be found by name.
+from bootstrap_harness import missing, python_runtime, FUNCTION_ARN, TRACE_ID, ISO_MS, Runtime, assert_init_error
 
 
 ECHO_PY = """
