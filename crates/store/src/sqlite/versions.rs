@@ -19,6 +19,22 @@ fn version_order(v: &str) -> (u8, u64) {
     }
 }
 
+/// Deletes a qualifier's provisioned-concurrency row; how many rows went.
+async fn delete_provisioned_row<'e>(
+    executor: impl sqlx::Executor<'e, Database = sqlx::Sqlite>,
+    function: &str,
+    qualifier: &str,
+) -> Result<u64, StoreError> {
+    let deleted = sqlx::query(
+        "DELETE FROM provisioned_concurrency WHERE function_name = $1 AND qualifier = $2",
+    )
+    .bind(function)
+    .bind(qualifier)
+    .execute(executor)
+    .await?;
+    Ok(deleted.rows_affected())
+}
+
 #[async_trait]
 impl VersionRows for SqliteBackend {
     async fn publish_version(
@@ -159,13 +175,7 @@ impl VersionRows for SqliteBackend {
         .fetch_optional(&mut *tx)
         .await?
         .ok_or_else(|| StoreError::NotFound(format!("{name}:{version}")))?;
-        sqlx::query(
-            "DELETE FROM provisioned_concurrency WHERE function_name = $1 AND qualifier = $2",
-        )
-        .bind(name)
-        .bind(version)
-        .execute(&mut *tx)
-        .await?;
+        delete_provisioned_row(&mut *tx, name, version).await?;
         tx.commit().await?;
         Ok(sha)
     }
@@ -249,13 +259,7 @@ impl VersionRows for SqliteBackend {
             .bind(name)
             .execute(&mut *tx)
             .await?;
-        sqlx::query(
-            "DELETE FROM provisioned_concurrency WHERE function_name = $1 AND qualifier = $2",
-        )
-        .bind(function)
-        .bind(name)
-        .execute(&mut *tx)
-        .await?;
+        delete_provisioned_row(&mut *tx, function, name).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -309,14 +313,7 @@ impl VersionRows for SqliteBackend {
         function: &str,
         qualifier: &str,
     ) -> Result<bool, StoreError> {
-        let deleted = sqlx::query(
-            "DELETE FROM provisioned_concurrency WHERE function_name = $1 AND qualifier = $2",
-        )
-        .bind(function)
-        .bind(qualifier)
-        .execute(&self.pool)
-        .await?;
-        Ok(deleted.rows_affected() > 0)
+        Ok(delete_provisioned_row(&self.pool, function, qualifier).await? > 0)
     }
 
     async fn list_provisioned(
