@@ -34,6 +34,13 @@ pub enum SigV4Error {
         expected: String,
     },
 
+    /// The credential scope names another region than the one this endpoint serves.
+    #[error("Credential should be scoped to a valid region, not '{region}'. ")]
+    WrongRegion {
+        /// The region the scope named.
+        region: String,
+    },
+
     /// The date in the credential scope is not the date of the request time.
     #[error(
         "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '{scope_date}' != '{request_date}', from '{request_time}'."
@@ -90,6 +97,7 @@ impl SigV4Error {
             Self::UnrecognizedClient => "UnrecognizedClientException",
             Self::InvalidSignature
             | Self::WrongService { .. }
+            | Self::WrongRegion { .. }
             | Self::ScopeDateMismatch { .. }
             | Self::SignatureExpired { .. }
             | Self::SignatureNotYetCurrent { .. }

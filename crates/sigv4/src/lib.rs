@@ -15,6 +15,12 @@
 //! - the payload hash is the `x-amz-content-sha256` header when sent (`UNSIGNED-PAYLOAD` is
 //!   allowed; a digest must match the body), otherwise the SHA-256 of the body (presigned S3 URLs
 //!   use `UNSIGNED-PAYLOAD`);
+//! - the credential scope must name the expected service and, when the caller gives one
+//!   ([`Expected::region`]), its region (AWS's words: "Credential should be scoped to a valid
+//!   region");
+//! - [`verify_head`] decides from the head alone whenever it can, so a server reads no body of an
+//!   unsigned or wrongly signed request; only a signature over the body's own hash waits for the
+//!   body ([`Verification::finish`]);
 //! - the request time may be 15 minutes off the server's clock either way; presigned URLs are
 //!   good for `X-Amz-Expires` seconds;
 //! - signatures are compared in constant time; signing keys are cached per key id, date, region
@@ -24,7 +30,6 @@ pub mod canonical;
 mod error;
 mod parse;
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::{LazyLock, Mutex};
 
@@ -64,7 +69,7 @@ pub struct SignedRequest<'a> {
 pub struct Identity {
     /// The access key id from the credential scope.
     pub access_key_id: String,
-    /// The region from the credential scope (not checked by [`verify`]).
+    /// The region from the credential scope (checked against [`Expected::region`] when given).
     pub region: String,
     /// The service from the credential scope (always the expected one).
     pub service: String,
@@ -169,7 +174,8 @@ impl Default for SigningKeyCache {
 
 static DEFAULT_CACHE: LazyLock<SigningKeyCache> = LazyLock::new(SigningKeyCache::default);
 
-/// Verifies the SigV4 signature of `req` at time `now` for `expected_service` (e.g. `lambda`).
+/// Verifies the SigV4 signature of `req` at time `now` for `expected_service` (e.g. `lambda`),
+/// whatever region its credential scope names.
 ///
 /// `secret_for` maps an access key id to its secret access key, or `None` if the key is unknown.
 /// Uses a process-wide [`SigningKeyCache`]; see [`verify_with_cache`] to bring your own.
@@ -190,10 +196,52 @@ pub fn verify_with_cache(
     secret_for: impl Fn(&str) -> Option<String>,
     cache: &SigningKeyCache,
 ) -> Result<Identity, SigV4Error> {
-    let auth = parse::auth_params(req.headers, req.query)?;
-    if auth.service != expected_service {
+    let head = RequestHead {
+        method: req.method,
+        path: req.path,
+        query: req.query,
+        headers: req.headers,
+    };
+    let expected = Expected {
+        service: expected_service,
+        region: None,
+    };
+    verify_head_with_cache(&head, now, expected, secret_for, cache)?.finish(&sha256_hex(req.body))
+}
+
+/// Verifies everything of a request's signature that its head (method, path, query, headers)
+/// decides, before any of its body is read: an unsigned, malformed, expired or wrongly scoped
+/// request, or an unknown key, fails here. When the request declares its payload's hash
+/// (`x-amz-content-sha256`, or a presigned URL's `UNSIGNED-PAYLOAD`) the signature itself is
+/// checked too; otherwise it covers the body's hash and is checked by [`Verification::finish`].
+pub fn verify_head(
+    head: &RequestHead<'_>,
+    now: DateTime<Utc>,
+    expected: Expected<'_>,
+    secret_for: impl Fn(&str) -> Option<String>,
+) -> Result<Verification, SigV4Error> {
+    verify_head_with_cache(head, now, expected, secret_for, &DEFAULT_CACHE)
+}
+
+/// [`verify_head`] with the given signing-key cache.
+pub fn verify_head_with_cache(
+    head: &RequestHead<'_>,
+    now: DateTime<Utc>,
+    expected: Expected<'_>,
+    secret_for: impl Fn(&str) -> Option<String>,
+    cache: &SigningKeyCache,
+) -> Result<Verification, SigV4Error> {
+    let auth = parse::auth_params(head.headers, head.query)?;
+    if auth.service != expected.service {
         return Err(SigV4Error::WrongService {
-            expected: expected_service.to_owned(),
+            expected: expected.service.to_owned(),
+        });
+    }
+    if let Some(region) = expected.region
+        && auth.region != region
+    {
+        return Err(SigV4Error::WrongRegion {
+            region: auth.region.clone(),
         });
     }
     let request_date = &auth.amz_date[..8];
@@ -208,7 +256,7 @@ pub fn verify_with_cache(
     let secret = secret_for(&auth.access_key_id).ok_or(SigV4Error::UnrecognizedClient)?;
 
     let presigned = auth.presigned.is_some();
-    let content_sha256 = req
+    let content_sha256 = head
         .headers
         .get("x-amz-content-sha256")
         .map(|v| String::from_utf8_lossy(v.as_bytes()).trim().to_owned());
@@ -220,11 +268,10 @@ pub fn verify_with_cache(
             "x-amz-content-sha256 must be '{UNSIGNED_PAYLOAD}' or the hex SHA-256 of the payload, got '{value}'."
         )));
     }
-    let body_hash = || sha256_hex(req.body);
-    let payload_hash: Cow<'_, str> = match &content_sha256 {
-        Some(value) => Cow::Borrowed(value),
-        None if presigned && auth.service == "s3" => Cow::Borrowed(UNSIGNED_PAYLOAD),
-        None => Cow::Owned(body_hash()),
+    let declared: Option<String> = match content_sha256 {
+        Some(value) => Some(value),
+        None if presigned && auth.service == "s3" => Some(UNSIGNED_PAYLOAD.to_owned()),
+        None => None,
     };
 
     let key = cache.signing_key(
@@ -237,45 +284,152 @@ pub fn verify_with_cache(
     let Some(provided) = decode_signature(&auth.signature) else {
         return Err(SigV4Error::InvalidSignature);
     };
-    let scope = credential_scope(&auth.scope_date, &auth.region, &auth.service);
-    let query = canonical_query(req.query.unwrap_or_default(), presigned);
-    let headers_block = canonical_headers(req.headers, &auth.signed_headers);
-    let signed_headers = auth.signed_headers.join(";");
-    let matches = |uri: &str| {
-        let creq = canonical_request(
-            req.method,
-            uri,
-            &query,
-            &headers_block,
-            &signed_headers,
-            &payload_hash,
-        );
-        let expected = signature(&key, &string_to_sign(&auth.amz_date, &scope, &creq));
-        bool::from(expected.ct_eq(&provided))
-    };
-
     let mode = UriMode::for_service(&auth.service);
-    let uri = canonical_uri(req.path, mode);
-    let mut valid = matches(&uri);
-    if !valid && mode.normalize && (req.path.ends_with("/.") || req.path.ends_with("/..")) {
+    let uri = canonical_uri(head.path, mode);
+    let mut uris = vec![uri];
+    if mode.normalize && (head.path.ends_with("/.") || head.path.ends_with("/..")) {
         // botocore keeps no trailing slash after a final dot segment; accept its form too.
-        let alternative = encode_path(&normalize_path_botocore(req.path), mode.encoding);
-        valid = alternative != uri && matches(&alternative);
+        let alternative = encode_path(&normalize_path_botocore(head.path), mode.encoding);
+        if alternative != uris[0] {
+            uris.push(alternative);
+        }
     }
-    if !valid {
-        return Err(SigV4Error::InvalidSignature);
-    }
-    if let Some(value) = &content_sha256
-        && value != UNSIGNED_PAYLOAD
-        && !value.eq_ignore_ascii_case(&body_hash())
-    {
-        return Err(SigV4Error::PayloadHashMismatch);
-    }
-    Ok(Identity {
+    let signed = SignedParts {
+        key,
+        provided,
+        method: head.method.to_owned(),
+        uris,
+        query: canonical_query(head.query.unwrap_or_default(), presigned),
+        headers_block: canonical_headers(head.headers, &auth.signed_headers),
+        signed_headers: auth.signed_headers.join(";"),
+        scope: credential_scope(&auth.scope_date, &auth.region, &auth.service),
+        amz_date: auth.amz_date,
+    };
+    let identity = Identity {
         access_key_id: auth.access_key_id,
         region: auth.region,
         service: auth.service,
-    })
+    };
+    let pending = match declared {
+        Some(payload_hash) => {
+            if !signed.matches(&payload_hash) {
+                return Err(SigV4Error::InvalidSignature);
+            }
+            Pending::Declared(payload_hash)
+        }
+        None => Pending::BodyHash(Box::new(signed)),
+    };
+    Ok(Verification { identity, pending })
+}
+
+/// The head of a request to verify. `path` and `query` are exactly as sent on the wire (still
+/// percent-encoded).
+#[derive(Debug, Clone, Copy)]
+pub struct RequestHead<'a> {
+    /// The HTTP method, e.g. `POST`.
+    pub method: &'a str,
+    /// The request path as sent.
+    pub path: &'a str,
+    /// The query string as sent, without the `?`.
+    pub query: Option<&'a str>,
+    /// All request headers.
+    pub headers: &'a HeaderMap,
+}
+
+/// The credential scope a request must name.
+#[derive(Debug, Clone, Copy)]
+pub struct Expected<'a> {
+    /// The service this endpoint serves, e.g. `lambda`.
+    pub service: &'a str,
+    /// The region this endpoint serves; `None` accepts any.
+    pub region: Option<&'a str>,
+}
+
+/// A request whose head passed [`verify_head`]; [`Verification::finish`] completes it with the
+/// SHA-256 of the body that arrived.
+#[derive(Debug)]
+pub struct Verification {
+    identity: Identity,
+    pending: Pending,
+}
+
+#[derive(Debug)]
+enum Pending {
+    /// The signature covered this declared payload hash (or `UNSIGNED-PAYLOAD`) and matched.
+    Declared(String),
+    /// The signature covers the body's hash, not known yet.
+    BodyHash(Box<SignedParts>),
+}
+
+/// Everything of the canonical request but the payload hash.
+struct SignedParts {
+    key: [u8; 32],
+    provided: [u8; 32],
+    method: String,
+    /// The canonical URI, and botocore's alternative form of it when it differs.
+    uris: Vec<String>,
+    query: String,
+    headers_block: Vec<u8>,
+    signed_headers: String,
+    scope: String,
+    amz_date: String,
+}
+
+impl std::fmt::Debug for SignedParts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SignedParts(..)")
+    }
+}
+
+impl SignedParts {
+    fn matches(&self, payload_hash: &str) -> bool {
+        self.uris.iter().any(|uri| {
+            let creq = canonical_request(
+                &self.method,
+                uri,
+                &self.query,
+                &self.headers_block,
+                &self.signed_headers,
+                payload_hash,
+            );
+            let expected = signature(
+                &self.key,
+                &string_to_sign(&self.amz_date, &self.scope, &creq),
+            );
+            bool::from(expected.ct_eq(&self.provided))
+        })
+    }
+}
+
+impl Verification {
+    /// Whether the signature is already proven, so that only the body's hash remains to be
+    /// compared; otherwise nothing about the caller is proven until [`Verification::finish`].
+    pub fn signature_checked(&self) -> bool {
+        matches!(self.pending, Pending::Declared(_))
+    }
+
+    /// Who signed it (proven only once [`Verification::signature_checked`] or
+    /// [`Verification::finish`] says so).
+    pub fn claimed(&self) -> &Identity {
+        &self.identity
+    }
+
+    /// Completes the verification with the hex SHA-256 of the body that arrived.
+    pub fn finish(self, body_sha256_hex: &str) -> Result<Identity, SigV4Error> {
+        match self.pending {
+            Pending::Declared(declared) => {
+                if declared != UNSIGNED_PAYLOAD && !declared.eq_ignore_ascii_case(body_sha256_hex) {
+                    return Err(SigV4Error::PayloadHashMismatch);
+                }
+            }
+            Pending::BodyHash(signed) => {
+                if !signed.matches(body_sha256_hex) {
+                    return Err(SigV4Error::InvalidSignature);
+                }
+            }
+        }
+        Ok(self.identity)
+    }
 }
 
 fn check_time(auth: &AuthParams, now: DateTime<Utc>) -> Result<(), SigV4Error> {

@@ -783,3 +783,98 @@ fn sign_adds_date_and_authorization_and_replaces_a_stale_date() {
     ));
     assert!(req.verify().is_ok());
 }
+
+fn head_of(req: &Req) -> ignis_sigv4::RequestHead<'_> {
+    ignis_sigv4::RequestHead {
+        method: &req.method,
+        path: &req.path,
+        query: req.query.as_deref(),
+        headers: &req.headers,
+    }
+}
+
+fn lambda_in(region: &str) -> ignis_sigv4::Expected<'_> {
+    ignis_sigv4::Expected {
+        service: "lambda",
+        region: Some(region),
+    }
+}
+
+#[test]
+fn a_scope_with_another_region_is_refused_as_aws_words_it() {
+    let req = Req::new(b"{}").signed_at(now());
+    let err = ignis_sigv4::verify_head(&head_of(&req), now(), lambda_in("eu-west-1"), secrets)
+        .unwrap_err();
+    assert_eq!(err.aws_error_type(), "InvalidSignatureException");
+    assert_eq!(
+        err.to_string(),
+        "Credential should be scoped to a valid region, not 'us-east-1'. "
+    );
+    let ok = ignis_sigv4::verify_head(&head_of(&req), now(), lambda_in("us-east-1"), secrets);
+    assert!(ok.is_ok());
+}
+
+#[test]
+fn the_head_is_judged_before_the_body_is_read() {
+    // An unsigned request or an unknown key fails on its head alone.
+    let unsigned = Req::new(b"{}");
+    assert_eq!(
+        ignis_sigv4::verify_head(&head_of(&unsigned), now(), lambda_in("us-east-1"), secrets)
+            .unwrap_err(),
+        SigV4Error::MissingAuthenticationToken
+    );
+    let req = Req::new(b"{\"a\":1}").signed_at(now());
+    let unknown = |_: &str| None;
+    assert_eq!(
+        ignis_sigv4::verify_head(&head_of(&req), now(), lambda_in("us-east-1"), unknown)
+            .unwrap_err(),
+        SigV4Error::UnrecognizedClient
+    );
+    // Without x-amz-content-sha256 the signature covers the body's hash: checked at the end.
+    let pending =
+        ignis_sigv4::verify_head(&head_of(&req), now(), lambda_in("us-east-1"), secrets).unwrap();
+    assert!(!pending.signature_checked());
+    assert_eq!(
+        pending.finish(&sha256_hex(b"tampered")).unwrap_err(),
+        SigV4Error::InvalidSignature
+    );
+    let pending =
+        ignis_sigv4::verify_head(&head_of(&req), now(), lambda_in("us-east-1"), secrets).unwrap();
+    assert_eq!(
+        pending
+            .finish(&sha256_hex(&req.body))
+            .unwrap()
+            .access_key_id,
+        AKID
+    );
+}
+
+#[test]
+fn a_declared_payload_hash_lets_the_signature_be_checked_first() {
+    let body = b"{\"a\":1}";
+    let mut req = Req::new(body);
+    req.set("x-amz-content-sha256", &sha256_hex(body));
+    let req = req.signed_at(now());
+    let pending =
+        ignis_sigv4::verify_head(&head_of(&req), now(), lambda_in("us-east-1"), secrets).unwrap();
+    assert!(pending.signature_checked());
+    assert_eq!(
+        pending.finish(&sha256_hex(b"other")).unwrap_err(),
+        SigV4Error::PayloadHashMismatch
+    );
+    // A wrong signature with a declared hash fails before any of the body.
+    let mut forged = req.clone();
+    let auth = forged.authorization();
+    let flipped = format!("{}0", &auth[..auth.len() - 1]);
+    let flipped = if flipped == auth {
+        format!("{}1", &auth[..auth.len() - 1])
+    } else {
+        flipped
+    };
+    forged.set("authorization", &flipped);
+    assert_eq!(
+        ignis_sigv4::verify_head(&head_of(&forged), now(), lambda_in("us-east-1"), secrets)
+            .unwrap_err(),
+        SigV4Error::InvalidSignature
+    );
+}
