@@ -1,15 +1,18 @@
-//! What every request passes through before its handler: a request id, a bounded body, SigV4
-//! verification against the path exactly as sent, trailing-slash tolerance, and panic catching.
+//! What every request passes through before its handler: a request id, SigV4 verification
+//! against the path exactly as sent (from the head alone when the request declares its payload
+//! hash, before any of the body is read), a body read within its byte and time bounds,
+//! trailing-slash tolerance, and panic catching.
 
 use crate::{ApiState, code_url};
 use axum::Router;
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, Uri};
 use ignis_model::limits;
 use ignis_wire::{LambdaApiError, headers};
+use sha2::Digest;
 use std::any::Any;
 use tower_http::catch_panic::CatchPanicLayer;
 
@@ -70,7 +73,11 @@ async fn front(State(state): State<ApiState>, req: Request, next: Next) -> Respo
     response
 }
 
-/// Buffers the body, verifies the signature and hands back the request ready for routing.
+/// How long a request body may pause before it is given up.
+pub const BODY_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// Verifies the signature — from the head alone where the request allows it, before reading any
+/// of the body — reads the body within its bounds and hands back the request ready for routing.
 async fn authenticate(
     state: &ApiState,
     req: Request,
@@ -86,24 +93,50 @@ async fn authenticate(
     if declared.is_some_and(|n| n > limits::MAX_CODE_REQUEST_BYTES) {
         return Err(too_large(&path));
     }
-    let body: Bytes = axum::body::to_bytes(body, limits::MAX_CODE_REQUEST_BYTES)
-        .await
-        .map_err(|_| too_large(&path))?;
 
-    if !path.starts_with(code_url::PREFIX) {
-        let signed = ignis_sigv4::SignedRequest {
+    let verification = if path.starts_with(code_url::PREFIX) {
+        None
+    } else {
+        let head = ignis_sigv4::RequestHead {
             method: parts.method.as_str(),
             path: &path,
             query: parts.uri.query(),
             headers: &parts.headers,
-            body: &body,
+        };
+        let expected = ignis_sigv4::Expected {
+            service: "lambda",
+            region: Some(&state.account.region),
         };
         let creds = &state.credentials;
-        ignis_sigv4::verify(&signed, chrono::Utc::now(), "lambda", |key| {
+        let verification = ignis_sigv4::verify_head(&head, chrono::Utc::now(), expected, |key| {
             (key == creds.access_key_id).then(|| creds.secret_access_key.clone())
         })
         .map_err(auth_error)?;
+        Some(verification)
+    };
+
+    // A body whose sender is not proven yet draws on the node's budget for such bodies.
+    let budget = verification
+        .as_ref()
+        .filter(|v| !v.signature_checked())
+        .map(|_| &state.unproven_bodies);
+    let mut hasher = sha2::Sha256::new();
+    let (body, reservation) = ignis_front::read_body(
+        body,
+        declared,
+        limits::MAX_CODE_REQUEST_BYTES,
+        BODY_IDLE_TIMEOUT,
+        budget,
+        |chunk| hasher.update(chunk),
+    )
+    .await
+    .map_err(|e| body_error(e, &path))?;
+    if let Some(verification) = verification {
+        verification
+            .finish(&hex::encode(hasher.finalize()))
+            .map_err(auth_error)?;
     }
+    drop(reservation);
 
     if path.len() > 1 && path.ends_with('/') {
         let trimmed = path.trim_end_matches('/');
@@ -115,6 +148,21 @@ async fn authenticate(
     }
     parts.extensions.insert(RequestId(request_id.to_string()));
     Ok(Request::from_parts(parts, Body::from(body)))
+}
+
+fn body_error(e: ignis_front::BodyError, path: &str) -> LambdaApiError {
+    use ignis_front::BodyError;
+    match e {
+        BodyError::TooLarge { .. } => too_large(path),
+        BodyError::Busy => LambdaApiError::TooManyRequests {
+            message: "Rate Exceeded.".into(),
+            reason: "CallerRateLimitExceeded",
+            retry_after_seconds: 1,
+        },
+        BodyError::Stalled | BodyError::Broken(_) => LambdaApiError::InvalidRequestContent(
+            "The request body could not be read completely.".into(),
+        ),
+    }
 }
 
 fn auth_error(e: ignis_sigv4::SigV4Error) -> LambdaApiError {

@@ -54,6 +54,8 @@ pub struct Api {
     pub engine: Engine,
     /// Runtime identifiers this node can run; CreateFunction refuses others.
     pub runtimes: Arc<Vec<String>>,
+    /// Bytes of request bodies read before their signatures could be checked, node-wide.
+    pub unproven_bodies: ignis_front::BodyBudget,
 }
 
 /// What handlers get: the shared [`Api`], one reference count to clone.

@@ -69,11 +69,13 @@ enum Command {
         async_retry_delay: u64,
         #[command(flatten)]
         isolation: IsolationArg,
-        /// Whether sandboxed functions can reach the network, the host's loopback included (at
-        /// 10.0.2.2). The node's own API stays reachable at AWS_ENDPOINT_URL either way.
+        /// Whether sandboxed functions can reach the network. The node's own API stays
+        /// reachable at AWS_ENDPOINT_URL either way.
         #[arg(long, env = "IGNIS_FUNCTION_EGRESS", default_value = "on",
               value_parser = ["on", "off"])]
         function_egress: String,
+        #[command(flatten)]
+        front: FrontArgs,
     },
     /// List the runtimes this host can run, and how functions would be isolated.
     Runtimes {
@@ -112,6 +114,24 @@ enum Command {
         #[arg(long)]
         probe: bool,
     },
+}
+
+#[derive(clap::Args)]
+struct FrontArgs {
+    /// Let sandboxed functions reach this host's loopback services at 10.0.2.2 (a database on
+    /// the developer's localhost). RISK: every function can then reach whatever listens on the
+    /// host's 127.0.0.1, which its operator may believe private. Ignis's own internal listeners
+    /// stay unreachable either way.
+    #[arg(long, env = "IGNIS_FUNCTION_HOST_ACCESS")]
+    function_host_access: bool,
+    /// Connections held at once (default: a quarter of the open-file limit, 64 to 16,384).
+    #[arg(long, env = "IGNIS_MAX_CONNECTIONS", value_parser = clap::value_parser!(u64).range(1..))]
+    max_connections: Option<u64>,
+    /// Connections one client address, or one function, may hold (default: a quarter of
+    /// --max-connections, at least 16).
+    #[arg(long, env = "IGNIS_MAX_CONNECTIONS_PER_SOURCE",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    max_connections_per_source: Option<u64>,
 }
 
 #[derive(clap::Args)]
@@ -206,6 +226,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             async_retry_delay,
             isolation,
             function_egress,
+            front,
         } => {
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
@@ -223,6 +244,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 async_retry_base: Duration::from_secs(async_retry_delay),
                 isolation: isolation.mode()?,
                 function_egress: function_egress == "on",
+                function_host_access: front.function_host_access,
+                max_connections: front.max_connections.map(|n| n as usize),
+                max_connections_per_source: front.max_connections_per_source.map(|n| n as usize),
             }))?;
             Ok(())
         }

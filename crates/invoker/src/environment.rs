@@ -283,6 +283,7 @@ pub(crate) async fn start(
     ));
     let spec = LaunchSpec {
         name: format!("{}-{}", f.name, env_id),
+        function: f.name.clone(),
         program,
         args,
         env,

@@ -30,7 +30,7 @@ pub struct GuestLayout {
     pub opt: Option<PathBuf>,
     /// The Runtime API's address inside the environment, served on a listener the launched
     /// process hands over ([`EnvironmentProcess::take_runtime_api`]); `None`: the invoker binds
-    /// `127.0.0.1:0` on the host itself.
+    /// a port of `127.0.0.2` on the host itself (`runtime_api::HOST_RUNTIME_API_IP`).
     pub runtime_api: Option<SocketAddr>,
 }
 
@@ -58,6 +58,8 @@ impl GuestLayout {
 pub struct LaunchSpec {
     /// Unique name of the environment (for cgroup and log naming).
     pub name: String,
+    /// The function it runs (its connections to the node's API are counted against it).
+    pub function: String,
     /// The program, as the environment sees it (see [`GuestLayout`]).
     pub program: PathBuf,
     pub args: Vec<String>,

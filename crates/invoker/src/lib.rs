@@ -5,7 +5,7 @@
 //! - the pool of execution environments: one request at a time per environment, warm reuse per
 //!   (function, version, code, configuration revision), scale-out when all are busy, the idle
 //!   reaper, invalidation and shutdown ([`Invoker`]);
-//! - each environment's Runtime API 2018-06-01 server (on its own `127.0.0.1:0` listener) and the
+//! - each environment's Runtime API 2018-06-01 server (on its own listener) and the
 //!   invocation state machine behind it (`/next`, `/response`, `/error`, `/init/error`);
 //! - init and function timeouts, crash handling and the platform error payloads
 //!   (`Runtime.ExitError`, `Sandbox.Timedout`, `Runtime.InvalidEntrypoint`,
@@ -47,7 +47,7 @@ pub use launcher::{
 pub use output::TAIL_BYTES;
 pub use process::ProcessLauncher;
 pub use runtime_api::{MAX_RESPONSE_BYTES, MAX_STREAMED_RESPONSE_BYTES};
-pub use sandbox::{SandboxConfig, SandboxLauncher};
+pub use sandbox::{Forward, SandboxConfig, SandboxLauncher};
 pub use usage::FunctionUsage;
 
 use bytes::Bytes;

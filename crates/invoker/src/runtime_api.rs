@@ -1,4 +1,4 @@
-//! One environment's Runtime API (2018-06-01): an HTTP server on its own `127.0.0.1:0` listener,
+//! One environment's Runtime API (2018-06-01): an HTTP server on its own listener,
 //! whose address the runtime gets as `AWS_LAMBDA_RUNTIME_API`.
 //!
 //! The invoker talks to it through [`RuntimeApi`]: [`RuntimeApi::begin`] makes a request id the
@@ -103,6 +103,12 @@ struct ApiState {
     cancel: CancellationToken,
 }
 
+/// Where a plain-process environment's Runtime API listens on the host: a loopback address other
+/// than 127.0.0.1, because slirp4netns leads a sandbox given the host's loopback
+/// (`--function-host-access`) to 127.0.0.1 only — so no sandbox of any node on this host can
+/// reach it.
+pub const HOST_RUNTIME_API_IP: std::net::Ipv4Addr = std::net::Ipv4Addr::new(127, 0, 0, 2);
+
 /// The invoker's handle on one environment's Runtime API.
 pub(crate) struct RuntimeApi {
     pub addr: SocketAddr,
@@ -111,9 +117,15 @@ pub(crate) struct RuntimeApi {
 }
 
 impl RuntimeApi {
-    /// Binds `127.0.0.1:0` and serves until `cancel` fires.
+    /// Binds a port on [`HOST_RUNTIME_API_IP`] and serves until `cancel` fires.
     pub async fn start(cancel: CancellationToken) -> std::io::Result<RuntimeApi> {
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+        let listener = match tokio::net::TcpListener::bind((HOST_RUNTIME_API_IP, 0)).await {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot bind {HOST_RUNTIME_API_IP}; the Runtime API listens on 127.0.0.1, which sandboxes given --function-host-access can reach");
+                tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?
+            }
+        };
         Self::serve(listener, cancel)
     }
 

@@ -46,20 +46,43 @@ pub struct SandboxConfig {
     pub exe: PathBuf,
     /// What the host offers (from [`ignis_sandbox::probe::probe_host`]).
     pub support: HostSupport,
-    /// Give environments network egress (and the host's loopback at 10.0.2.2) through
-    /// slirp4netns; without it they have loopback only.
+    /// Give environments network egress through slirp4netns; without it they have loopback
+    /// only.
     pub egress: bool,
-    /// Host TCP services shown inside every environment at `127.0.0.1:<same port>` (the node's
-    /// Lambda API, so that `AWS_ENDPOINT_URL` works unchanged, with or without egress).
-    pub forward: Vec<SocketAddr>,
+    /// With egress, also the host's loopback services at 10.0.2.2 (`--function-host-access`).
+    pub host_access: bool,
+    /// The node's API, shown inside every environment at `127.0.0.1:<its port>` so that
+    /// `AWS_ENDPOINT_URL` works unchanged, with or without egress.
+    pub forward: Option<Forward>,
     /// Most environments at once (sizes the uid range).
     pub max_environments: usize,
+}
+
+/// A node service shown inside every environment: each connection accepted at
+/// `127.0.0.1:<port>` there is handed to `serve` with the name of the function whose environment
+/// made it, so the node serves it directly (no second connection) and counts it against that
+/// function.
+#[derive(Clone)]
+pub struct Forward {
+    pub port: u16,
+    pub serve: ServeConnection,
+}
+
+/// Takes one forwarded connection and the name of the function that made it.
+pub type ServeConnection = Arc<dyn Fn(tokio::net::TcpStream, &str) + Send + Sync>;
+
+impl std::fmt::Debug for Forward {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Forward")
+            .field("port", &self.port)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Launches sandboxed environments.
 pub struct SandboxLauncher {
     factory: Arc<Factory>,
-    forward: Vec<SocketAddr>,
+    forward: Option<Forward>,
 }
 
 impl std::fmt::Debug for SandboxLauncher {
@@ -75,19 +98,15 @@ impl SandboxLauncher {
     /// starts preparing jails. Blocking: call it from a blocking context.
     pub fn new(cfg: SandboxConfig) -> Result<SandboxLauncher, LaunchError> {
         // A forwarded port cannot be the Runtime API's.
-        let forward: Vec<SocketAddr> = cfg
-            .forward
-            .iter()
-            .copied()
-            .filter(|a| a.port() != RUNTIME_API_PORT)
-            .collect();
+        let forward = cfg.forward.filter(|f| f.port != RUNTIME_API_PORT);
         let mut ports = vec![RUNTIME_API_PORT];
-        ports.extend(forward.iter().map(SocketAddr::port));
+        ports.extend(forward.iter().map(|f| f.port));
         let factory = Factory::new(FactoryConfig {
             exe: cfg.exe,
             state_dir: cfg.state_dir,
             support: cfg.support,
             egress: cfg.egress,
+            host_loopback: cfg.host_access,
             ports,
             max_environments: cfg.max_environments,
             ready: READY_JAILS,
@@ -211,6 +230,7 @@ impl Launcher for SandboxLauncher {
         let forward = self.forward.clone();
         Box::pin(async move {
             let program = spec.program.clone();
+            let function = spec.function.clone();
             let f = factory.clone();
             // Everything up to the running runtime is blocking work (files, fork/exec, the
             // set-up conversation): keep it off the reactor.
@@ -236,8 +256,8 @@ impl Launcher for SandboxLauncher {
             let mut listeners = env.listeners.into_iter();
             let runtime_api = listeners.next();
             let cancel = CancellationToken::new();
-            for (listener, target) in listeners.zip(forward) {
-                serve_forward(listener, target, cancel.clone());
+            if let (Some(listener), Some(forward)) = (listeners.next(), forward) {
+                serve_forward(listener, forward, function, cancel.clone());
             }
             let control = std::os::unix::net::UnixStream::from(env.control);
             let control = match control
@@ -293,9 +313,14 @@ impl Launcher for SandboxLauncher {
     }
 }
 
-/// Serves a forwarded port: each connection accepted inside the environment is joined to a new
-/// connection to `target` on the host.
-fn serve_forward(listener: std::net::TcpListener, target: SocketAddr, cancel: CancellationToken) {
+/// Serves a forwarded port: each connection accepted inside the environment goes to the node's
+/// front as the function's own.
+fn serve_forward(
+    listener: std::net::TcpListener,
+    forward: Forward,
+    function: String,
+    cancel: CancellationToken,
+) {
     let listener = match listener
         .set_nonblocking(true)
         .and_then(|()| tokio::net::TcpListener::from_std(listener))
@@ -312,19 +337,11 @@ fn serve_forward(listener: std::net::TcpListener, target: SocketAddr, cancel: Ca
                 a = listener.accept() => a,
                 _ = cancel.cancelled() => return,
             };
-            let Ok((mut inside, _)) = accepted else {
-                continue;
-            };
-            let cancel = cancel.clone();
-            tokio::spawn(async move {
-                let Ok(mut outside) = tokio::net::TcpStream::connect(target).await else {
-                    return;
-                };
-                tokio::select! {
-                    _ = tokio::io::copy_bidirectional(&mut inside, &mut outside) => {}
-                    _ = cancel.cancelled() => {}
-                }
-            });
+            match accepted {
+                Ok((inside, _)) => (forward.serve)(inside, &function),
+                // Out of descriptors: the front is full; wait rather than spin.
+                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(50)).await,
+            }
         }
     });
 }

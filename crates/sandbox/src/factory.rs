@@ -49,6 +49,8 @@ pub struct FactoryConfig {
     pub support: HostSupport,
     /// Give environments egress through slirp4netns (when installed).
     pub egress: bool,
+    /// With egress, let them reach the host's loopback services at 10.0.2.2.
+    pub host_loopback: bool,
     /// Ports listened on inside each environment (the Runtime API first).
     pub ports: Vec<u16>,
     /// Most environments at once (sizes the uid range).
@@ -227,8 +229,10 @@ impl Factory {
 
     /// What the sandboxes are made of, for start-up messages and `ignis runtimes`.
     pub fn describe(&self) -> String {
-        let egress = if self.egress() {
-            "egress through slirp4netns"
+        let egress = if self.egress() && self.inner.cfg.host_loopback {
+            "egress through slirp4netns, the host's loopback reachable at 10.0.2.2"
+        } else if self.egress() {
+            "egress through slirp4netns (not to the host's loopback)"
         } else {
             "no network egress"
         };
@@ -422,6 +426,7 @@ impl Inner {
             self.egress()
                 .then_some(self.cfg.support.slirp4netns.as_deref())
                 .flatten(),
+            self.cfg.host_loopback,
         )
         .map_err(|e| undo(e, &cgroup))?;
         let spawned = (|| -> io::Result<(Child, OwnedFd)> {

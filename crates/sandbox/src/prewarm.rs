@@ -17,7 +17,8 @@ use std::time::{Duration, Instant};
 const SLIRP_READY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A network namespace with loopback up, listening sockets on `127.0.0.1` inside, and
-/// optionally slirp4netns attached (egress, and the host's loopback at 10.0.2.2).
+/// optionally slirp4netns attached (egress, and — only when asked — the host's loopback at
+/// 10.0.2.2).
 #[derive(Debug)]
 pub struct Network {
     /// The namespace (an nsfs descriptor for `setns`).
@@ -69,7 +70,11 @@ fn wait_ready(fd: &OwnedFd, timeout: Duration) -> io::Result<()> {
 /// Makes a network namespace on a short-lived thread of its own (a new network namespace
 /// belongs to the thread that unshares it; the thread ends with it, so the caller's never
 /// changes).
-pub fn make_network(ports: &[u16], slirp4netns: Option<&Path>) -> io::Result<Network> {
+pub fn make_network(
+    ports: &[u16],
+    slirp4netns: Option<&Path>,
+    host_loopback: bool,
+) -> io::Result<Network> {
     let ports = ports.to_vec();
     let (ns, listeners) = std::thread::Builder::new()
         .name("ignis-netns".into())
@@ -94,7 +99,7 @@ pub fn make_network(ports: &[u16], slirp4netns: Option<&Path>) -> io::Result<Net
         .join()
         .map_err(|_| io::Error::other("the namespace thread panicked"))??;
     let slirp = match slirp4netns {
-        Some(bin) => Some(start_slirp(bin, &ns)?),
+        Some(bin) => Some(start_slirp(bin, &ns, host_loopback)?),
         None => None,
     };
     Ok(Network {
@@ -105,8 +110,10 @@ pub fn make_network(ports: &[u16], slirp4netns: Option<&Path>) -> io::Result<Net
 }
 
 /// Starts slirp4netns (in this process's network namespace, the host's) for namespace `ns` and
-/// waits until it is ready.
-fn start_slirp(bin: &Path, ns: &OwnedFd) -> io::Result<Slirp> {
+/// waits until it is ready. Without `host_loopback`, 10.0.2.2 does not lead to the host's
+/// loopback (`--disable-host-loopback`): connections to it, and to 127.0.0.0/8 through the
+/// gateway, are refused by slirp4netns itself.
+fn start_slirp(bin: &Path, ns: &OwnedFd, host_loopback: bool) -> io::Result<Slirp> {
     let (ready_r, ready_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
     let (exit_r, exit_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
     let mut cmd = Command::new(bin);
@@ -116,6 +123,7 @@ fn start_slirp(bin: &Path, ns: &OwnedFd) -> io::Result<Slirp> {
         "--enable-sandbox",
         "--enable-seccomp",
     ])
+    .args((!host_loopback).then_some("--disable-host-loopback"))
     .arg(format!("--ready-fd={}", ready_w.as_raw_fd()))
     .arg(format!("--exit-fd={}", exit_r.as_raw_fd()))
     .args(["--netns-type=path"])

@@ -1,8 +1,7 @@
 //! Which launcher runs the node's execution environments: sandboxes when the host allows them,
 //! plain processes otherwise — loudly.
 
-use ignis_invoker::{Launcher, ProcessLauncher, SandboxConfig, SandboxLauncher};
-use std::net::SocketAddr;
+use ignis_invoker::{Forward, Launcher, ProcessLauncher, SandboxConfig, SandboxLauncher};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -55,14 +54,24 @@ pub fn not_isolated_warning(reason: &str) -> String {
     )
 }
 
+/// What sandboxed functions may reach.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Network {
+    /// The network, through slirp4netns.
+    pub egress: bool,
+    /// The host's loopback services at 10.0.2.2 as well.
+    pub host_access: bool,
+}
+
 /// Picks and builds the launcher (blocking: probes the host, creates cgroups).
 pub(crate) fn choose(
     mode: Isolation,
     state_dir: &Path,
-    egress: bool,
-    api: SocketAddr,
+    network: Network,
+    forward: Forward,
     max_environments: usize,
 ) -> Result<Chosen, String> {
+    let egress = network.egress;
     let plain = |reason: &str| {
         let warning = not_isolated_warning(reason);
         eprintln!("{warning}");
@@ -93,7 +102,8 @@ pub(crate) fn choose(
         exe: self_exe(),
         support,
         egress,
-        forward: vec![api],
+        host_access: network.host_access,
+        forward: Some(forward),
         max_environments,
     });
     match launcher {

@@ -16,12 +16,13 @@ pub use isolation::Isolation;
 pub use usage::report as usage_report;
 
 use ignis_api::{Api, CodeUrlSigner, RootCredentials};
+use ignis_front::{Front, FrontConfig, Source};
 use ignis_model::Account;
 use ignis_package::CodeStore;
 use ignis_store::Store;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 /// Failures that stop `ignis up` before or while serving.
@@ -81,9 +82,20 @@ pub struct NodeConfig {
     pub async_retry_base: Duration,
     /// How execution environments are isolated.
     pub isolation: Isolation,
-    /// Sandboxed functions may reach the network (and the host's loopback at 10.0.2.2).
+    /// Sandboxed functions may reach the network.
     pub function_egress: bool,
+    /// Sandboxed functions may also reach the host's loopback services (at 10.0.2.2).
+    pub function_host_access: bool,
+    /// Connections held at once, and per source; `None` derives them from the descriptor limit.
+    pub max_connections: Option<usize>,
+    pub max_connections_per_source: Option<usize>,
 }
+
+/// Bytes of request bodies that may be buffered node-wide before their signatures can be
+/// checked (a body is hashed as it arrives; see `ignis_front::read_body`).
+pub const UNPROVEN_BODY_BYTES: usize = 256 * 1024 * 1024;
+/// How long a request waits for its share of [`UNPROVEN_BODY_BYTES`] before a 429.
+const UNPROVEN_BODY_WAIT: Duration = Duration::from_secs(30);
 
 /// Each log group (function) keeps at most this much on disk; older streams are deleted first.
 pub const LOG_BYTES_PER_FUNCTION: u64 = 64 * 1024 * 1024;
@@ -129,15 +141,34 @@ pub async fn up(config: NodeConfig) -> Result<(), ServerError> {
             credentials.secret_access_key.clone(),
         ),
     ];
+    // The front exists once the router does; a function's connection arriving before that
+    // (there can be none: no environment runs yet) would be closed.
+    let front_slot: Arc<OnceLock<Arc<Front>>> = Arc::default();
+    let forward = {
+        let slot = front_slot.clone();
+        ignis_invoker::Forward {
+            port: local.port(),
+            serve: Arc::new(move |conn, function| {
+                if let Some(front) = slot.get() {
+                    front.connection(conn, Source::Function(function.to_owned()));
+                }
+            }),
+        }
+    };
     let chosen = {
-        let (mode, egress) = (config.isolation, config.function_egress);
+        let network = isolation::Network {
+            egress: config.function_egress,
+            host_access: config.function_host_access,
+        };
+        let mode = config.isolation;
         let state_dir = data.path().join("sandbox");
-        let api = reachable(local);
         let max = invoker_config.max_environments;
-        tokio::task::spawn_blocking(move || isolation::choose(mode, &state_dir, egress, api, max))
-            .await
-            .map_err(|e| ServerError::Isolation(e.to_string()))?
-            .map_err(ServerError::Isolation)?
+        tokio::task::spawn_blocking(move || {
+            isolation::choose(mode, &state_dir, network, forward, max)
+        })
+        .await
+        .map_err(|e| ServerError::Isolation(e.to_string()))?
+        .map_err(ServerError::Isolation)?
     };
     let invoker = ignis_invoker::Invoker::new(invoker_config, chosen.launcher)?;
     let code = Arc::new(code);
@@ -167,6 +198,7 @@ pub async fn up(config: NodeConfig) -> Result<(), ServerError> {
                 .await
                 .unwrap_or_default(),
         ),
+        unproven_bodies: ignis_front::BodyBudget::new(UNPROVEN_BODY_BYTES, UNPROVEN_BODY_WAIT),
     });
     // A create or update a previous run stored but did not settle is ready: settle it.
     ignis_api::functions::settle_all(&state).await?;
@@ -181,6 +213,8 @@ pub async fn up(config: NodeConfig) -> Result<(), ServerError> {
         },
         dispatch_stopped,
     );
+    let front = Front::new(front_config(&config), ignis_api::router(state));
+    let _ = front_slot.set(front.clone());
     // Signal handlers are installed before the node announces itself, so a signal sent the
     // moment it is up still shuts it down cleanly.
     let shutdown = shutdown_signal().map_err(ServerError::Serve)?;
@@ -192,8 +226,8 @@ pub async fn up(config: NodeConfig) -> Result<(), ServerError> {
     );
     tracing::info!(%local, region = %config.region, account = %config.account_id, "ignis is up");
 
-    axum::serve(listener, ignis_api::router(state))
-        .with_graceful_shutdown(shutdown)
+    front
+        .serve(listener, shutdown)
         .await
         .map_err(ServerError::Serve)?;
     tracing::info!("shutting down");
@@ -207,6 +241,39 @@ pub async fn up(config: NodeConfig) -> Result<(), ServerError> {
     store.close().await;
     drop(data);
     Ok(())
+}
+
+/// The front's bounds: as configured, else derived from the open-file limit (raised to its hard
+/// limit first).
+fn front_config(config: &NodeConfig) -> FrontConfig {
+    let mut front = FrontConfig::for_descriptors(raise_open_file_limit());
+    if let Some(n) = config.max_connections {
+        front.max_connections = n.max(1);
+        front.per_source = front.per_source.min(front.max_connections);
+    }
+    if let Some(n) = config.max_connections_per_source {
+        front.per_source = n.clamp(1, front.max_connections);
+    }
+    tracing::info!(
+        max_connections = front.max_connections,
+        per_source = front.per_source,
+        "front"
+    );
+    front
+}
+
+/// Raises this process's soft open-file limit to its hard limit and answers the result.
+fn raise_open_file_limit() -> u64 {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let limit = getrlimit(Resource::Nofile);
+    let raised = rustix::process::Rlimit {
+        current: limit.maximum,
+        maximum: limit.maximum,
+    };
+    match setrlimit(Resource::Nofile, raised) {
+        Ok(()) => limit.maximum.unwrap_or(1 << 20),
+        Err(_) => limit.current.unwrap_or(1024),
+    }
 }
 
 /// The address functions use to reach the API: a wildcard listen address is reached on loopback.

@@ -85,6 +85,10 @@ impl Harness {
             code_locks: Default::default(),
             engine,
             runtimes: Arc::new(vec!["python3.11".into(), "nodejs20.x".into()]),
+            unproven_bodies: ignis_front::BodyBudget::new(
+                64 << 20,
+                std::time::Duration::from_secs(5),
+            ),
         });
         Harness {
             router: ignis_api::router(api),
