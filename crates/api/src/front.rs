@@ -116,10 +116,19 @@ async fn authenticate(
     };
 
     // A body whose sender is not proven yet draws on the node's budget for such bodies.
+    // (A request that did not come through the front — the in-process harness — counts as one
+    // source.)
+    let source = parts
+        .extensions
+        .get::<ignis_front::Source>()
+        .cloned()
+        .unwrap_or(ignis_front::Source::Peer(
+            std::net::Ipv4Addr::LOCALHOST.into(),
+        ));
     let budget = verification
         .as_ref()
         .filter(|v| !v.signature_checked())
-        .map(|_| &state.unproven_bodies);
+        .map(|_| (&state.unproven_bodies, &source));
     let mut hasher = sha2::Sha256::new();
     let (body, reservation) = ignis_front::read_body(
         body,

@@ -6,7 +6,8 @@
 //!   connections make room for new ones, busy ones are never cut.
 //! - **Time**: a request head must arrive within [`FrontConfig::header_timeout`] of the
 //!   connection becoming ready for it (which is also how long an idle keep-alive connection is
-//!   kept); a body must keep arriving ([`read_body`]'s idle timeout).
+//!   kept); a body must keep arriving ([`read_body`]'s idle timeout); a response must keep
+//!   being read ([`FrontConfig::write_timeout`]).
 //! - **Bytes**: bodies are read by the services through [`read_body`], within a byte limit, and
 //!   bodies whose signature cannot be checked before they are read draw on a node-wide
 //!   [`BodyBudget`].
@@ -44,6 +45,9 @@ pub struct FrontConfig {
     pub per_source: usize,
     /// A request head must be complete this long after the connection is ready for it.
     pub header_timeout: Duration,
+    /// A response write may wait this long for a client that stopped reading before the
+    /// connection is given up.
+    pub write_timeout: Duration,
     /// At shutdown, requests in flight get this long to finish.
     pub drain_timeout: Duration,
 }
@@ -60,6 +64,7 @@ impl FrontConfig {
             max_connections: max,
             per_source: (max / 4).max(16),
             header_timeout: Duration::from_secs(20),
+            write_timeout: Duration::from_secs(30),
             drain_timeout: Duration::from_secs(30),
         }
     }
@@ -107,12 +112,12 @@ impl Front {
         if self.stop.is_cancelled() {
             return;
         }
-        let Some(ticket) = self.admission.admit(source) else {
+        let Some(ticket) = self.admission.admit(source.clone()) else {
             return;
         };
         let front = self.clone();
         self.tasks.spawn(async move {
-            front.run(io, ticket).await;
+            front.run(io, ticket, source).await;
         });
     }
 
@@ -154,7 +159,9 @@ impl Front {
         Ok(())
     }
 
-    async fn run<I>(self: Arc<Self>, io: I, ticket: admission::Ticket)
+    /// Serves HTTP/1.1 on one admitted connection; each request carries its [`Source`] as an
+    /// extension.
+    async fn run<I>(self: Arc<Self>, io: I, ticket: admission::Ticket, source: Source)
     where
         I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
@@ -164,9 +171,11 @@ impl Front {
             hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
                 let guard = state.begin();
                 let app = app.clone();
+                let mut req = req.map(Body::new);
+                req.extensions_mut().insert(source.clone());
                 async move {
                     let response = app
-                        .oneshot(req.map(Body::new))
+                        .oneshot(req)
                         .await
                         .unwrap_or_else(|e: Infallible| match e {});
                     Ok::<_, Infallible>(response.map(|body| {
@@ -181,7 +190,9 @@ impl Front {
         builder
             .timer(TokioTimer::new())
             .header_read_timeout(self.config.header_timeout);
-        let conn = builder.serve_connection(TokioIo::new(io), service);
+        let mut io = tokio_io_timeout::TimeoutStream::new(io);
+        io.set_write_timeout(Some(self.config.write_timeout));
+        let conn = builder.serve_connection(TokioIo::new(Box::pin(io)), service);
         tokio::pin!(conn);
         let ended = tokio::select! {
             r = conn.as_mut() => Some(r),

@@ -94,6 +94,9 @@ pub struct NodeConfig {
 /// Bytes of request bodies that may be buffered node-wide before their signatures can be
 /// checked (a body is hashed as it arrives; see `ignis_front::read_body`).
 pub const UNPROVEN_BODY_BYTES: usize = 256 * 1024 * 1024;
+/// Of [`UNPROVEN_BODY_BYTES`], what one client address or one function may hold: room for one
+/// request of the largest size and then some, so that one sender cannot take the rest.
+pub const UNPROVEN_BODY_SHARE: usize = 96 * 1024 * 1024;
 /// How long a request waits for its share of [`UNPROVEN_BODY_BYTES`] before a 429.
 const UNPROVEN_BODY_WAIT: Duration = Duration::from_secs(30);
 
@@ -198,7 +201,11 @@ pub async fn up(config: NodeConfig) -> Result<(), ServerError> {
                 .await
                 .unwrap_or_default(),
         ),
-        unproven_bodies: ignis_front::BodyBudget::new(UNPROVEN_BODY_BYTES, UNPROVEN_BODY_WAIT),
+        unproven_bodies: ignis_front::BodyBudget::new(
+            UNPROVEN_BODY_BYTES,
+            UNPROVEN_BODY_SHARE,
+            UNPROVEN_BODY_WAIT,
+        ),
     });
     // A create or update a previous run stored but did not settle is ready: settle it.
     ignis_api::functions::settle_all(&state).await?;

@@ -86,7 +86,8 @@ impl Harness {
             engine,
             runtimes: Arc::new(vec!["python3.11".into(), "nodejs20.x".into()]),
             unproven_bodies: ignis_front::BodyBudget::new(
-                64 << 20,
+                128 << 20,
+                96 << 20,
                 std::time::Duration::from_secs(5),
             ),
         });
