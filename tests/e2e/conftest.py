@@ -90,6 +90,42 @@ class Node:
             config=config,
         )
 
+    def fds(self) -> int:
+        """Descriptors the server holds now."""
+        return len(os.listdir(f"/proc/{self.proc.pid}/fd"))
+
+    def connections(self) -> int:
+        """Connections to the node's API port the server holds now (sockets in its descriptor
+        table bound to that port)."""
+        port = int(self.endpoint.rsplit(":", 1)[1])
+        inodes = set()
+        for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+            try:
+                with open(table) as f:
+                    rows = f.read().splitlines()[1:]
+            except OSError:
+                continue
+            for row in rows:
+                cols = row.split()
+                # Connected sockets only: state 0A is LISTEN.
+                if int(cols[1].rsplit(":", 1)[1], 16) == port and cols[3] != "0A":
+                    inodes.add(cols[9])
+        held = 0
+        for fd in os.listdir(f"/proc/{self.proc.pid}/fd"):
+            try:
+                target = os.readlink(f"/proc/{self.proc.pid}/fd/{fd}")
+            except OSError:
+                continue
+            if target.startswith("socket:[") and target[8:-1] in inodes:
+                held += 1
+        return held
+
+    def rss_mib(self) -> float:
+        """The server's resident memory now."""
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            kib = next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+        return kib / 1024
+
     def aws_env(self):
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
         env.update(
