@@ -22,7 +22,10 @@ use std::time::{Duration, Instant};
 /// MemorySize of the density functions (Lambda's smallest common size).
 pub const DENSITY_MEMORY_MB: u32 = 128;
 
-fn zip_for(kind: RuntimeKind, noop: Option<&Path>) -> anyhow::Result<(String, String, Vec<u8>)> {
+pub(crate) fn zip_for(
+    kind: RuntimeKind,
+    noop: Option<&Path>,
+) -> anyhow::Result<(String, String, Vec<u8>)> {
     Ok(match kind {
         RuntimeKind::Python => {
             let (minor, _) = baseline::probe_python("python3.11")
@@ -102,7 +105,10 @@ async fn cold_start(
     Ok(reply.elapsed)
 }
 
-async fn node_client(exe: &Path, isolation: &str) -> anyhow::Result<(TempNode, LambdaClient)> {
+pub(crate) async fn node_client(
+    exe: &Path,
+    isolation: &str,
+) -> anyhow::Result<(TempNode, LambdaClient)> {
     let node = TempNode::start_with(exe, &["--isolation", isolation])
         .await
         .with_context(|| format!("starting a node with --isolation {isolation}"))?;
@@ -182,7 +188,7 @@ fn memory_of(pid: u32) -> Option<(u64, u64)> {
     ))
 }
 
-fn rss_of(pid: u32) -> u64 {
+pub(crate) fn rss_of(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| {

@@ -23,6 +23,7 @@ pub mod load;
 pub mod node;
 pub mod package;
 pub mod report;
+pub mod soak;
 pub mod stats;
 
 use anyhow::{Context, bail};
@@ -111,6 +112,9 @@ pub struct Options {
     /// Instead of the usual phases (or after the overhead): start this many idle sandboxed
     /// Python environments and report what each costs.
     pub idle_envs: Option<usize>,
+    /// Instead of the usual phases: this many seconds of mixed load at 80 % of the measured
+    /// capacity with a hostile function in the mix (see [`soak`]).
+    pub soak_secs: Option<f64>,
 }
 
 /// Options resolved against the mode's defaults and checked.
@@ -188,6 +192,17 @@ impl Plan {
 /// could not be measured.
 pub fn run(options: Options) -> anyhow::Result<()> {
     let plan = Plan::from_options(&options)?;
+    if let Some(seconds) = options.soak_secs {
+        let exe = match &options.ignis_exe {
+            Some(exe) => exe.clone(),
+            None => std::env::current_exe().context("locating the ignis binary")?,
+        };
+        let noop = options
+            .noop_exe
+            .clone()
+            .or_else(|| Some(std::env::current_exe().ok()?.parent()?.join(NOOP_BIN)));
+        return soak::run(&exe, noop.as_deref(), &plan.runtimes, seconds, plan.json);
+    }
     if options.isolation_overhead || options.idle_envs.is_some() {
         let exe = match &options.ignis_exe {
             Some(exe) => exe.clone(),

@@ -185,6 +185,11 @@ struct BenchArgs {
     /// environment (needs root).
     #[arg(long, value_name = "N")]
     idle_envs: Option<usize>,
+    /// Soak: SECS of mixed load at 80 % of the node's measured capacity with a hostile function
+    /// in the mix, sampling the server's memory and descriptors; fails on any error of the
+    /// well-behaved functions.
+    #[arg(long, value_name = "SECS")]
+    soak: Option<f64>,
 }
 
 fn main() -> ExitCode {
@@ -301,6 +306,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             noop_exe: None,
             isolation_overhead: a.isolation_overhead,
             idle_envs: a.idle_envs,
+            soak_secs: a.soak,
         }),
     }
 }
