@@ -233,7 +233,9 @@ pub async fn up(config: NodeConfig) -> Result<(), ServerError> {
     let shutdown = shutdown_signal().map_err(ServerError::Serve)?;
     // One line on stdout that tools (and the test suite) can wait for.
     println!("isolation: {}", chosen.description);
-    println!("{}", ceilings::describe(&ceilings));
+    let ceilings_line = ceilings::describe(&ceilings);
+    println!("{ceilings_line}");
+    tracing::info!("{ceilings_line}");
     println!(
         "ignis listening on http://{local} (data dir {})",
         data.path().display()
