@@ -214,6 +214,7 @@ def test_fork_bombs_stay_within_the_nodes_pids_ceiling(fresh_node, fname, app_zi
     for r in results:
         # Each bomb stopped at its own environment's limit.
         assert 900 <= r["threads"] + r["children"] < 1024, r
+    print(f"node pids: most seen {max(seen)}, ceiling {3072} + {SLACK_PIDS}; bombs {results}")
     assert max(seen) <= 3072 + SLACK_PIDS, max(seen)
     assert max(seen) >= 1800, max(seen)
     peak = pids_dir / "pids.peak"
