@@ -228,6 +228,28 @@ def test_fork_bombs_stay_within_the_nodes_pids_ceiling(fresh_node, fname, app_zi
     by.finish()
 
 
+def test_tmp_disk_ceiling_refuses_the_environment_that_would_pass_it(fresh_node, fname, app_zip):
+    n = fresh_node(extra_args=["--max-tmp-disk", "1536"])
+    unsandboxed(n)
+    lam = n.client()
+    create(lam, f"{fname}-big", app_zip, MemorySize=128, Timeout=30, EphemeralStorage={"Size": 1024})
+    create(lam, f"{fname}-other", app_zip, MemorySize=128, Timeout=30)
+    # The bystander's 512 MB /tmp and a busy 1,024 MB one fill the 1,536 MB ceiling.
+    by = Bystander(n, f"{fname}-by", app_zip)
+    busy = threading.Thread(target=call, args=(n.client(), f"{fname}-big", {"action": "sleep", "seconds": 5}))
+    busy.start()
+    deadline = time.monotonic() + 20
+    while "INIT_START" not in log_text(n, f"{fname}-big"):
+        assert time.monotonic() < deadline, "the environment did not start"
+        time.sleep(0.2)
+    code, reason = throttle(lambda: lam.invoke(FunctionName=f"{fname}-other", Payload=b"{}"))
+    assert (code, reason) == ("TooManyRequestsException", "ConcurrentInvocationLimitExceeded")
+    assert "INIT_START" not in log_text(n, f"{fname}-other")
+    busy.join(timeout=30)
+    assert call(lam, f"{fname}-other", {}) == {"pong": True}
+    by.finish()
+
+
 def payload(action_id, size, **extra):
     """A JSON payload of exactly `size` bytes."""
     event = {"action": "event", "id": action_id, **extra, "pad": ""}
