@@ -108,8 +108,13 @@ async fn cold_start(
 pub(crate) async fn node_client(
     exe: &Path,
     isolation: &str,
+    extra: &[&str],
 ) -> anyhow::Result<(TempNode, LambdaClient)> {
-    let node = TempNode::start_with(exe, &["--isolation", isolation])
+    let args: Vec<&str> = ["--isolation", isolation]
+        .into_iter()
+        .chain(extra.iter().copied())
+        .collect();
+    let node = TempNode::start_with(exe, &args)
         .await
         .with_context(|| format!("starting a node with --isolation {isolation}"))?;
     let client = LambdaClient::new(http_client(4), node.endpoint(), node.credentials().clone())?;
@@ -124,8 +129,8 @@ pub async fn cold_start_overhead(
     cold_starts: usize,
 ) -> anyhow::Result<Vec<Overhead>> {
     progress("isolation overhead: starting a sandboxed and a plain-process node");
-    let (sandbox_node, sandbox) = node_client(exe, "sandbox").await?;
-    let (process_node, process) = node_client(exe, "process").await?;
+    let (sandbox_node, sandbox) = node_client(exe, "sandbox", &[]).await?;
+    let (process_node, process) = node_client(exe, "process", &[]).await?;
     let mut out = Vec::new();
     for &kind in runtimes {
         let (runtime, handler, zip) = match zip_for(kind, noop) {
@@ -319,7 +324,12 @@ pub async fn idle_density(exe: &Path, n: usize) -> anyhow::Result<Density> {
     progress(format!(
         "density: starting a sandboxed node for {n} idle environments"
     ));
-    let (node, client) = node_client(exe, "sandbox").await?;
+    // Density measures idle environments beyond what the node's default ceilings admit (each
+    // reserves its whole MemorySize and 1,024 pids): raise them for this node.
+    let memory = ((n + 8) as u64 * u64::from(DENSITY_MEMORY_MB)).to_string();
+    let pids = ((n + 8) * 1024).to_string();
+    let ceilings = ["--max-memory", memory.as_str(), "--max-pids", pids.as_str()];
+    let (node, client) = node_client(exe, "sandbox", &ceilings).await?;
     let node_pid = node.pid().context("the node has no pid")?;
     let (runtime, handler, zip) = zip_for(RuntimeKind::Python, None)?;
     let available_before = mem_available();

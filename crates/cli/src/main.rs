@@ -76,6 +76,8 @@ enum Command {
         function_egress: String,
         #[command(flatten)]
         front: FrontArgs,
+        #[command(flatten)]
+        ceilings: Box<CeilingArgs>,
     },
     /// List the runtimes this host can run, and how functions would be isolated.
     Runtimes {
@@ -132,6 +134,45 @@ struct FrontArgs {
     #[arg(long, env = "IGNIS_MAX_CONNECTIONS_PER_SOURCE",
           value_parser = clap::value_parser!(u64).range(1..))]
     max_connections_per_source: Option<u64>,
+}
+
+/// Node-wide ceilings; an invocation that would need more is throttled (429), never started to
+/// be killed.
+#[derive(clap::Args)]
+struct CeilingArgs {
+    /// MB of memory all environments together may reserve (their MemorySize) [default: the
+    /// host's memory less the larger of 512 MiB and 10 %].
+    #[arg(long, env = "IGNIS_MAX_MEMORY", value_name = "MB",
+          value_parser = clap::value_parser!(u64).range(128..))]
+    max_memory: Option<u64>,
+    /// Processes and threads of all sandboxed environments together (each may have 1,024)
+    /// [default: the smaller of pid_max and threads-max, less the larger of 4,096 and a quarter].
+    #[arg(long, env = "IGNIS_MAX_PIDS", value_parser = clap::value_parser!(u64).range(1024..))]
+    max_pids: Option<u64>,
+    /// MB of /tmp (EphemeralStorage) all sandboxed environments together may reserve
+    /// [default: the data directory's free disk less the larger of 1 GiB and 10 %].
+    #[arg(long, env = "IGNIS_MAX_TMP_DISK", value_name = "MB",
+          value_parser = clap::value_parser!(u64).range(512..))]
+    max_tmp_disk: Option<u64>,
+    /// Payload bytes the asynchronous queue holds for the whole node [default: 1 GiB].
+    #[arg(long, env = "IGNIS_MAX_ASYNC_QUEUE_BYTES", value_parser = clap::value_parser!(u64).range(1..))]
+    max_async_queue_bytes: Option<u64>,
+    /// Payload bytes the asynchronous queue holds for one function [default: 64 MiB].
+    #[arg(long, env = "IGNIS_MAX_ASYNC_QUEUE_BYTES_PER_FUNCTION",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    max_async_queue_bytes_per_function: Option<u64>,
+}
+
+impl CeilingArgs {
+    fn config(&self) -> ignis_server::CeilingConfig {
+        ignis_server::CeilingConfig {
+            max_memory_mb: self.max_memory,
+            max_pids: self.max_pids,
+            max_tmp_disk_mb: self.max_tmp_disk,
+            max_async_queue_bytes: self.max_async_queue_bytes,
+            max_async_queue_bytes_per_function: self.max_async_queue_bytes_per_function,
+        }
+    }
 }
 
 #[derive(clap::Args)]
@@ -232,6 +273,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             isolation,
             function_egress,
             front,
+            ceilings,
         } => {
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
@@ -252,6 +294,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 function_host_access: front.function_host_access,
                 max_connections: front.max_connections.map(|n| n as usize),
                 max_connections_per_source: front.max_connections_per_source.map(|n| n as usize),
+                ceilings: ceilings.config(),
             }))?;
             Ok(())
         }

@@ -21,6 +21,7 @@ mod target;
 
 pub use dispatch::DispatchConfig;
 pub use ignis_invoker::{InvokeMetrics, InvokeResult};
+pub use ignis_store::QueueBounds;
 pub use limiter::{ConcurrencyLimiter, MIN_UNRESERVED, Permit};
 pub use provisioned::ProvisionedStatus;
 pub use target::{AliasVersion, Target, Version};
@@ -29,7 +30,7 @@ use bytes::Bytes;
 use ignis_invoker::{Invocation, InvokeError, Invoker};
 use ignis_model::{Account, FunctionRef, time};
 use ignis_package::CodeStore;
-use ignis_store::{AsyncEvent, Store};
+use ignis_store::{AsyncEvent, EnqueueError, Store};
 use ignis_wire::LambdaApiError;
 use std::sync::Arc;
 
@@ -74,6 +75,11 @@ impl Request {
     }
 }
 
+/// The `Reason` of an asynchronous invoke throttled because the queue holds its bound of bytes:
+/// Lambda throttles asynchronous invokes on their request rate per function, and this is the
+/// `ThrottleReason` it names for that.
+pub const ASYNC_QUEUE_FULL: &str = "FunctionInvocationRateLimitExceeded";
+
 /// How many chunks of a streamed response wait for a slow reader before the runtime is held
 /// back (each chunk is what the runtime wrote at once).
 const STREAM_CHUNKS: usize = 16;
@@ -110,6 +116,8 @@ pub struct EngineParts {
     pub invoker: Invoker,
     /// Account-wide concurrent executions.
     pub concurrency_limit: u32,
+    /// Payload bytes the asynchronous queue holds, per function and for the node.
+    pub async_queue: QueueBounds,
 }
 
 pub(crate) struct Inner {
@@ -122,6 +130,7 @@ pub(crate) struct Inner {
     provisioning: provisioned::Failures,
     /// Wakes the dispatcher when an event is queued.
     async_wake: tokio::sync::Notify,
+    async_queue: QueueBounds,
 }
 
 /// The invocation engine. Cheap to clone.
@@ -146,6 +155,7 @@ impl Engine {
                 versions: Default::default(),
                 provisioning: Default::default(),
                 async_wake: tokio::sync::Notify::new(),
+                async_queue: parts.async_queue,
             }),
         };
         for config in &provisioned {
@@ -241,7 +251,9 @@ impl Engine {
         Ok((invocation, permit))
     }
 
-    /// Commits the event to the queue, then wakes the dispatcher.
+    /// Commits the event to the queue, then wakes the dispatcher. A queue holding its bound of
+    /// bytes (the function's or the node's) throttles the invoke as Lambda throttles
+    /// asynchronous invokes: 429 `TooManyRequestsException`; what is queued stays queued.
     async fn enqueue(&self, target: &Target, request: &Request) -> Result<(), LambdaApiError> {
         let now = time::now_ms();
         let config = target.config();
@@ -254,10 +266,28 @@ impl Engine {
             enqueued_ms: now,
             attempts: 0,
         };
-        self.inner.store.enqueue(&event, now).await.map_err(|e| {
-            tracing::error!(error = ?e, "cannot queue an asynchronous invocation");
-            LambdaApiError::Service("An internal error occurred.".into())
-        })?;
+        let queued = self
+            .inner
+            .store
+            .enqueue_within(&event, now, &self.inner.async_queue)
+            .await;
+        match queued {
+            Ok(()) => {}
+            Err(e @ (EnqueueError::FunctionFull(_) | EnqueueError::NodeFull)) => {
+                tracing::debug!(error = %e, "asynchronous invoke throttled");
+                return Err(LambdaApiError::TooManyRequests {
+                    message: "Rate Exceeded.".into(),
+                    reason: ASYNC_QUEUE_FULL,
+                    retry_after_seconds: 1,
+                });
+            }
+            Err(EnqueueError::Store(e)) => {
+                tracing::error!(error = ?e, "cannot queue an asynchronous invocation");
+                return Err(LambdaApiError::Service(
+                    "An internal error occurred.".into(),
+                ));
+            }
+        }
         self.inner.async_wake.notify_one();
         Ok(())
     }
@@ -279,11 +309,17 @@ impl Engine {
 fn invoke_error(e: InvokeError) -> LambdaApiError {
     match e {
         InvokeError::RuntimeUnavailable { .. } => LambdaApiError::InvalidRuntime(e.to_string()),
-        InvokeError::TooManyEnvironments { .. } => LambdaApiError::TooManyRequests {
-            message: "Rate Exceeded.".into(),
-            reason: "ConcurrentInvocationLimitExceeded",
-            retry_after_seconds: 1,
-        },
+        // No room on this node (its environment bound, or a ceiling on memory, /tmp or pids
+        // with nothing idle left to retire): a throttle, never an environment started to be
+        // killed.
+        InvokeError::TooManyEnvironments { .. } | InvokeError::NodeCapacity { .. } => {
+            tracing::debug!(error = %e, "throttled");
+            LambdaApiError::TooManyRequests {
+                message: "Rate Exceeded.".into(),
+                reason: "ConcurrentInvocationLimitExceeded",
+                retry_after_seconds: 1,
+            }
+        }
         other => {
             tracing::error!(error = ?other, "invocation could not run");
             LambdaApiError::Service("The function could not be run: internal failure.".into())

@@ -63,6 +63,7 @@ async fn engine(dir: &std::path::Path) -> Engine {
         code,
         invoker,
         concurrency_limit: 1000,
+        async_queue: ignis_engine::QueueBounds::UNBOUNDED,
     })
     .await
     .unwrap()

@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::{OwnedSemaphorePermit, oneshot, watch};
+use tokio::sync::{oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
 /// Longest wait for the output pipes after a response (normally they are drained at once).
@@ -74,7 +74,8 @@ pub(crate) struct Environment {
     /// Orders freezing (which waits for the runtime to be idle, off the response path) with the
     /// next invocation's thaw: a freeze only happens if no invocation began since it was asked.
     freezing: Arc<FreezeGate>,
-    _slot: OwnedSemaphorePermit,
+    /// Its place in the pool and its share of the node's ceilings.
+    _slot: crate::invoker::Slot,
     /// The lease on the code and layers this environment runs from.
     _lease: Option<Arc<dyn std::any::Any + Send + Sync>>,
 }
@@ -215,7 +216,7 @@ pub(crate) async fn start(
     inv: &Invocation,
     resolved: &Resolved,
     generation: u64,
-    slot: OwnedSemaphorePermit,
+    slot: crate::invoker::Slot,
     provisioned: bool,
 ) -> Result<Started, InvokeError> {
     let f = &inv.function;

@@ -6,6 +6,7 @@
 //! others age out), started when none is idle, stopped by the reaper after `idle_timeout`, and
 //! dropped (which kills them) after a crash or timeout, on invalidation and on shutdown.
 
+use crate::capacity::{Demand, Ledger, Reservation};
 use crate::environment::{self, EnvKey, Environment, Started};
 use crate::host;
 use crate::launcher::Launcher;
@@ -49,6 +50,23 @@ struct Pool {
     closed: bool,
 }
 
+/// What a live environment holds: its place among `max_environments` and its share of the
+/// node's ceilings. Both are given back when the environment is dropped.
+pub(crate) struct Slot {
+    _permit: OwnedSemaphorePermit,
+    _reservation: Reservation,
+}
+
+/// What an environment for `inv` reserves: its memory, its `/tmp` and its pids limit.
+fn demand_of(inv: &Invocation) -> Demand {
+    const MB: u64 = 1024 * 1024;
+    Demand {
+        memory_bytes: u64::from(inv.function.memory_size) * MB,
+        tmp_bytes: u64::from(inv.function.ephemeral_storage) * MB,
+        pids: ignis_sandbox::limits::PIDS_MAX,
+    }
+}
+
 pub(crate) struct Inner {
     pub cfg: InvokerConfig,
     pub launcher: Arc<dyn Launcher>,
@@ -57,6 +75,8 @@ pub(crate) struct Inner {
     pool: Mutex<Pool>,
     /// One permit per live environment.
     slots: Arc<Semaphore>,
+    /// What live environments reserve against the node's ceilings.
+    ledger: Arc<Ledger>,
     /// Live provisioned environments per (function, version).
     provisioned: Mutex<HashMap<(String, String), Arc<Provisioned>>>,
     /// Requests and billed memory-time per function, until the server takes them.
@@ -94,6 +114,7 @@ impl Invoker {
         })?;
         host::probe_in_background();
         let max = cfg.max_environments.clamp(1, Semaphore::MAX_PERMITS);
+        let cfg_ceilings = cfg.ceilings;
         let period =
             (cfg.idle_timeout / 10).clamp(Duration::from_millis(50), Duration::from_secs(30));
         let inner = Arc::new(Inner {
@@ -102,6 +123,7 @@ impl Invoker {
             shutdown: CancellationToken::new(),
             pool: Mutex::new(Pool::default()),
             slots: Arc::new(Semaphore::new(max)),
+            ledger: Ledger::new(cfg_ceilings),
             provisioned: Mutex::new(HashMap::new()),
             usage: UsageMeter::default(),
         });
@@ -185,7 +207,7 @@ impl Invoker {
                 return Err(InvokeError::ShuttingDown);
             }
             let generation = inner.generation(&inv.function.name);
-            let slot = inner.slot()?;
+            let slot = inner.slot(demand_of(&inv))?;
             match environment::start(inner, &inv, &resolved, generation, slot, true).await? {
                 Started::Ready(mut env) => {
                     counter.alive.fetch_add(1, Ordering::SeqCst);
@@ -332,6 +354,11 @@ impl Invoker {
             - self.inner.slots.available_permits()
     }
 
+    /// The node's ceilings, and what live environments reserve against them now.
+    pub fn capacity(&self) -> (crate::Ceilings, crate::capacity::Demand) {
+        (self.inner.ledger.ceilings(), self.inner.ledger.used())
+    }
+
     /// Idle environments now.
     pub fn idle_count(&self) -> usize {
         self.inner.lock().idle.values().map(Vec::len).sum()
@@ -353,7 +380,7 @@ impl Inner {
         let mut env = match self.take_idle(&key) {
             Some(env) => env,
             None => {
-                let slot = self.slot()?;
+                let slot = self.slot(demand_of(&inv))?;
                 match environment::start(self, &inv, &resolved, generation, slot, false).await? {
                     Started::Ready(env) => env,
                     Started::Failed(result) => return Ok(result),
@@ -422,43 +449,56 @@ impl Inner {
         found
     }
 
-    /// A permit for one more environment; when all are taken, the least recently used idle
-    /// environment of any function is stopped to make room.
-    fn slot(&self) -> Result<OwnedSemaphorePermit, InvokeError> {
+    /// A place for one more environment, within `max_environments` and the node's ceilings.
+    /// While there is no room, the least recently used idle environment of any function is
+    /// stopped to make room (provisioned ones are kept); with none left to stop, the invocation
+    /// is refused before anything is started.
+    fn slot(&self, demand: Demand) -> Result<Slot, InvokeError> {
+        if let Err(resource) = self.ledger.could_fit(&demand) {
+            return Err(InvokeError::NodeCapacity { resource });
+        }
         loop {
-            if let Ok(permit) = self.slots.clone().try_acquire_owned() {
-                return Ok(permit);
-            }
-            let victim = {
-                let mut pool = self.lock();
-                let oldest = pool
-                    .idle
-                    .iter()
-                    .flat_map(|(k, envs)| {
-                        envs.iter()
-                            .enumerate()
-                            .map(move |(i, e)| (k, i, e.last_used))
-                    })
-                    .min_by_key(|(_, _, used)| *used)
-                    .map(|(k, i, _)| (k.clone(), i));
-                oldest.map(|(k, i)| {
-                    let envs = pool.idle.get_mut(&k).expect("found above");
-                    let env = envs.remove(i);
-                    if envs.is_empty() {
-                        pool.idle.remove(&k);
+            let short = match self.slots.clone().try_acquire_owned() {
+                Ok(permit) => match self.ledger.try_reserve(demand) {
+                    Ok(reservation) => {
+                        return Ok(Slot {
+                            _permit: permit,
+                            _reservation: reservation,
+                        });
                     }
-                    env
-                })
+                    Err(resource) => InvokeError::NodeCapacity { resource },
+                },
+                Err(_) => InvokeError::TooManyEnvironments {
+                    limit: self.cfg.max_environments,
+                },
             };
-            match victim {
+            match self.oldest_idle() {
                 Some(env) => drop(env),
-                None => {
-                    return Err(InvokeError::TooManyEnvironments {
-                        limit: self.cfg.max_environments,
-                    });
-                }
+                None => return Err(short),
             }
         }
+    }
+
+    /// Takes the least recently used idle environment that is not provisioned out of the pool.
+    fn oldest_idle(&self) -> Option<Environment> {
+        let mut pool = self.lock();
+        let (key, i) = pool
+            .idle
+            .iter()
+            .flat_map(|(k, envs)| {
+                envs.iter()
+                    .enumerate()
+                    .filter(|(_, e)| e.provision.is_none())
+                    .map(move |(i, e)| (k, i, e.last_used))
+            })
+            .min_by_key(|(_, _, used)| *used)
+            .map(|(k, i, _)| (k.clone(), i))?;
+        let envs = pool.idle.get_mut(&key).expect("found above");
+        let env = envs.remove(i);
+        if envs.is_empty() {
+            pool.idle.remove(&key);
+        }
+        Some(env)
     }
 
     /// Back to the pool, unless the function changed meanwhile or the invoker is closing.

@@ -24,6 +24,7 @@
 //! extracted code directory), concurrency limits, the Lambda API, or how a sandbox is built
 //! (namespaces, mounts, cgroups, seccomp: `ignis-sandbox`).
 
+mod capacity;
 mod env;
 mod environment;
 mod host;
@@ -37,6 +38,7 @@ mod sandbox;
 mod trace;
 mod usage;
 
+pub use capacity::{Ceilings, Demand, Resource};
 pub use environment::UNHANDLED;
 pub use host::available_runtimes;
 pub use invoker::Invoker;
@@ -80,6 +82,9 @@ pub struct InvokerConfig {
     /// Most environments alive at once; when all are in use, the least recently used idle one
     /// is stopped to make room, and with none idle the invoke is refused.
     pub max_environments: usize,
+    /// Node-wide ceilings on what environments reserve together (memory, `/tmp`, pids); an
+    /// environment that would pass one is not started (idle ones are retired first).
+    pub ceilings: Ceilings,
 }
 
 impl InvokerConfig {
@@ -97,6 +102,7 @@ impl InvokerConfig {
             function_env: Vec::new(),
             logs,
             max_environments: DEFAULT_MAX_ENVIRONMENTS,
+            ceilings: Ceilings::default(),
         }
     }
 }
@@ -184,6 +190,10 @@ pub enum InvokeError {
     },
     #[error("all {limit} execution environments are busy")]
     TooManyEnvironments { limit: usize },
+    /// Another environment would take the node past its ceiling of `resource`, and no idle one
+    /// was left to retire.
+    #[error("the node has no room for another execution environment (its {resource} ceiling)")]
+    NodeCapacity { resource: Resource },
     #[error("the invoker is shutting down")]
     ShuttingDown,
     #[error("internal invoker error: {0}")]

@@ -56,6 +56,8 @@ pub struct SandboxConfig {
     pub forward: Option<Forward>,
     /// Most environments at once (sizes the uid range).
     pub max_environments: usize,
+    /// What the node's cgroup bounds the sum of environments to.
+    pub ceilings: ignis_sandbox::NodeCeilings,
 }
 
 /// A node service shown inside every environment: each connection accepted at
@@ -111,6 +113,7 @@ impl SandboxLauncher {
             max_environments: cfg.max_environments,
             ready: READY_JAILS,
             node: format!("node-{}", std::process::id()),
+            ceilings: cfg.ceilings,
         })
         .map_err(|e| LaunchError::Other(e.to_string()))?;
         Ok(SandboxLauncher {

@@ -658,7 +658,7 @@ async fn the_environment_is_lambdas() {
     ] {
         assert_eq!(env[k], want, "{k}: {env}");
     }
-    let runtime_api = Regex::new(r"^127\.0\.0\.1:\d+$").unwrap();
+    let runtime_api = Regex::new(r"^127\.0\.0\.2:\d+$").unwrap();
     assert!(runtime_api.is_match(env["AWS_LAMBDA_RUNTIME_API"].as_str().unwrap()));
     let stream = Regex::new(r"^\d{4}/\d{2}/\d{2}/\[\$LATEST\][0-9a-f]{32}$").unwrap();
     assert!(stream.is_match(env["AWS_LAMBDA_LOG_STREAM_NAME"].as_str().unwrap()));

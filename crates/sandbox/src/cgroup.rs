@@ -272,6 +272,77 @@ fn rmdir(path: &Path) -> io::Result<()> {
     Ok(())
 }
 
+/// What the node's cgroup bounds the sum of its environments to. `None` leaves that resource
+/// unbounded (`max`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct NodeCeilings {
+    pub memory_bytes: Option<u64>,
+    pub pids: Option<u64>,
+}
+
+/// On top of the ceilings the invoker admits environments against, the node's cgroup leaves
+/// room for the prepared jails (an init each, claimed by no function yet).
+pub const PREPARED_SLACK_BYTES: u64 = 64 << 20;
+pub const PREPARED_SLACK_PIDS: u64 = 64;
+
+impl NodeCeilings {
+    /// What the node's cgroup files get: the ceilings plus [`PREPARED_SLACK_BYTES`] and
+    /// [`PREPARED_SLACK_PIDS`].
+    pub fn cgroup_values(&self) -> (Option<u64>, Option<u64>) {
+        (
+            self.memory_bytes
+                .map(|m| m.saturating_add(PREPARED_SLACK_BYTES)),
+            self.pids.map(|p| p.saturating_add(PREPARED_SLACK_PIDS)),
+        )
+    }
+}
+
+/// The default memory ceiling from the text of `/proc/meminfo`: `MemTotal` less what the server
+/// and the host keep (the larger of 512 MiB and 10 %).
+pub fn default_memory_ceiling(meminfo: &str) -> Option<u64> {
+    let kib = meminfo.lines().find_map(|l| {
+        let rest = l.strip_prefix("MemTotal:")?;
+        rest.trim()
+            .trim_end_matches("kB")
+            .trim()
+            .parse::<u64>()
+            .ok()
+    })?;
+    let total = kib * 1024;
+    let headroom = (total / 10).max(512 << 20);
+    Some(total.saturating_sub(headroom).max(128 << 20))
+}
+
+/// The default pids ceiling from `/proc/sys/kernel/pid_max` and `threads-max`: the smaller of
+/// the two, less what the rest of the host keeps (the larger of 4,096 and a quarter).
+pub fn default_pids_ceiling(pid_max: u64, threads_max: u64) -> u64 {
+    let host = pid_max.min(threads_max);
+    host.saturating_sub((host / 4).max(4096)).max(1024)
+}
+
+/// The default ceilings of this host (memory and pids).
+pub fn host_ceilings() -> NodeCeilings {
+    let num = |p: &str| {
+        std::fs::read_to_string(p)
+            .ok()
+            .and_then(|t| t.trim().parse::<u64>().ok())
+    };
+    let pids = match (
+        num("/proc/sys/kernel/pid_max"),
+        num("/proc/sys/kernel/threads-max"),
+    ) {
+        (Some(p), Some(t)) => Some(default_pids_ceiling(p, t)),
+        (Some(p), None) | (None, Some(p)) => Some(default_pids_ceiling(p, p)),
+        (None, None) => None,
+    };
+    NodeCeilings {
+        memory_bytes: std::fs::read_to_string("/proc/meminfo")
+            .ok()
+            .and_then(|t| default_memory_ceiling(&t)),
+        pids,
+    }
+}
+
 /// One node's subtree: `<hierarchy>/ignis/<node>`.
 #[derive(Debug, Clone)]
 pub struct NodeCgroup {
@@ -279,9 +350,13 @@ pub struct NodeCgroup {
 }
 
 impl NodeCgroup {
-    /// Creates (or reuses) `<root>/ignis/<node>`; with v2, enables the memory, cpu and pids
-    /// controllers on the way down.
-    pub fn create(root: &CgroupPaths, node: &str) -> io::Result<NodeCgroup> {
+    /// Creates (or reuses) `<root>/ignis/<node>` bounded by `ceilings`; with v2, enables the
+    /// memory, cpu and pids controllers on the way down.
+    pub fn create(
+        root: &CgroupPaths,
+        node: &str,
+        ceilings: &NodeCeilings,
+    ) -> io::Result<NodeCgroup> {
         let ignis = root.child(PREFIX);
         let paths = ignis.child(node);
         for dir in ignis.dirs() {
@@ -299,7 +374,66 @@ impl NodeCgroup {
         if let CgroupPaths::V2(d) = &paths {
             enable_controllers(d)?;
         }
-        Ok(NodeCgroup { paths })
+        let node = NodeCgroup { paths };
+        node.set_ceilings(ceilings)?;
+        Ok(node)
+    }
+
+    /// Writes the node's ceilings (with the prepared jails' slack) into its cgroup: v1
+    /// `memory.limit_in_bytes` (and `memory.memsw.limit_in_bytes`, hierarchical accounting on)
+    /// and `pids.max`; v2 `memory.max`, `memory.swap.max` 0 and `pids.max`.
+    pub fn set_ceilings(&self, ceilings: &NodeCeilings) -> io::Result<()> {
+        let (memory, pids) = ceilings.cgroup_values();
+        // An unbounded resource is written back to "no limit" (the kernel's files always
+        // exist; an absent one has nothing to reset).
+        let set = |path: &Path, value: Option<u64>, unlimited: &str| match value {
+            Some(v) => write(path, &v.to_string()),
+            None if path.exists() => write(path, unlimited),
+            None => Ok(()),
+        };
+        match &self.paths {
+            CgroupPaths::V1 {
+                memory: mem_dir,
+                pids: pids_dir,
+                ..
+            } => {
+                // Children count against this limit only with hierarchical accounting (always
+                // on since Linux 6.x; the file may refuse a write once children exist).
+                let hierarchy = mem_dir.join("memory.use_hierarchy");
+                if hierarchy.exists() {
+                    let _ = write(&hierarchy, "1");
+                }
+                // v1 spells "no limit" -1; memsw must stay at or above the memory limit, so
+                // the writes are ordered for that.
+                let limit = mem_dir.join("memory.limit_in_bytes");
+                let memsw = mem_dir.join("memory.memsw.limit_in_bytes");
+                if set(&limit, memory, "-1").is_err() && memsw.exists() {
+                    set(&memsw, memory, "-1")?;
+                    set(&limit, memory, "-1")?;
+                } else if memsw.exists() {
+                    set(&memsw, memory, "-1")?;
+                }
+                set(&pids_dir.join("pids.max"), pids, "max")?;
+            }
+            CgroupPaths::V2(d) => {
+                set(&d.join("memory.max"), memory, "max")?;
+                let swap = d.join("memory.swap.max");
+                if swap.exists() {
+                    write(&swap, "0")?;
+                }
+                set(&d.join("pids.max"), pids, "max")?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Processes and threads in the node's environments now (its `pids.current`).
+    pub fn pids_current(&self) -> io::Result<u64> {
+        let dir = match &self.paths {
+            CgroupPaths::V1 { pids, .. } => pids,
+            CgroupPaths::V2(d) => d,
+        };
+        read_u64(&dir.join("pids.current"))
     }
 
     pub fn paths(&self) -> &CgroupPaths {
@@ -634,7 +768,7 @@ mod tests {
     fn v1_environments_get_their_limits() {
         let tmp = tempfile::tempdir().unwrap();
         let root = fake_v1(tmp.path());
-        let node = NodeCgroup::create(&root, "n1").unwrap();
+        let node = NodeCgroup::create(&root, "n1", &NodeCeilings::default()).unwrap();
         // A swap-accounting kernel has memsw: it gets the same limit.
         let env_mem = tmp.path().join("memory/ignis/n1/e1");
         std::fs::create_dir_all(&env_mem).unwrap();
@@ -677,7 +811,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let root = CgroupPaths::V2(tmp.path().to_path_buf());
         std::fs::write(tmp.path().join("cgroup.subtree_control"), "").unwrap();
-        let node = NodeCgroup::create(&root, "n1").unwrap();
+        let node = NodeCgroup::create(&root, "n1", &NodeCeilings::default()).unwrap();
         // Controllers are enabled on the way down (the fake file keeps only the last write).
         assert_eq!(read(&tmp.path().join("cgroup.subtree_control")), "+pids");
         let d = tmp.path().join("ignis/n1/e1");
@@ -713,12 +847,84 @@ mod tests {
     fn stale_nodes_are_swept() {
         let tmp = tempfile::tempdir().unwrap();
         let root = fake_v1(tmp.path());
-        NodeCgroup::create(&root, "n-dead").unwrap();
-        let live = NodeCgroup::create(&root, "n-live").unwrap();
+        NodeCgroup::create(&root, "n-dead", &NodeCeilings::default()).unwrap();
+        let live = NodeCgroup::create(&root, "n-live", &NodeCeilings::default()).unwrap();
         live.create_env("e", &Limits::for_memory(128)).unwrap();
         NodeCgroup::sweep(&root, |name| name == "n-live");
         assert!(!tmp.path().join("memory/ignis/n-dead").exists());
         assert!(tmp.path().join("memory/ignis/n-live").exists());
+    }
+
+    #[test]
+    fn v1_node_ceilings_bound_the_subtree() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = fake_v1(tmp.path());
+        let m = tmp.path().join("memory/ignis/n1");
+        std::fs::create_dir_all(&m).unwrap();
+        std::fs::write(m.join("memory.memsw.limit_in_bytes"), "").unwrap();
+        std::fs::write(m.join("memory.use_hierarchy"), "0").unwrap();
+        let ceilings = NodeCeilings {
+            memory_bytes: Some(1 << 30),
+            pids: Some(4096),
+        };
+        let node = NodeCgroup::create(&root, "n1", &ceilings).unwrap();
+        let with_slack = ((1u64 << 30) + PREPARED_SLACK_BYTES).to_string();
+        assert_eq!(read(&m.join("memory.limit_in_bytes")), with_slack);
+        assert_eq!(read(&m.join("memory.memsw.limit_in_bytes")), with_slack);
+        assert_eq!(read(&m.join("memory.use_hierarchy")), "1");
+        let p = tmp.path().join("pids/ignis/n1");
+        assert_eq!(
+            read(&p.join("pids.max")),
+            (4096 + PREPARED_SLACK_PIDS).to_string()
+        );
+        std::fs::write(p.join("pids.current"), "17\n").unwrap();
+        assert_eq!(node.pids_current().unwrap(), 17);
+        // Unbounded: v1 spells it -1 for memory, max for pids.
+        node.set_ceilings(&NodeCeilings::default()).unwrap();
+        assert_eq!(read(&m.join("memory.limit_in_bytes")), "-1");
+        assert_eq!(read(&p.join("pids.max")), "max");
+    }
+
+    #[test]
+    fn v2_node_ceilings_bound_the_subtree() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = CgroupPaths::V2(tmp.path().to_path_buf());
+        std::fs::write(tmp.path().join("cgroup.subtree_control"), "").unwrap();
+        let d = tmp.path().join("ignis/n1");
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(d.join("memory.swap.max"), "max").unwrap();
+        let ceilings = NodeCeilings {
+            memory_bytes: Some(512 << 20),
+            pids: None,
+        };
+        let node = NodeCgroup::create(&root, "n1", &ceilings).unwrap();
+        assert_eq!(
+            read(&d.join("memory.max")),
+            ((512u64 << 20) + PREPARED_SLACK_BYTES).to_string()
+        );
+        assert_eq!(read(&d.join("memory.swap.max")), "0");
+        assert!(!d.join("pids.max").exists(), "unbounded: nothing to write");
+        // Environments are made below the bounded node.
+        node.create_env("e1", &Limits::for_memory(128)).unwrap();
+        assert_eq!(read(&d.join("e1/memory.max")), "134217728");
+    }
+
+    #[test]
+    fn default_ceilings_leave_headroom() {
+        // 24 GB host: 10 % is more than 512 MiB.
+        let meminfo = "MemTotal:       24683772 kB\nMemFree:  1 kB\n";
+        let total = 24_683_772u64 * 1024;
+        assert_eq!(default_memory_ceiling(meminfo), Some(total - total / 10));
+        // 2 GiB host: 512 MiB kept.
+        let small = format!("MemTotal: {} kB\n", 2 * 1024 * 1024);
+        assert_eq!(default_memory_ceiling(&small), Some(1536 << 20));
+        assert_eq!(default_memory_ceiling("nothing\n"), None);
+        // pid_max 32,768 (this kind of host): a quarter is kept, 8,192.
+        assert_eq!(default_pids_ceiling(32_768, 192_735), 24_576);
+        // threads-max lower than pid_max bounds it.
+        assert_eq!(default_pids_ceiling(4_194_304, 100_000), 75_000);
+        // A tiny host still admits one environment.
+        assert_eq!(default_pids_ceiling(2_000, 2_000), 1_024);
     }
 
     #[test]

@@ -59,6 +59,8 @@ pub struct FactoryConfig {
     pub ready: usize,
     /// The name of this node's cgroup subtree.
     pub node: String,
+    /// What the node's cgroup bounds the sum of its environments to.
+    pub ceilings: crate::cgroup::NodeCeilings,
 }
 
 /// Why an environment could not be started.
@@ -171,7 +173,7 @@ impl Factory {
     pub fn new(cfg: FactoryConfig) -> io::Result<Factory> {
         let ctx = |what: &str, e: io::Error| io::Error::new(e.kind(), format!("{what}: {e}"));
         NodeCgroup::sweep(&cfg.support.cgroups, node_alive);
-        let node = NodeCgroup::create(&cfg.support.cgroups, &cfg.node)
+        let node = NodeCgroup::create(&cfg.support.cgroups, &cfg.node, &cfg.ceilings)
             .map_err(|e| ctx("cannot create the node's cgroups", e))?;
         let staging = cfg.state_dir.join("root");
         std::fs::create_dir_all(&staging).map_err(|e| ctx("sandbox state directory", e))?;

@@ -34,7 +34,7 @@ pub mod seccomp;
 pub mod spec;
 mod sys;
 
-pub use cgroup::{Cgroup, CgroupPaths, NodeCgroup};
+pub use cgroup::{Cgroup, CgroupPaths, NodeCeilings, NodeCgroup};
 pub use factory::{Environment, Factory, FactoryConfig, StartError};
 pub use limits::Limits;
 pub use spec::{RootSpec, SetupSpec, TmpSpec};

@@ -42,6 +42,8 @@ pub(crate) struct Chosen {
     pub launcher: Arc<dyn Launcher>,
     /// One line for the start-up log and `ignis runtimes`.
     pub description: String,
+    /// Environments are sandboxes (not plain processes).
+    pub sandboxed: bool,
 }
 
 /// The warning printed whenever environments are plain processes.
@@ -70,6 +72,7 @@ pub(crate) fn choose(
     network: Network,
     forward: Forward,
     max_environments: usize,
+    ceilings: ignis_sandbox::NodeCeilings,
 ) -> Result<Chosen, String> {
     let egress = network.egress;
     let plain = |reason: &str| {
@@ -79,6 +82,7 @@ pub(crate) fn choose(
         Chosen {
             launcher: Arc::new(ProcessLauncher::new()),
             description: format!("process ({reason}): functions are NOT isolated"),
+            sandboxed: false,
         }
     };
     if mode == Isolation::Process {
@@ -105,6 +109,7 @@ pub(crate) fn choose(
         host_access: network.host_access,
         forward: Some(forward),
         max_environments,
+        ceilings,
     });
     match launcher {
         Ok(l) => {
@@ -113,6 +118,7 @@ pub(crate) fn choose(
             Ok(Chosen {
                 launcher: Arc::new(l),
                 description,
+                sandboxed: true,
             })
         }
         Err(e) if mode == Isolation::Auto => Ok(plain(&format!("sandboxes unavailable: {e}"))),

@@ -5,11 +5,13 @@
 //! serves the router until SIGINT/SIGTERM. Nothing else in Ignis reads the process environment
 //! or the data-directory layout.
 
+mod ceilings;
 mod credentials;
 mod data_dir;
 mod isolation;
 mod usage;
 
+pub use ceilings::CeilingConfig;
 pub use credentials::Credentials;
 pub use data_dir::{DataDir, default_data_dir, logs_dir};
 pub use isolation::Isolation;
@@ -89,6 +91,8 @@ pub struct NodeConfig {
     /// Connections held at once, and per source; `None` derives them from the descriptor limit.
     pub max_connections: Option<usize>,
     pub max_connections_per_source: Option<usize>,
+    /// Node-wide ceilings on environments (memory, pids, `/tmp`) and the async queue's bytes.
+    pub ceilings: CeilingConfig,
 }
 
 /// Bytes of request bodies that may be buffered node-wide before their signatures can be
@@ -166,13 +170,21 @@ pub async fn up(config: NodeConfig) -> Result<(), ServerError> {
         let mode = config.isolation;
         let state_dir = data.path().join("sandbox");
         let max = invoker_config.max_environments;
+        // The sandboxes' cgroup gets the memory and pids ceilings.
+        let bounds = ceilings::choose(&config.ceilings, data.path(), true).environments;
+        let node_ceilings = ignis_sandbox::NodeCeilings {
+            memory_bytes: bounds.memory_bytes,
+            pids: bounds.pids,
+        };
         tokio::task::spawn_blocking(move || {
-            isolation::choose(mode, &state_dir, network, forward, max)
+            isolation::choose(mode, &state_dir, network, forward, max, node_ceilings)
         })
         .await
         .map_err(|e| ServerError::Isolation(e.to_string()))?
         .map_err(ServerError::Isolation)?
     };
+    let ceilings = ceilings::choose(&config.ceilings, data.path(), chosen.sandboxed);
+    invoker_config.ceilings = ceilings.environments;
     let invoker = ignis_invoker::Invoker::new(invoker_config, chosen.launcher)?;
     let code = Arc::new(code);
     // Provisioned concurrency survives a restart: the engine starts its environments again.
@@ -182,6 +194,7 @@ pub async fn up(config: NodeConfig) -> Result<(), ServerError> {
         code: code.clone(),
         invoker: invoker.clone(),
         concurrency_limit: config.concurrency_limit,
+        async_queue: ceilings.queue,
     })
     .await?;
     let state = Arc::new(Api {
@@ -227,6 +240,9 @@ pub async fn up(config: NodeConfig) -> Result<(), ServerError> {
     let shutdown = shutdown_signal().map_err(ServerError::Serve)?;
     // One line on stdout that tools (and the test suite) can wait for.
     println!("isolation: {}", chosen.description);
+    let ceilings_line = ceilings::describe(&ceilings);
+    println!("{ceilings_line}");
+    tracing::info!("{ceilings_line}");
     println!(
         "ignis listening on http://{local} (data dir {})",
         data.path().display()

@@ -212,7 +212,8 @@ pub trait QueueRows: Send + Sync {
         limit: u32,
         lease_ms: i64,
     ) -> Result<Vec<AsyncEvent>, StoreError>;
-    async fn ack(&self, request_id: &str) -> Result<(), StoreError>;
+    /// Deletes the event; answers its function and payload bytes if it was there.
+    async fn ack(&self, request_id: &str) -> Result<Option<(String, u64)>, StoreError>;
     async fn retry_later(
         &self,
         request_id: &str,
@@ -220,6 +221,8 @@ pub trait QueueRows: Send + Sync {
         next_attempt_ms: i64,
     ) -> Result<(), StoreError>;
     async fn queued_events(&self) -> Result<u64, StoreError>;
+    /// Payload bytes queued per function (read once, when a store opens).
+    async fn queued_bytes(&self) -> Result<Vec<(String, u64)>, StoreError>;
     /// Forgets the leases `node` (or no node) holds; other nodes' leases stay.
     async fn release_leases(&self, node: &str) -> Result<(), StoreError>;
 }

@@ -24,7 +24,7 @@ pub use sqlite::{SqliteBackend, read_usage};
 
 pub use functions::{FunctionRecord, Page};
 pub use policies::{MAX_POLICY_BYTES, Policy, PolicyError, PolicyTarget};
-pub use queue::AsyncEvent;
+pub use queue::{AsyncEvent, EnqueueError, QueueBounds};
 pub use usage::Usage;
 pub use versions::ProvisionedConfig;
 
@@ -85,6 +85,8 @@ pub struct Store {
     node: Arc<str>,
     cache: Arc<RwLock<ConfigCache>>,
     aliases: Arc<RwLock<AliasCache>>,
+    /// Payload bytes in the async queue, per function and in all.
+    queue_bytes: Arc<queue::QueueBytes>,
 }
 
 impl Store {
@@ -94,9 +96,11 @@ impl Store {
     }
 
     /// The store of `node` over `backend`: fills the caches and releases the leases `node`
-    /// held in its last run (other nodes' leases stay theirs).
+    /// held in its last run (other nodes' leases stay theirs), and counts the async queue's bytes.
     pub async fn with_backend(backend: Arc<dyn Backend>, node: &str) -> Result<Store, StoreError> {
+        let queue_bytes = Arc::new(queue::QueueBytes::from_rows(backend.queued_bytes().await?));
         let store = Store {
+            queue_bytes,
             backend,
             node: Arc::from(node),
             cache: Arc::new(RwLock::new(HashMap::new())),

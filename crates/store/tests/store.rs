@@ -194,3 +194,63 @@ async fn the_first_releases_metadata_opens() {
     );
     assert_eq!(store.reserved_concurrency().await.unwrap()["kept"], 5);
 }
+
+#[tokio::test]
+async fn the_async_queue_is_bounded_in_bytes_and_counted_from_the_store() {
+    use ignis_store::{AsyncEvent, EnqueueError, QueueBounds};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("meta.db");
+    let store = Store::open(&path, "node-test").await.unwrap();
+    let event = |id: &str, function: &str, bytes: usize| AsyncEvent {
+        request_id: id.into(),
+        function_name: function.into(),
+        qualifier: "$LATEST".into(),
+        invoked_arn: format!("arn:aws:lambda:us-east-1:000000000000:function:{function}"),
+        payload: vec![b'x'; bytes],
+        enqueued_ms: 100,
+        attempts: 0,
+    };
+    let bounds = QueueBounds {
+        per_function: 1_000,
+        total: 1_500,
+    };
+    store
+        .enqueue_within(&event("a1", "a", 600), 100, &bounds)
+        .await
+        .unwrap();
+    // Past the function's bound: refused, nothing written.
+    let e = store
+        .enqueue_within(&event("a2", "a", 500), 100, &bounds)
+        .await;
+    assert!(
+        matches!(e, Err(EnqueueError::FunctionFull(ref f)) if f == "a"),
+        "{e:?}"
+    );
+    store
+        .enqueue_within(&event("b1", "b", 800), 100, &bounds)
+        .await
+        .unwrap();
+    // Past the node's bound (600 + 800 + 200 > 1,500), though within b's own.
+    let e = store
+        .enqueue_within(&event("b2", "b", 200), 100, &bounds)
+        .await;
+    assert!(matches!(e, Err(EnqueueError::NodeFull)), "{e:?}");
+    assert_eq!(store.queued_events().await.unwrap(), 2);
+    assert_eq!(store.queued_bytes(Some("a")), 600);
+    assert_eq!(store.queued_bytes(None), 1_400);
+    // Acknowledging gives the bytes back (once: a second ack of the same event changes nothing).
+    store.ack("a1").await.unwrap();
+    store.ack("a1").await.unwrap();
+    assert_eq!(store.queued_bytes(Some("a")), 0);
+    assert_eq!(store.queued_bytes(None), 800);
+    store
+        .enqueue_within(&event("a2", "a", 500), 100, &bounds)
+        .await
+        .unwrap();
+    // A store opening counts what is queued.
+    store.close().await;
+    let reopened = Store::open(&path, "node-test").await.unwrap();
+    assert_eq!(reopened.queued_bytes(Some("a")), 500);
+    assert_eq!(reopened.queued_bytes(Some("b")), 800);
+    assert_eq!(reopened.queued_bytes(None), 1_300);
+}

@@ -70,6 +70,7 @@ impl Harness {
             code: code.clone(),
             invoker,
             concurrency_limit: 1000,
+            async_queue: ignis_engine::QueueBounds::UNBOUNDED,
         })
         .await
         .unwrap();

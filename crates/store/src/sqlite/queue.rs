@@ -66,12 +66,14 @@ impl QueueRows for SqliteBackend {
         Ok(events)
     }
 
-    async fn ack(&self, request_id: &str) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM async_events WHERE request_id = $1")
-            .bind(request_id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+    async fn ack(&self, request_id: &str) -> Result<Option<(String, u64)>, StoreError> {
+        let row = sqlx::query(
+            "DELETE FROM async_events WHERE request_id = $1 RETURNING function_name, LENGTH(payload)",
+        )
+        .bind(request_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| (r.get(0), r.get::<i64, _>(1).max(0) as u64)))
     }
 
     async fn retry_later(
@@ -96,6 +98,18 @@ impl QueueRows for SqliteBackend {
             .fetch_one(&self.pool)
             .await?;
         Ok(n.max(0) as u64)
+    }
+
+    async fn queued_bytes(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT function_name, COALESCE(SUM(LENGTH(payload)), 0) FROM async_events GROUP BY function_name",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| (r.get(0), r.get::<i64, _>(1).max(0) as u64))
+            .collect())
     }
 
     async fn release_leases(&self, node: &str) -> Result<(), StoreError> {
