@@ -3,7 +3,10 @@
 //! Every queued record is charged what it holds in memory (its message, group and stream names and
 //! a fixed overhead) until the writer has written it. The queue as a whole may hold at most
 //! `total` bytes and one group (one function) at most `per_group`, so a function that logs faster
-//! than the node writes fills only its own share and loses only its own lines. Lost lines are
+//! than the node writes fills only its own share and loses only its own lines; and a quarter of
+//! the total is kept for groups with next to nothing queued ([`LIGHT_GROUP_BYTES`], this record
+//! included), so that even several such functions at once do not make a quiet one lose its
+//! lines. Lost lines are
 //! counted per stream and reported, in that stream, as soon as there is room again: attached to the
 //! stream's next accepted record (at most once per [`REPORT_EVERY`] while it keeps losing lines),
 //! or by the writer when it has caught up with its queue.
@@ -14,6 +17,9 @@ use std::time::{Duration, Instant};
 /// What a queued record costs beyond its strings (the command, the channel slot, allocator
 /// rounding), so that a flood of empty lines is bounded too.
 pub(crate) const RECORD_OVERHEAD: u64 = 128;
+/// A group that holds at most this in the queue, the new record included, may use the part of it
+/// kept for quiet groups.
+pub(crate) const LIGHT_GROUP_BYTES: u64 = 64 * 1024;
 /// While a stream keeps losing lines, how often a report is attached to its accepted records.
 pub(crate) const REPORT_EVERY: Duration = Duration::from_secs(1);
 
@@ -98,11 +104,12 @@ pub(crate) struct Budget {
 }
 
 impl Budget {
-    /// A budget of `total` bytes in flight, of which one group may hold `per_group`. Both are at
-    /// least one maximal record, so that a single line always fits an empty queue.
+    /// A budget of `total` bytes in flight, of which one group may hold `per_group`. Both are
+    /// raised to fit at least one maximal record (outside the part kept for quiet groups), so that
+    /// a single line always fits an empty queue.
     pub fn new(total: u64, per_group: u64) -> Budget {
         let floor = cost("", "", crate::MAX_MESSAGE_BYTES) + 4096;
-        let total = total.max(floor);
+        let total = total.max(2 * floor);
         Budget {
             total_limit: total,
             group_limit: per_group.clamp(floor, total),
@@ -126,7 +133,9 @@ impl Budget {
         let held = self.groups.get(group).copied().unwrap_or(0);
         let refused = if held + cost > self.group_limit {
             Some(Reason::GroupShare)
-        } else if self.total + cost > self.total_limit {
+        } else if self.total + cost > self.total_limit
+            || (held + cost > LIGHT_GROUP_BYTES && self.total + cost > self.heavy_limit())
+        {
             Some(Reason::QueueFull)
         } else {
             None
@@ -167,6 +176,12 @@ impl Budget {
             }
         };
         Ok(report)
+    }
+
+    /// How full groups that would hold more than [`LIGHT_GROUP_BYTES`] may make the queue: a
+    /// quarter of it is kept for the others.
+    fn heavy_limit(&self) -> u64 {
+        self.total_limit - self.total_limit / 4
     }
 
     /// Gives back what a record admitted with `message_len` cost, once it is written (or failed).
@@ -227,7 +242,7 @@ mod tests {
     fn a_group_is_held_to_its_share_and_others_still_fit() {
         let now = Instant::now();
         // Room for 4 lines of "a" and 10 in all.
-        let mut b = Budget::new(10 * line_cost("a", "s"), 4 * line_cost("a", "s"));
+        let mut b = Budget::new(12 * line_cost("a", "s"), 4 * line_cost("a", "s"));
         for _ in 0..4 {
             assert_eq!(b.admit("a", "s", LINE, now), Ok(None));
         }
@@ -260,15 +275,42 @@ mod tests {
                 }
             }
         }
-        assert_eq!((admitted, full), (5, 5));
-        assert!(b.in_flight("g0").0 <= 5 * c);
+        // Big lines may fill three quarters of it (the rest is kept for quiet functions).
+        assert_eq!((admitted, full), (3, 7));
+        assert!(b.in_flight("g0").0 <= 5 * c * 3 / 4);
         let pending = b.take_pending(now);
         assert!(
             pending
                 .iter()
                 .all(|(_, _, d)| d.queue_full && !d.group_share)
         );
-        assert_eq!(pending.iter().map(|(_, _, d)| d.lines).sum::<u64>(), 5);
+        assert_eq!(pending.iter().map(|(_, _, d)| d.lines).sum::<u64>(), 7);
+    }
+
+    #[test]
+    fn a_quarter_of_the_queue_is_kept_for_quiet_functions() {
+        let now = Instant::now();
+        let c = line_cost("g0", "s");
+        let mut b = Budget::new(8 * c, 2 * c);
+        // Loud groups fill their shares until only the quarter kept for quiet ones is left.
+        for g in 0..8 {
+            for _ in 0..2 {
+                let _ = b.admit(&format!("g{g}"), "s", LINE, now);
+            }
+        }
+        assert_eq!(b.in_flight("g0").0, 6 * c);
+        // Another big line does not go in, even from a group with none queued.
+        assert_eq!(b.admit("burst", "s", LINE, now), Err(Reason::QueueFull));
+        // A quiet function's lines still do, up to the whole queue.
+        let small = cost("quiet", "s", 200);
+        let mut quiet = 0;
+        while b.admit("quiet", "s", 200, now).is_ok() {
+            quiet += 1;
+        }
+        assert_eq!(quiet, LIGHT_GROUP_BYTES / small);
+        assert!(b.in_flight("g0").0 <= 8 * c);
+        // And a second quiet one, beside it.
+        assert_eq!(b.admit("quiet2", "s", 200, now), Ok(None));
     }
 
     #[test]

@@ -36,7 +36,8 @@ pub const DEFAULT_MAX_BYTES_PER_GROUP: u64 = 64 << 20;
 /// group and stream names and a fixed overhead); past this, new records are dropped and counted.
 pub const QUEUE_BYTES: u64 = 32 << 20;
 /// Bytes of one group's records that may wait for the writer; past this, the group's new records
-/// are dropped and counted, while other groups' still go through.
+/// are dropped and counted, while other groups' still go through (a quarter of [`QUEUE_BYTES`] is
+/// kept for groups with next to nothing queued: 64 KiB, the new record included).
 pub const QUEUE_BYTES_PER_GROUP: u64 = 8 << 20;
 /// Longest message kept (CloudWatch's event limit, 256 KiB); longer ones are cut.
 pub const MAX_MESSAGE_BYTES: usize = 256 * 1024;
@@ -354,7 +355,8 @@ mod tests {
     async fn drops_are_reported_when_the_writer_catches_up_even_if_nothing_more_is_logged() {
         let dir = tempfile::tempdir().unwrap();
         let per_group = 2 * budget::cost("g", "s", LINE);
-        let store = LogStore::open_with_queue(dir.path(), 64 << 20, per_group, per_group).unwrap();
+        let store =
+            LogStore::open_with_queue(dir.path(), 64 << 20, 4 * per_group, per_group).unwrap();
         let held = hold(&store);
         let line = "y".repeat(LINE);
         for _ in 0..5 {
@@ -394,7 +396,8 @@ mod tests {
                 assert!(store.queued_bytes("g0").0 <= 5 * c);
             }
         }
-        assert_eq!(store.dropped(), 12 - 5);
+        // Three big lines, then none: the last quarter is kept for quiet functions.
+        assert_eq!(store.dropped(), 12 - 3);
         drop(held);
         store.flush().await;
         let mut lost = 0;
@@ -405,6 +408,6 @@ mod tests {
                 }
             }
         }
-        assert_eq!(lost, 7);
+        assert_eq!(lost, 9);
     }
 }
