@@ -8,10 +8,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-/// jemalloc, not the system allocator: after a burst (a log storm, a flood of uploads) it hands
-/// freed memory back to the OS within seconds, where glibc's malloc kept most of it (figures in
-/// BENCHMARKS.md). Its decay times are left at jemalloc's defaults (dirty pages 10 s, muzzy 0);
-/// `ignis up` turns on its background purging thread (see [`return_memory_in_background`]).
+/// jemalloc, not the system allocator: after a burst it hands freed memory back to the OS within
+/// tens of seconds, where glibc's malloc kept most of it (a log storm with an unbounded queue:
+/// 1.0 GB still held a minute later against 34 MiB; BENCHMARKS.md). Its decay times are left at
+/// jemalloc's defaults (dirty pages 10 s, muzzy 0); `ignis up` turns on its background purging
+/// thread (see [`return_memory_in_background`]).
 #[global_allocator]
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
