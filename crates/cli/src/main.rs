@@ -8,6 +8,24 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+/// jemalloc, not the system allocator: after a burst it hands freed memory back to the OS within
+/// tens of seconds, where glibc's malloc kept most of it (a log storm with an unbounded queue:
+/// 1.0 GB still held a minute later against 34 MiB; BENCHMARKS.md). Its decay times are left at
+/// jemalloc's defaults (dirty pages 10 s, muzzy 0); `ignis up` turns on its background purging
+/// thread (see [`return_memory_in_background`]).
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+/// Lets jemalloc purge unused dirty pages from a background thread, so that memory freed after a
+/// burst goes back to the OS even when the server is idle (without it, purging only happens as a
+/// side effect of later allocations). Only `ignis up` does this: `ignis __jail` forks and must
+/// stay single-threaded, so background threads are never compiled in (no `malloc_conf`).
+fn return_memory_in_background() {
+    if let Err(e) = tikv_jemalloc_ctl::background_thread::write(true) {
+        tracing::warn!(error = %e, "could not start jemalloc's background purging thread");
+    }
+}
+
 #[derive(Parser)]
 #[command(
     name = "ignis",
@@ -275,6 +293,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             front,
             ceilings,
         } => {
+            return_memory_in_background();
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()

@@ -6,6 +6,12 @@
 //! before a moment (its `/response`) has been turned into lines: the pump asks the kernel how many
 //! bytes wait in the pipe (`FIONREAD`) and reads until it has consumed them, so the tail of an
 //! invocation includes all it printed, without a fixed sleep on the hot path.
+//!
+//! Every buffer here has a byte bound, whatever the function prints: a pump reads
+//! [`READ_CHUNK`] at a time, a line being assembled holds at most [`MAX_LINE_BYTES`] (a longer one
+//! becomes several records, as on Lambda), a tail at most a few times [`TAIL_BYTES`], and the log
+//! store's queue is bounded in bytes ([`ignis_logs::QUEUE_BYTES`]): what it cannot take is
+//! dropped, counted and reported in the function's own stream, never held here.
 
 use crate::launcher::OutputPipe;
 use ignis_logs::LogStore;
@@ -17,8 +23,11 @@ use tokio::sync::{mpsc, oneshot};
 /// Bytes of log text returned to a `LogType: Tail` caller.
 pub const TAIL_BYTES: usize = 4096;
 /// Longest line kept whole; a longer one is cut into records of this size.
-const MAX_LINE_BYTES: usize = 256 * 1024;
+const MAX_LINE_BYTES: usize = ignis_logs::MAX_MESSAGE_BYTES;
 const READ_CHUNK: usize = 16 * 1024;
+/// A line buffer that grew past this for a long line is freed once the line is written, so
+/// idle environments do not each keep [`MAX_LINE_BYTES`] per pipe.
+const KEEP_LINE_CAPACITY: usize = 16 * 1024;
 
 /// The last [`TAIL_BYTES`] of an invocation's log text.
 #[derive(Debug, Default)]
@@ -28,7 +37,10 @@ pub(crate) struct Tail {
 
 impl Tail {
     fn push(&mut self, line: &str) {
-        self.buf.extend_from_slice(line.as_bytes());
+        // Only a line's last bytes can end up in the tail.
+        let bytes = line.as_bytes();
+        self.buf
+            .extend_from_slice(&bytes[bytes.len().saturating_sub(TAIL_BYTES)..]);
         self.buf.push(b'\n');
         if self.buf.len() > 2 * TAIL_BYTES {
             let cut = self.buf.len() - TAIL_BYTES;
@@ -130,16 +142,23 @@ struct LineSplitter {
 
 impl LineSplitter {
     fn feed(&mut self, mut bytes: &[u8], out: &Output) {
-        while let Some(i) = bytes.iter().position(|&b| b == b'\n') {
-            self.partial.extend_from_slice(&bytes[..i]);
-            self.emit(out);
-            bytes = &bytes[i + 1..];
-        }
-        self.partial.extend_from_slice(bytes);
-        while self.partial.len() >= MAX_LINE_BYTES {
-            let rest = self.partial.split_off(MAX_LINE_BYTES);
-            self.emit(out);
-            self.partial = rest;
+        while !bytes.is_empty() {
+            let room = MAX_LINE_BYTES - self.partial.len();
+            match bytes.iter().position(|&b| b == b'\n') {
+                Some(i) if i <= room => {
+                    self.partial.extend_from_slice(&bytes[..i]);
+                    self.emit(out);
+                    bytes = &bytes[i + 1..];
+                }
+                _ => {
+                    let take = bytes.len().min(room);
+                    self.partial.extend_from_slice(&bytes[..take]);
+                    bytes = &bytes[take..];
+                    if self.partial.len() >= MAX_LINE_BYTES {
+                        self.emit(out);
+                    }
+                }
+            }
         }
     }
 
@@ -149,7 +168,11 @@ impl LineSplitter {
             self.partial.pop();
         }
         out.line(&String::from_utf8_lossy(&self.partial));
-        self.partial.clear();
+        if self.partial.capacity() > KEEP_LINE_CAPACITY {
+            self.partial = Vec::new();
+        } else {
+            self.partial.clear();
+        }
     }
 
     fn flush(&mut self, out: &Output) {
@@ -229,5 +252,50 @@ mod tests {
         let mut small = Tail::default();
         small.push("START");
         assert_eq!(small.last_bytes(), b"START\n");
+    }
+
+    #[test]
+    fn a_tail_of_huge_lines_stays_small() {
+        let mut t = Tail::default();
+        let line = "x".repeat(MAX_LINE_BYTES);
+        for _ in 0..10 {
+            t.push(&line);
+            assert!(t.buf.len() <= 3 * TAIL_BYTES + 1, "{}", t.buf.len());
+        }
+        t.push("last");
+        assert!(t.last_bytes().ends_with(b"x\nlast\n"));
+    }
+
+    #[tokio::test]
+    async fn a_line_without_end_is_cut_into_bounded_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let logs = LogStore::open(dir.path(), 64 << 20).unwrap();
+        let out = Output::new(logs.clone(), "g".into(), "s".into());
+        let mut lines = LineSplitter {
+            partial: Vec::new(),
+        };
+        // 600 KiB with no newline, then "end\n", then a short line, fed in pump-sized chunks.
+        let mut input = vec![b'a'; 600 * 1024];
+        input.extend_from_slice(b"end\nshort\r\n");
+        for chunk in input.chunks(READ_CHUNK) {
+            lines.feed(chunk, &out);
+            assert!(lines.partial.len() < MAX_LINE_BYTES);
+        }
+        // What is left of a long line does not keep its large buffer.
+        assert!(lines.partial.capacity() <= KEEP_LINE_CAPACITY);
+        logs.flush().await;
+        let got: Vec<_> = logs
+            .read("g", None, None)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| r.message)
+            .collect();
+        assert_eq!(got.len(), 4);
+        assert_eq!(got[0].len(), MAX_LINE_BYTES);
+        assert_eq!(got[1].len(), MAX_LINE_BYTES);
+        assert_eq!(got[2].len(), 600 * 1024 - 2 * MAX_LINE_BYTES + 3);
+        assert!(got[2].ends_with("aend"));
+        assert_eq!(got[3], "short");
     }
 }

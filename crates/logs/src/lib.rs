@@ -8,27 +8,37 @@
 //! `ignis logs <function> --follow`. It knows nothing of functions or invocations: the invoker
 //! decides what is written.
 //!
-//! Writing never blocks the caller: [`LogStore::append`] hands the record to a bounded queue
-//! drained by one writer thread, and when the queue is full the record is dropped and counted
-//! ([`LogStore::dropped`]) rather than slowing an invoke down.
+//! Writing never blocks the caller: [`LogStore::append`] hands the record to a queue drained by
+//! one writer thread. The queue is bounded in bytes, not records: at most [`QUEUE_BYTES`] wait in
+//! all and at most [`QUEUE_BYTES_PER_GROUP`] for one group, so a function that logs faster than
+//! the node writes fills only its own share. Past it, that group's new records are dropped (never
+//! the caller slowed down, never memory grown), counted per stream ([`LogStore::dropped`] in all)
+//! and reported in the stream itself as soon as there is room again, as a line
+//! `IGNIS: dropped N log lines (X MiB) because …`.
 
+mod budget;
 mod names;
 mod read;
 mod writer;
 
 pub use read::Cursor;
 
+use budget::Budget;
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 use writer::{Command, Writer};
 
 /// Default budget of one log group: 64 MiB.
 pub const DEFAULT_MAX_BYTES_PER_GROUP: u64 = 64 << 20;
-/// Records that may wait for the writer; past this, new records are dropped and counted.
-pub const QUEUE_CAPACITY: usize = 16_384;
+/// Bytes of records that may wait for the writer in all (each record counts its message, its
+/// group and stream names and a fixed overhead); past this, new records are dropped and counted.
+pub const QUEUE_BYTES: u64 = 32 << 20;
+/// Bytes of one group's records that may wait for the writer; past this, the group's new records
+/// are dropped and counted, while other groups' still go through (a quarter of [`QUEUE_BYTES`] is
+/// kept for groups with next to nothing queued: 64 KiB, the new record included).
+pub const QUEUE_BYTES_PER_GROUP: u64 = 8 << 20;
 /// Longest message kept (CloudWatch's event limit, 256 KiB); longer ones are cut.
 pub const MAX_MESSAGE_BYTES: usize = 256 * 1024;
 /// Longest a reader waits for queued records to reach the files before reading anyway.
@@ -67,8 +77,12 @@ pub struct StreamInfo {
 
 struct Inner {
     root: PathBuf,
-    tx: mpsc::Sender<Command>,
-    dropped: AtomicU64,
+    tx: mpsc::UnboundedSender<Command>,
+    budget: Arc<Mutex<Budget>>,
+}
+
+fn lock(budget: &Mutex<Budget>) -> std::sync::MutexGuard<'_, Budget> {
+    budget.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// The log store. Cheap to clone; every clone writes through the same writer thread, which ends
@@ -88,15 +102,28 @@ impl std::fmt::Debug for LogStore {
 
 impl LogStore {
     /// Opens (creating it if needed) a store rooted at `dir`, where each group may use at most
-    /// `max_bytes_per_group` bytes, and starts its writer thread.
+    /// `max_bytes_per_group` bytes, and starts its writer thread. Its queue holds at most
+    /// [`QUEUE_BYTES`], [`QUEUE_BYTES_PER_GROUP`] for one group.
     pub fn open(dir: impl Into<PathBuf>, max_bytes_per_group: u64) -> Result<LogStore, LogError> {
+        LogStore::open_with_queue(dir, max_bytes_per_group, QUEUE_BYTES, QUEUE_BYTES_PER_GROUP)
+    }
+
+    /// [`LogStore::open`] with a queue of at most `queue_bytes`, `queue_bytes_per_group` for one
+    /// group (each raised to at least one record of [`MAX_MESSAGE_BYTES`]).
+    pub fn open_with_queue(
+        dir: impl Into<PathBuf>,
+        max_bytes_per_group: u64,
+        queue_bytes: u64,
+        queue_bytes_per_group: u64,
+    ) -> Result<LogStore, LogError> {
         let root = dir.into();
         std::fs::create_dir_all(&root).map_err(|source| LogError::Io {
             path: root.clone(),
             source,
         })?;
-        let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
-        let writer = Writer::new(root.clone(), max_bytes_per_group);
+        let (tx, rx) = mpsc::unbounded_channel();
+        let budget = Arc::new(Mutex::new(Budget::new(queue_bytes, queue_bytes_per_group)));
+        let writer = Writer::new(root.clone(), max_bytes_per_group, budget.clone());
         std::thread::Builder::new()
             .name("ignis-logs".into())
             .spawn(move || writer.run(rx))
@@ -105,11 +132,7 @@ impl LogStore {
                 source,
             })?;
         Ok(LogStore {
-            inner: Arc::new(Inner {
-                root,
-                tx,
-                dropped: AtomicU64::new(0),
-            }),
+            inner: Arc::new(Inner { root, tx, budget }),
         })
     }
 
@@ -118,7 +141,8 @@ impl LogStore {
         &self.inner.root
     }
 
-    /// Queues one record. Never blocks: when the queue is full the record is dropped and counted.
+    /// Queues one record. Never blocks: when the queue (or the group's share of it) is full the
+    /// record is dropped, counted, and reported in the stream once there is room again.
     pub fn append(&self, group: &str, stream: &str, ts_ms: i64, message: &str) {
         let message = if message.len() > MAX_MESSAGE_BYTES {
             let mut end = MAX_MESSAGE_BYTES;
@@ -129,26 +153,44 @@ impl LogStore {
         } else {
             message
         };
+        // Admitted before anything is copied: a dropped record costs no allocation.
+        let admitted = lock(&self.inner.budget).admit(group, stream, message.len(), Instant::now());
+        let Ok(dropped_before) = admitted else {
+            return;
+        };
         let cmd = Command::Append {
             group: group.to_string(),
             stream: stream.to_string(),
             ts_ms,
             message: message.to_string(),
+            dropped_before,
         };
-        if self.inner.tx.try_send(cmd).is_err() {
-            self.inner.dropped.fetch_add(1, Ordering::Relaxed);
+        if let Err(mpsc::error::SendError(Command::Append {
+            group,
+            stream,
+            message,
+            ..
+        })) = self.inner.tx.send(cmd)
+        {
+            // The writer is gone (it only ends with the last sender, so this is a panic).
+            lock(&self.inner.budget).release(&group, &stream, message.len());
         }
     }
 
-    /// Records dropped so far because the queue was full.
+    /// Records dropped so far because the queue (or a group's share of it) was full.
     pub fn dropped(&self) -> u64 {
-        self.inner.dropped.load(Ordering::Relaxed)
+        lock(&self.inner.budget).dropped_lines()
+    }
+
+    /// Bytes of records waiting for the writer: in all, and of `group`.
+    pub fn queued_bytes(&self, group: &str) -> (u64, u64) {
+        lock(&self.inner.budget).in_flight(group)
     }
 
     /// Waits until every record queued before this call is written to its file.
     pub async fn flush(&self) {
         let (done, wait) = oneshot::channel();
-        if self.inner.tx.send(Command::Flush(done)).await.is_ok() {
+        if self.inner.tx.send(Command::Flush(done)).is_ok() {
             let _ = wait.await;
         }
     }
@@ -245,5 +287,127 @@ impl LogStore {
             }
         });
         rx
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LINE: usize = 100 * 1024;
+
+    /// Stops the writer until the returned sender is dropped.
+    fn hold(store: &LogStore) -> std::sync::mpsc::Sender<()> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        store.inner.tx.send(Command::Hold(rx)).unwrap();
+        tx
+    }
+
+    fn messages(records: &[Record]) -> Vec<String> {
+        records.iter().map(|r| r.message.clone()).collect()
+    }
+
+    #[tokio::test]
+    async fn a_group_over_its_share_loses_its_own_lines_and_is_told_so() {
+        let dir = tempfile::tempdir().unwrap();
+        // Room for 4 lines of one group, 12 in all.
+        let per_group = 4 * budget::cost("g", "s", LINE);
+        let store =
+            LogStore::open_with_queue(dir.path(), 64 << 20, 3 * per_group, per_group).unwrap();
+        let held = hold(&store);
+        let line = "x".repeat(LINE);
+        for _ in 0..10 {
+            store.append("g", "s", 1, &line);
+        }
+        // Another function still gets its lines in.
+        store.append("other", "s", 1, "bystander");
+        assert_eq!(store.dropped(), 6);
+        let (total, group) = store.queued_bytes("g");
+        assert_eq!(group, per_group);
+        assert!(total <= 3 * per_group);
+        drop(held);
+        store.flush().await;
+        store.append("g", "s", 2, "after");
+        store.flush().await;
+        let records = store.read("g", Some("s"), None).await.unwrap();
+        let got = messages(&records);
+        assert_eq!(
+            got.len(),
+            6,
+            "{:?}",
+            got.iter().map(|m| m.len()).collect::<Vec<_>>()
+        );
+        assert!(got[..4].iter().all(|m| m.len() == LINE));
+        assert_eq!(
+            got[4],
+            "IGNIS: dropped 6 log lines (600.0 KiB) because this function logged faster than \
+             the node could write its logs"
+        );
+        assert_eq!(got[5], "after");
+        assert_eq!(
+            messages(&store.read("other", None, None).await.unwrap()),
+            ["bystander"]
+        );
+        assert_eq!(store.queued_bytes("g"), (0, 0));
+    }
+
+    #[tokio::test]
+    async fn drops_are_reported_when_the_writer_catches_up_even_if_nothing_more_is_logged() {
+        let dir = tempfile::tempdir().unwrap();
+        let per_group = 2 * budget::cost("g", "s", LINE);
+        let store =
+            LogStore::open_with_queue(dir.path(), 64 << 20, 4 * per_group, per_group).unwrap();
+        let held = hold(&store);
+        let line = "y".repeat(LINE);
+        for _ in 0..5 {
+            store.append("g", "s", 1, &line);
+        }
+        drop(held);
+        // No more lines, no flush: the writer reports once its queue is empty.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let report = loop {
+            let path = dir
+                .path()
+                .join(names::group_dir("g"))
+                .join(names::stream_file("s"));
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            if let Some(l) = text.lines().find(|l| l.contains("IGNIS: dropped")) {
+                break l.to_string();
+            }
+            assert!(Instant::now() < deadline, "no report written");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        assert!(
+            report.contains("dropped 3 log lines (300.0 KiB)"),
+            "{report}"
+        );
+    }
+
+    #[tokio::test]
+    async fn when_the_whole_queue_is_full_every_group_is_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = budget::cost("g0", "s", LINE);
+        let store = LogStore::open_with_queue(dir.path(), 64 << 20, 5 * c, 2 * c).unwrap();
+        let held = hold(&store);
+        let line = "z".repeat(LINE);
+        for round in 0..3 {
+            for g in 0..4 {
+                store.append(&format!("g{g}"), "s", round, &line);
+                assert!(store.queued_bytes("g0").0 <= 5 * c);
+            }
+        }
+        // Three big lines, then none: the last quarter is kept for quiet functions.
+        assert_eq!(store.dropped(), 12 - 3);
+        drop(held);
+        store.flush().await;
+        let mut lost = 0;
+        for g in 0..4 {
+            for r in store.read(&format!("g{g}"), None, None).await.unwrap() {
+                if let Some(rest) = r.message.strip_prefix("IGNIS: dropped ") {
+                    lost += rest.split(' ').next().unwrap().parse::<u64>().unwrap();
+                }
+            }
+        }
+        assert_eq!(lost, 9);
     }
 }

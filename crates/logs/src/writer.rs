@@ -2,14 +2,18 @@
 //!
 //! It owns every group's size accounting and enforces the per-group budget: when a group grows
 //! past it, its least recently written streams are deleted; when the stream being written is the
-//! only one left and is itself over budget, its older half is cut away.
+//! only one left and is itself over budget, its older half is cut away. It gives each record's
+//! share of the queue's byte budget back once the record is written, and writes the reports of
+//! dropped lines ([`crate::budget`]) into their streams.
 
+use crate::budget::{Budget, Dropped};
 use crate::names;
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
+use std::io::{self, BufRead, BufReader, BufWriter, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Mutex};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::{mpsc, oneshot};
 
 /// Most open files kept at once; past this every handle is flushed and closed.
@@ -23,9 +27,14 @@ pub(crate) enum Command {
         stream: String,
         ts_ms: i64,
         message: String,
+        /// Lines of this stream dropped before this record, to report first.
+        dropped_before: Option<Dropped>,
     },
     /// Answered once everything sent before it is written to the files.
     Flush(oneshot::Sender<()>),
+    /// Stops the writer until the sender is dropped (tests fill the queue with it).
+    #[cfg(test)]
+    Hold(std::sync::mpsc::Receiver<()>),
 }
 
 struct StreamState {
@@ -45,6 +54,7 @@ pub(crate) struct Writer {
     budget: u64,
     groups: HashMap<String, GroupState>,
     open: HashMap<PathBuf, BufWriter<File>>,
+    queue: Arc<Mutex<Budget>>,
 }
 
 fn now_ms() -> u64 {
@@ -61,28 +71,57 @@ pub(crate) fn mtime_ms(meta: &fs::Metadata) -> u64 {
 }
 
 impl Writer {
-    pub(crate) fn new(root: PathBuf, budget: u64) -> Writer {
+    pub(crate) fn new(root: PathBuf, budget: u64, queue: Arc<Mutex<Budget>>) -> Writer {
         Writer {
             root,
             budget: budget.max(1),
             groups: HashMap::new(),
             open: HashMap::new(),
+            queue,
         }
     }
 
     /// Handles commands until every sender is gone.
-    pub(crate) fn run(mut self, mut rx: mpsc::Receiver<Command>) {
+    pub(crate) fn run(mut self, mut rx: mpsc::UnboundedReceiver<Command>) {
         while let Some(first) = rx.blocking_recv() {
             self.handle(first);
+            let mut caught_up = false;
             for _ in 0..MAX_BATCH {
                 match rx.try_recv() {
                     Ok(cmd) => self.handle(cmd),
-                    Err(_) => break,
+                    Err(_) => {
+                        caught_up = true;
+                        break;
+                    }
                 }
+            }
+            if caught_up {
+                // The queue is empty: there is room for every stream that lost lines.
+                self.report_pending();
             }
             self.flush_all();
         }
         self.flush_all();
+    }
+
+    fn report_pending(&mut self) {
+        let pending = crate::lock(&self.queue).take_pending(Instant::now());
+        for (group, stream, dropped) in pending {
+            self.report(&group, &stream, now_ms() as i64, &dropped);
+        }
+    }
+
+    fn report(&mut self, group: &str, stream: &str, ts_ms: i64, dropped: &Dropped) {
+        tracing::warn!(
+            %group,
+            %stream,
+            lines = dropped.lines,
+            bytes = dropped.bytes,
+            "dropped log lines: the queue to the log files was full"
+        );
+        if let Err(e) = self.append(group, stream, ts_ms, &dropped.report()) {
+            tracing::warn!(%group, %stream, error = %e, "could not write a log record");
+        }
     }
 
     fn handle(&mut self, cmd: Command) {
@@ -92,14 +131,25 @@ impl Writer {
                 stream,
                 ts_ms,
                 message,
+                dropped_before,
             } => {
-                if let Err(e) = self.append(&group, &stream, ts_ms, &message) {
+                if let Some(dropped) = dropped_before {
+                    self.report(&group, &stream, ts_ms, &dropped);
+                }
+                let written = self.append(&group, &stream, ts_ms, &message);
+                crate::lock(&self.queue).release(&group, &stream, message.len());
+                if let Err(e) = written {
                     tracing::warn!(%group, %stream, error = %e, "could not write a log record");
                 }
             }
             Command::Flush(done) => {
+                self.report_pending();
                 self.flush_all();
                 let _ = done.send(());
+            }
+            #[cfg(test)]
+            Command::Hold(until) => {
+                let _ = until.recv();
             }
         }
     }
@@ -217,24 +267,31 @@ impl Writer {
 }
 
 /// Rewrites `path` to hold only its whole lines within the last `keep` bytes; returns the new size.
+/// It streams the kept tail through a small buffer rather than holding it in memory.
 fn trim_to_tail(path: &Path, keep: u64) -> io::Result<u64> {
-    let mut f = File::open(path)?;
-    let len = f.metadata()?.len();
+    let mut f = BufReader::with_capacity(64 * 1024, File::open(path)?);
+    let len = f.get_ref().metadata()?.len();
     let start = len.saturating_sub(keep);
     f.seek(SeekFrom::Start(start))?;
-    let mut tail = Vec::with_capacity((len - start) as usize);
-    f.read_to_end(&mut tail)?;
-    let body = if start == 0 {
-        &tail[..]
-    } else {
-        // Skip the partial line the cut landed in.
-        match tail.iter().position(|&b| b == b'\n') {
-            Some(i) => &tail[i + 1..],
-            None => &[][..],
+    if start > 0 {
+        // Skip the partial line the cut landed in, a chunk at a time.
+        loop {
+            let chunk = f.fill_buf()?;
+            if chunk.is_empty() {
+                break;
+            }
+            if let Some(i) = chunk.iter().position(|&b| b == b'\n') {
+                f.consume(i + 1);
+                break;
+            }
+            let n = chunk.len();
+            f.consume(n);
         }
-    };
+    }
     let tmp = path.with_extension("trim");
-    fs::write(&tmp, body)?;
+    let mut out = File::create(&tmp)?;
+    let kept = io::copy(&mut f, &mut out)?;
+    drop(out);
     fs::rename(&tmp, path)?;
-    Ok(body.len() as u64)
+    Ok(kept)
 }
