@@ -17,7 +17,7 @@
 //!   (+ /tmp fd)              └─fork─▶ runtime: rlimits, setgroups/setresgid/setresuid to the
 //!                                     environment's user, no capabilities, no_new_privs,
 //!                                     seccomp, execve
-//!   ◀── Started              init: drop to nobody, reap; report the runtime's exit, then exit
+//!   ◀── Started              init: drop to init_id, reap; report the runtime's exit, then exit
 //!   (Kill, or the control socket closing: init is killed)
 //! jailer: ends as the runtime ended (same exit code or signal), so the server's wait sees it.
 //! ```
@@ -41,9 +41,6 @@ pub const PROBE_ARG: &str = "--probe";
 
 /// Longest wait for the first message after start.
 const PREPARE_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// The uid and gid init runs as once the runtime is started.
-const NOBODY: u32 = 65534;
 
 type Step<T> = Result<T, Failure>;
 
@@ -334,7 +331,7 @@ fn init_main(sock: OwnedFd, spec: &PrepareSpec) -> ! {
         }
     };
     let _ = proto::send(sock.as_fd(), &Inner::Execed, &[]);
-    drop_to_nobody();
+    drop_to(spec.init_id);
     // The runtime has the output pipes; init keeps none of them open.
     if let Ok(null) = File::options().write(true).open("/dev/null") {
         let _ = rustix::stdio::dup2_stdout(&null);
@@ -554,9 +551,9 @@ fn drop_privileges(uid: u32, gid: u32) -> Step<()> {
 }
 
 /// init keeps nothing it does not need once the runtime runs.
-fn drop_to_nobody() {
+fn drop_to(id: u32) {
     let _ = rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable);
-    let _ = drop_privileges(NOBODY, NOBODY);
+    let _ = drop_privileges(id, id);
 }
 
 // --- probe --------------------------------------------------------------------------------------

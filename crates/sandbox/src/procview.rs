@@ -1,0 +1,135 @@
+//! What an environment's `/proc` hides and what it shows of its own.
+//!
+//! The environment has a fresh proc of its PID namespace, but some of its files describe the
+//! whole host. As Docker and runc do, those are masked: files by an empty read-only file, and
+//! directories by an empty read-only directory. `/proc/meminfo` is replaced by a view of the
+//! environment's own memory (as Lambda's microVM shows its own), generated when the environment
+//! starts.
+
+use std::path::PathBuf;
+
+/// Files masked by an empty read-only file (Docker's masked files, and the kernel's symbols and
+/// modules, which describe the host's kernel build).
+pub const MASKED_FILES: &[&str] = &[
+    "kcore",
+    "keys",
+    "key-users",
+    "latency_stats",
+    "timer_list",
+    "timer_stats",
+    "sched_debug",
+    "kallsyms",
+    "modules",
+    "sysrq-trigger",
+    "kpagecount",
+    "kpageflags",
+    "kpagecgroup",
+    "vmallocinfo",
+];
+
+/// Directories masked by an empty read-only directory (Docker's masked directories).
+pub const MASKED_DIRS: &[&str] = &["acpi", "asound", "scsi", "driver"];
+
+/// The paths under `proc` to mask.
+pub fn masked(proc: &std::path::Path) -> Vec<PathBuf> {
+    MASKED_FILES
+        .iter()
+        .chain(MASKED_DIRS)
+        .map(|n| proc.join(n))
+        .collect()
+}
+
+/// The environment's `/proc/meminfo`: `memory_mb` of memory, all of it free when the
+/// environment starts, no swap (the lines and layout of the kernel's, the host's own figures
+/// nowhere).
+pub fn meminfo(memory_mb: u32) -> String {
+    let total = u64::from(memory_mb) * 1024;
+    let lines: &[(&str, u64)] = &[
+        ("MemTotal", total),
+        ("MemFree", total),
+        ("MemAvailable", total),
+        ("Buffers", 0),
+        ("Cached", 0),
+        ("SwapCached", 0),
+        ("Active", 0),
+        ("Inactive", 0),
+        ("Active(anon)", 0),
+        ("Inactive(anon)", 0),
+        ("Active(file)", 0),
+        ("Inactive(file)", 0),
+        ("Unevictable", 0),
+        ("Mlocked", 0),
+        ("SwapTotal", 0),
+        ("SwapFree", 0),
+        ("Dirty", 0),
+        ("Writeback", 0),
+        ("AnonPages", 0),
+        ("Mapped", 0),
+        ("Shmem", 0),
+        ("KReclaimable", 0),
+        ("Slab", 0),
+        ("SReclaimable", 0),
+        ("SUnreclaim", 0),
+        ("KernelStack", 0),
+        ("PageTables", 0),
+        ("CommitLimit", total),
+        ("Committed_AS", 0),
+        ("VmallocTotal", 0),
+        ("VmallocUsed", 0),
+        ("VmallocChunk", 0),
+        ("AnonHugePages", 0),
+    ];
+    let mut out = String::new();
+    for (k, v) in lines {
+        out.push_str(&format!("{:<16}{v:>8} kB\n", format!("{k}:")));
+    }
+    for (k, v) in [
+        ("HugePages_Total", 0),
+        ("HugePages_Free", 0),
+        ("HugePages_Rsvd", 0),
+        ("HugePages_Surp", 0),
+    ] {
+        out.push_str(&format!("{:<16}{v:>8}\n", format!("{k}:")));
+    }
+    out.push_str(&format!("{:<16}{:>8} kB\n", "Hugepagesize:", 2048));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field(text: &str, key: &str) -> u64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{key}:")))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no {key} in {text}"))
+    }
+
+    #[test]
+    fn meminfo_shows_the_functions_memory() {
+        let m = meminfo(256);
+        assert_eq!(field(&m, "MemTotal"), 256 * 1024);
+        assert!(field(&m, "MemAvailable") <= field(&m, "MemTotal"));
+        assert!(field(&m, "MemFree") <= field(&m, "MemAvailable"));
+        assert_eq!(field(&m, "SwapTotal"), 0);
+        // The kernel's layout: "MemTotal:         262144 kB".
+        assert!(m.starts_with("MemTotal:         262144 kB\n"), "{m}");
+        assert_eq!(field(&meminfo(10_240), "MemTotal"), 10_240 * 1024);
+    }
+
+    #[test]
+    fn host_wide_files_are_masked() {
+        let m = masked(std::path::Path::new("/proc"));
+        for p in [
+            "/proc/kcore",
+            "/proc/kallsyms",
+            "/proc/sched_debug",
+            "/proc/acpi",
+        ] {
+            assert!(m.contains(&PathBuf::from(p)), "{p}");
+        }
+        assert!(!m.contains(&PathBuf::from("/proc/meminfo")));
+    }
+}
