@@ -16,9 +16,9 @@
 //! Nothing in the environment's `/proc/self/mountinfo` names a host path, a code hash or a host
 //! device. A bind mount shows the path of its source inside the source's file system (the data
 //! directory and the code's hash, for `/var/task`), so host directories are shown through
-//! read-only overlays instead: each is bound on a numbered directory of a scratch area inside the
-//! root and the overlay is given that name relative to it (`lowerdir=0:v/empty`: an overlay
-//! without an upper layer needs two lower ones, the second is empty). The host's `/etc` files are
+//! read-only overlays instead: each is reached through a numbered symbolic link in a scratch area
+//! inside the root, and the overlay is given that name relative to it (`lowerdir=0:v/empty`: an
+//! overlay without an upper layer needs two lower ones, the second is empty). The host's `/etc` files are
 //! copied, device nodes made anew, and the masks and the `meminfo` view come from a small tmpfs of
 //! the environment's own.
 
@@ -430,9 +430,9 @@ pub fn build_root(
                 let p = at(path);
                 let name = layers.to_string();
                 layers += 1;
-                let point = work.join(&name);
-                std::fs::create_dir(&point).map_err(io_ctx("mkdir", &point))?;
-                mount_bind(src, &point).map_err(ctx("bind", src))?;
+                // A symbolic link, not a bind: unmounting one would cost an RCU grace period.
+                let link = work.join(&name);
+                std::os::unix::fs::symlink(src, &link).map_err(io_ctx("symlink", &link))?;
                 // Relative to the scratch area: the overlay's options show only these names.
                 std::env::set_current_dir(&work).map_err(io_ctx("chdir", &work))?;
                 let options = c_string(&format!("lowerdir={name}:v/empty"))?;
@@ -443,7 +443,7 @@ pub fn build_root(
                     MountFlags::RDONLY | MountFlags::NOSUID | MountFlags::NODEV,
                     options.as_c_str(),
                 );
-                unmount(&point, UnmountFlags::DETACH).map_err(ctx("detach", &point))?;
+                std::fs::remove_file(&link).map_err(io_ctx("unlink", &link))?;
                 match overlay {
                     Ok(()) => {}
                     // A kernel without overlayfs: a plain bind (which shows its source's path).
@@ -523,10 +523,6 @@ pub fn build_root(
     // The scratch area goes; what was mounted from it stays.
     unmount(&view, UnmountFlags::DETACH).map_err(ctx("detach", &view))?;
     std::fs::remove_dir(&view).map_err(io_ctx("rmdir", &view))?;
-    for n in 0..layers {
-        let point = work.join(n.to_string());
-        std::fs::remove_dir(&point).map_err(io_ctx("rmdir", &point))?;
-    }
     std::fs::remove_dir(&work).map_err(io_ctx("rmdir", &work))?;
     // pivot_root(".", ".") stacks the old root under the new one; detaching it leaves only the
     // new root.
