@@ -50,7 +50,7 @@ def handler(event, context):
 
 # Host-wide files Docker (and Ignis) mask, and directories it hides.
 MASKED_FILES = ["/proc/kcore", "/proc/keys", "/proc/timer_list", "/proc/sched_debug", "/proc/kallsyms",
-                "/proc/modules", "/proc/vmallocinfo"]
+                "/proc/modules", "/proc/vmallocinfo", "/proc/diskstats", "/proc/locks", "/proc/cmdline"]
 MASKED_DIRS = ["/proc/acpi", "/proc/scsi", "/proc/asound"]
 # What the environment's own file systems are called in its mountinfo.
 OWN_SOURCES = {"ignis-root", "ignis", "ignis-view", "ignis-tmp", "proc", "tmpfs"}
@@ -127,7 +127,7 @@ def test_proc_shows_the_functions_memory_and_masks_the_hosts_files(sandboxed, la
     for mb in (128, 512):
         create(lam, f"{fname}-{mb}", probe_zip, MemorySize=mb)
         body = ok(invoke(lam, f"{fname}-{mb}", {
-            "files": ["/proc/meminfo", *MASKED_FILES],
+            "files": ["/proc/meminfo", "/proc/partitions", "/proc/swaps", *MASKED_FILES],
             "dirs": MASKED_DIRS,
             "writes": ["/proc/sysrq-trigger", "/proc/meminfo"],
         }))
@@ -150,6 +150,9 @@ def test_proc_shows_the_functions_memory_and_masks_the_hosts_files(sandboxed, la
                 continue
             checked += 1
             assert body["dirs"][p].get("entries", []) == [], (p, body["dirs"][p])
+        # No host disk, no other environment's /tmp device, no host swap file.
+        assert body["files"]["/proc/partitions"]["data"].split() == ["major", "minor", "#blocks", "name"]
+        assert body["files"]["/proc/swaps"]["data"].splitlines()[1:] == []
         # The host has some of these: the test checked something.
         assert checked >= 3, checked
         assert all(e != 0 for e in body["writes"].values()), body["writes"]

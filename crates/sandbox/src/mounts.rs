@@ -298,10 +298,10 @@ pub fn plan(
     for path in procview::masked(Path::new("/proc")) {
         steps.push(Step::Mask { path });
     }
-    if spec.memory_mb > 0 {
+    for (name, contents) in procview::views(spec.memory_mb) {
         steps.push(Step::View {
-            path: "/proc/meminfo".into(),
-            contents: procview::meminfo(spec.memory_mb),
+            path: Path::new("/proc").join(name),
+            contents,
         });
     }
 
@@ -743,7 +743,11 @@ mod tests {
         let steps = plan(&s, "h", 1, 1, &|_| None);
         assert!(!format!("{steps:?}").contains("resolv.conf"));
         // Without a memory size, the kernel's meminfo.
-        assert!(!steps.iter().any(|s| matches!(s, Step::View { .. })));
+        assert!(
+            !steps.iter().any(
+                |s| matches!(s, Step::View { path, .. } if path == Path::new("/proc/meminfo"))
+            )
+        );
         assert!(binds(&steps).contains(&("/data/layers/x".into(), "/opt".into())));
     }
 

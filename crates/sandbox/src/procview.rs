@@ -4,9 +4,10 @@
 //! whole host. As Docker and runc do, those are masked: files by an empty read-only file, and
 //! directories by an empty read-only directory. `/proc/meminfo` is replaced by a view of the
 //! environment's own memory (as Lambda's microVM shows its own), generated when the environment
-//! starts.
+//! starts; `/proc/swaps` and `/proc/partitions` by views of none (the host's name its swap files,
+//! and its disks and every environment's `/tmp` loop device).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Files masked by an empty read-only file (Docker's masked files, and the kernel's symbols and
 /// modules, which describe the host's kernel build).
@@ -25,18 +26,39 @@ pub const MASKED_FILES: &[&str] = &[
     "kpageflags",
     "kpagecgroup",
     "vmallocinfo",
+    // Other environments' /tmp devices and their activity, the host's file locks and its
+    // kernel command line.
+    "diskstats",
+    "locks",
+    "cmdline",
 ];
 
 /// Directories masked by an empty read-only directory (Docker's masked directories).
 pub const MASKED_DIRS: &[&str] = &["acpi", "asound", "scsi", "driver"];
 
 /// The paths under `proc` to mask.
-pub fn masked(proc: &std::path::Path) -> Vec<PathBuf> {
+pub fn masked(proc: &Path) -> Vec<PathBuf> {
     MASKED_FILES
         .iter()
         .chain(MASKED_DIRS)
         .map(|n| proc.join(n))
         .collect()
+}
+
+/// The files of `/proc` replaced by views (`memory_mb` 0: the kernel's `meminfo`), as
+/// (name, contents).
+pub fn views(memory_mb: u32) -> Vec<(&'static str, String)> {
+    let mut v = vec![
+        (
+            "swaps",
+            "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n".to_string(),
+        ),
+        ("partitions", "major minor  #blocks  name\n\n".to_string()),
+    ];
+    if memory_mb > 0 {
+        v.push(("meminfo", meminfo(memory_mb)));
+    }
+    v
 }
 
 /// The environment's `/proc/meminfo`: `memory_mb` of memory, all of it free when the
@@ -121,7 +143,7 @@ mod tests {
 
     #[test]
     fn host_wide_files_are_masked() {
-        let m = masked(std::path::Path::new("/proc"));
+        let m = masked(Path::new("/proc"));
         for p in [
             "/proc/kcore",
             "/proc/kallsyms",
@@ -131,5 +153,14 @@ mod tests {
             assert!(m.contains(&PathBuf::from(p)), "{p}");
         }
         assert!(!m.contains(&PathBuf::from("/proc/meminfo")));
+        let names = |mb| views(mb).into_iter().map(|(n, _)| n).collect::<Vec<_>>();
+        assert_eq!(names(128), ["swaps", "partitions", "meminfo"]);
+        assert_eq!(names(0), ["swaps", "partitions"]);
+        // No view is also masked.
+        assert!(
+            names(128)
+                .iter()
+                .all(|n| !m.contains(&Path::new("/proc").join(n)))
+        );
     }
 }
