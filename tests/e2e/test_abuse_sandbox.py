@@ -158,6 +158,14 @@ def test_proc_shows_the_functions_memory_and_masks_the_hosts_files(sandboxed, la
         assert all(e != 0 for e in body["writes"].values()), body["writes"]
 
 
+def test_proc_self_cgroup_names_neither_node_nor_environment(sandboxed, lam, fname, probe_zip):
+    create(lam, fname, probe_zip)
+    body = ok(invoke(lam, fname, {"files": ["/proc/self/cgroup", "/proc/1/cgroup"]}))
+    for p in ("/proc/self/cgroup", "/proc/1/cgroup"):
+        lines = body["files"][p]["data"].splitlines()
+        assert lines and all(line.endswith(":/") for line in lines), (p, lines)
+
+
 def test_the_functions_uid_is_no_host_account(sandboxed, lam, fname, probe_zip):
     create(lam, fname, probe_zip)
     body = ok(invoke(lam, fname, {}))

@@ -11,7 +11,7 @@
 //!   (+ netns fd)    │ slirp4netns already there); unshare uts and ipc; host name; unshare pid
 //!                   └─fork─▶ init (pid 1 of the new pid ns)
 //!                            │ join the cgroup (a v1 migration costs an RCU grace period:
-//!                            │ better here than on a cold start); unshare mount
+//!                            │ better here than on a cold start); unshare cgroup, mount
 //!   ◀── Prepared            │ … waits
 //!   Setup ────────▶ jailer ─▶ │ build the root (binds, the detached /tmp, proc, dev); pivot_root
 //!   (+ /tmp fd)              └─fork─▶ runtime: rlimits, setgroups/setresgid/setresuid to the
@@ -356,7 +356,7 @@ fn init_main(sock: OwnedFd, spec: &PrepareSpec) -> ! {
     }
 }
 
-/// Joins the cgroup and takes a mount namespace of its own.
+/// Joins the cgroup and takes cgroup and mount namespaces of its own.
 fn init_join(spec: &PrepareSpec) -> Step<()> {
     for procs in &spec.cgroup.procs {
         io_step(
@@ -368,6 +368,9 @@ fn init_join(spec: &PrepareSpec) -> Step<()> {
     // CAP_SYS_RESOURCE, which some hosts withhold even from root: then init, a few hundred KB,
     // is simply never the largest process).
     let _ = std::fs::write("/proc/self/oom_score_adj", "-1000");
+    // Its cgroups are the root of its view: /proc/self/cgroup names neither the node nor the
+    // environment.
+    io_step("unshare cgroup", sys::unshare_cgroup())?;
     io_step(
         "unshare mount",
         sys::unshare_namespaces(Namespaces {
@@ -579,6 +582,7 @@ pub fn probe() -> ! {
         match sys::fork()? {
             Fork::Child => {
                 let r = (|| -> io::Result<()> {
+                    sys::unshare_cgroup()?;
                     sys::unshare_namespaces(Namespaces {
                         net: false,
                         uts: false,
@@ -613,7 +617,7 @@ pub fn probe() -> ! {
                 )?;
                 if status.and_then(|(_, s)| s.exit_status()) != Some(0) {
                     return Err(io::Error::other(
-                        "cannot mount a private root and proc in new namespaces",
+                        "cannot mount a private root and proc in new cgroup and mount namespaces",
                     ));
                 }
             }
