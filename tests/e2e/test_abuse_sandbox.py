@@ -162,6 +162,19 @@ def test_proc_shows_the_functions_memory_and_masks_the_hosts_files(sandboxed, la
         assert all(e != 0 for e in body["writes"].values()), body["writes"]
 
 
+def test_the_boot_id_is_the_environments_own(sandboxed, lam, fname, probe_zip):
+    boot_id = "/proc/sys/kernel/random/boot_id"
+    with open(boot_id) as f:
+        host = f.read().strip()
+    seen = []
+    for i in range(2):
+        create(lam, f"{fname}-{i}", probe_zip)
+        seen.append(ok(invoke(lam, f"{fname}-{i}", {"files": [boot_id]}))["files"][boot_id]["data"].strip())
+    assert all(re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}", b) for b in seen), seen
+    # Two functions cannot tell that they share a host.
+    assert host not in seen and seen[0] != seen[1], (host, seen)
+
+
 def test_proc_self_cgroup_names_neither_node_nor_environment(sandboxed, lam, fname, probe_zip):
     create(lam, fname, probe_zip)
     body = ok(invoke(lam, fname, {"files": ["/proc/self/cgroup", "/proc/1/cgroup"]}))

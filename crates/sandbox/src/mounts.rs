@@ -502,6 +502,9 @@ pub fn build_root(
             }
             Step::View { path, contents } => {
                 let p = at(path);
+                if std::fs::symlink_metadata(&p).is_err() {
+                    continue;
+                }
                 let name = path.file_name().unwrap_or(path.as_os_str());
                 let file = view.join(name);
                 std::fs::write(&file, contents).map_err(io_ctx("write", &file))?;

@@ -5,7 +5,8 @@
 //! directories by an empty read-only directory. `/proc/meminfo` is replaced by a view of the
 //! environment's own memory (as Lambda's microVM shows its own), generated when the environment
 //! starts; `/proc/swaps` and `/proc/partitions` by views of none (the host's name its swap files,
-//! and its disks and every environment's `/tmp` loop device).
+//! and its disks and every environment's `/tmp` loop device), and the boot id by one of the
+//! environment's own.
 
 use std::path::{Path, PathBuf};
 
@@ -54,11 +55,31 @@ pub fn views(memory_mb: u32) -> Vec<(&'static str, String)> {
             "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n".to_string(),
         ),
         ("partitions", "major minor  #blocks  name\n\n".to_string()),
+        // The host's boot id would tell two functions that they share a host: each environment
+        // is a boot of its own.
+        ("sys/kernel/random/boot_id", format!("{}\n", random_uuid())),
     ];
     if memory_mb > 0 {
         v.push(("meminfo", meminfo(memory_mb)));
     }
     v
+}
+
+/// A random (version 4) UUID, as the kernel writes them.
+fn random_uuid() -> String {
+    let mut b = [0u8; 16];
+    let _ = rustix::rand::getrandom(&mut b, rustix::rand::GetRandomFlags::empty());
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )
 }
 
 /// The environment's `/proc/meminfo`: `memory_mb` of memory, all of it free when the
@@ -141,6 +162,13 @@ mod tests {
         assert_eq!(field(&meminfo(10_240), "MemTotal"), 10_240 * 1024);
     }
 
+    fn regex_like_uuid(s: &str) -> bool {
+        let parts: Vec<&str> = s.split('-').collect();
+        parts.iter().map(|p| p.len()).eq([8, 4, 4, 4, 12])
+            && s.chars().all(|c| c == '-' || c.is_ascii_hexdigit())
+            && parts[2].starts_with('4')
+    }
+
     #[test]
     fn host_wide_files_are_masked() {
         let m = masked(Path::new("/proc"));
@@ -154,8 +182,13 @@ mod tests {
         }
         assert!(!m.contains(&PathBuf::from("/proc/meminfo")));
         let names = |mb| views(mb).into_iter().map(|(n, _)| n).collect::<Vec<_>>();
-        assert_eq!(names(128), ["swaps", "partitions", "meminfo"]);
-        assert_eq!(names(0), ["swaps", "partitions"]);
+        let boot = "sys/kernel/random/boot_id";
+        assert_eq!(names(128), ["swaps", "partitions", boot, "meminfo"]);
+        assert_eq!(names(0), ["swaps", "partitions", boot]);
+        let id = |v: Vec<(&str, String)>| v.into_iter().find(|(n, _)| *n == boot).unwrap().1;
+        let (a, b) = (id(views(0)), id(views(0)));
+        assert_ne!(a, b);
+        assert!(regex_like_uuid(a.trim_end()) && a.ends_with('\n'), "{a:?}");
         // No view is also masked.
         assert!(
             names(128)
