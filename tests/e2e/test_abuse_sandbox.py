@@ -50,7 +50,8 @@ def handler(event, context):
 
 # Host-wide files Docker (and Ignis) mask, and directories it hides.
 MASKED_FILES = ["/proc/kcore", "/proc/keys", "/proc/timer_list", "/proc/sched_debug", "/proc/kallsyms",
-                "/proc/modules", "/proc/vmallocinfo", "/proc/diskstats", "/proc/locks", "/proc/cmdline"]
+                "/proc/modules", "/proc/vmallocinfo", "/proc/diskstats", "/proc/locks", "/proc/cmdline",
+                "/proc/zoneinfo", "/proc/vmstat", "/proc/interrupts"]
 MASKED_DIRS = ["/proc/acpi", "/proc/scsi", "/proc/asound"]
 # What the environment's own file systems are called in its mountinfo.
 OWN_SOURCES = {"ignis-root", "ignis", "ignis-view", "ignis-tmp", "proc", "tmpfs"}

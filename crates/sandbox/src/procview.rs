@@ -32,6 +32,14 @@ pub const MASKED_FILES: &[&str] = &[
     "diskstats",
     "locks",
     "cmdline",
+    // The host's memory (its size, free pages) and interrupt counters, which `meminfo`'s view
+    // would otherwise contradict.
+    "zoneinfo",
+    "buddyinfo",
+    "pagetypeinfo",
+    "vmstat",
+    "interrupts",
+    "softirqs",
 ];
 
 /// Directories masked by an empty read-only directory (Docker's masked directories).
