@@ -219,6 +219,10 @@ def test_two_nodes_started_at_once_get_different_uid_blocks(sandboxed, fresh_nod
         c = n.client()
         create(c, "who", probe_zip)
         uids.append(ok(invoke(c, "who", {}))["uid"])
+    # Each in the range its node announced.
+    for n, u in zip(nodes, uids):
+        first, last = map(int, re.search(r"uids (\d+)-(\d+)", n.isolation).groups())
+        assert first <= u <= last and last - first == 65534, (u, n.isolation)
     blocks = {u // 65536 for u in uids}
     # And neither is the session node's.
     create(sandboxed.client(), "who-session", probe_zip)

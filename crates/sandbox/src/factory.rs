@@ -246,7 +246,13 @@ impl Factory {
         } else {
             "no network egress"
         };
-        format!("{}, {egress}", self.inner.cfg.support.describe())
+        let ids = self.inner.block.environments();
+        format!(
+            "{}, {egress}, uids {}-{}",
+            self.inner.cfg.support.describe(),
+            ids.start,
+            ids.end - 1
+        )
     }
 
     /// Starts an environment for a function of `memory_mb` with a `/tmp` of `tmp_mb` running
