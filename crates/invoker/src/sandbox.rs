@@ -168,6 +168,7 @@ fn setup_of(spec: &LaunchSpec, staging: &Path) -> SetupSpec {
                 size_mb: spec.ephemeral_storage_mb,
             },
             egress: false,
+            memory_mb: 0,
         },
     }
 }

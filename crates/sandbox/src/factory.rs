@@ -17,6 +17,7 @@ use crate::probe::HostSupport;
 use crate::proto::{self, Failure, FromJailer, ToJailer};
 use crate::scratch::Scratch;
 use crate::spec::{JoinSpec, PrepareSpec, SetupSpec, TmpSpec};
+use crate::uids::{LOCK_DIR, UidBlock};
 use std::collections::{BTreeSet, HashMap};
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
@@ -28,8 +29,6 @@ use std::time::Duration;
 
 /// Longest any one step of building an environment may take.
 pub const STEP_TIMEOUT: Duration = Duration::from_secs(10);
-/// First uid (and gid) of the environments; each live environment has its own.
-pub const UID_BASE: u32 = 1_000_000;
 /// `/tmp` file systems kept ready per recently used size.
 const TMPS_PER_SIZE: usize = 2;
 /// Most `/tmp` sizes kept ready.
@@ -129,6 +128,8 @@ struct Inner {
     node: NodeCgroup,
     scratch: Option<Scratch>,
     staging: PathBuf,
+    /// The node's block: each live environment has a uid (and gid) of its own from it.
+    block: UidBlock,
     uids: Mutex<BTreeSet<u32>>,
     ready: Mutex<Ready>,
     /// Signalled when something is taken from the pool, or on close.
@@ -168,10 +169,18 @@ pub fn node_alive(name: &str) -> bool {
 }
 
 impl Factory {
-    /// Sets up the node's cgroup subtree (sweeping those of nodes that are gone), the staging
-    /// root and the `/tmp` templates, and starts preparing jails in the background.
+    /// Reserves the node's block of uids, sets up the node's cgroup subtree (sweeping those of
+    /// nodes that are gone), the staging root and the `/tmp` templates, and starts preparing
+    /// jails in the background.
     pub fn new(cfg: FactoryConfig) -> io::Result<Factory> {
         let ctx = |what: &str, e: io::Error| io::Error::new(e.kind(), format!("{what}: {e}"));
+        let block = UidBlock::reserve(Path::new(LOCK_DIR))
+            .map_err(|e| ctx("cannot reserve a block of uids for the sandboxes", e))?;
+        tracing::info!(
+            first = block.first,
+            lock = %block.lock_path().display(),
+            "sandbox uids reserved"
+        );
         NodeCgroup::sweep(&cfg.support.cgroups, node_alive);
         let node = NodeCgroup::create(&cfg.support.cgroups, &cfg.node, &cfg.ceilings)
             .map_err(|e| ctx("cannot create the node's cgroups", e))?;
@@ -189,6 +198,7 @@ impl Factory {
             node,
             scratch,
             staging,
+            block,
             uids: Mutex::new(BTreeSet::new()),
             ready: Mutex::new(Ready {
                 sizes: vec![DEFAULT_TMP_MB],
@@ -238,7 +248,13 @@ impl Factory {
         } else {
             "no network egress"
         };
-        format!("{}, {egress}", self.inner.cfg.support.describe())
+        let ids = self.inner.block.environments();
+        format!(
+            "{}, {egress}, uids {}-{}",
+            self.inner.cfg.support.describe(),
+            ids.start,
+            ids.end - 1
+        )
     }
 
     /// Starts an environment for a function of `memory_mb` with a `/tmp` of `tmp_mb` running
@@ -303,6 +319,7 @@ impl Inner {
             None => TmpSpec::Tmpfs { size_mb: tmp_mb },
         };
         setup.root.egress = inner.egress();
+        setup.root.memory_mb = memory_mb;
         let fds: Vec<_> = tmp.iter().map(|t| t.mount.as_fd()).collect();
         let sent = proto::send(
             jail.control.as_fd(),
@@ -379,7 +396,10 @@ impl Inner {
         // Room for every environment plus the prepared ones.
         let count = u32::try_from(self.cfg.max_environments.max(1) * 2 + self.cfg.ready)
             .unwrap_or(u32::MAX);
-        let uid = (UID_BASE..UID_BASE.saturating_add(count))
+        let uid = self
+            .block
+            .environments()
+            .take(usize::try_from(count).unwrap_or(usize::MAX))
             .find(|u| !used.contains(u))
             .ok_or_else(|| io::Error::other("no free sandbox uid"))?;
         used.insert(uid);
@@ -447,6 +467,7 @@ impl Inner {
             hostname: format!("ignis-{}", &id[..id.len().min(12)]),
             uid,
             gid: uid,
+            init_id: self.block.init(),
             cgroup: JoinSpec {
                 procs: cgroup.paths().procs_files(),
                 freezer: Some(cgroup.paths().freezer()),

@@ -11,13 +11,13 @@
 //!   (+ netns fd)    │ slirp4netns already there); unshare uts and ipc; host name; unshare pid
 //!                   └─fork─▶ init (pid 1 of the new pid ns)
 //!                            │ join the cgroup (a v1 migration costs an RCU grace period:
-//!                            │ better here than on a cold start); unshare mount
+//!                            │ better here than on a cold start); unshare cgroup, mount
 //!   ◀── Prepared            │ … waits
 //!   Setup ────────▶ jailer ─▶ │ build the root (binds, the detached /tmp, proc, dev); pivot_root
 //!   (+ /tmp fd)              └─fork─▶ runtime: rlimits, setgroups/setresgid/setresuid to the
 //!                                     environment's user, no capabilities, no_new_privs,
 //!                                     seccomp, execve
-//!   ◀── Started              init: drop to nobody, reap; report the runtime's exit, then exit
+//!   ◀── Started              init: drop to init_id, reap; report the runtime's exit, then exit
 //!   (Kill, or the control socket closing: init is killed)
 //! jailer: ends as the runtime ended (same exit code or signal), so the server's wait sees it.
 //! ```
@@ -41,9 +41,6 @@ pub const PROBE_ARG: &str = "--probe";
 
 /// Longest wait for the first message after start.
 const PREPARE_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// The uid and gid init runs as once the runtime is started.
-const NOBODY: u32 = 65534;
 
 type Step<T> = Result<T, Failure>;
 
@@ -334,7 +331,7 @@ fn init_main(sock: OwnedFd, spec: &PrepareSpec) -> ! {
         }
     };
     let _ = proto::send(sock.as_fd(), &Inner::Execed, &[]);
-    drop_to_nobody();
+    drop_to(spec.init_id);
     // The runtime has the output pipes; init keeps none of them open.
     if let Ok(null) = File::options().write(true).open("/dev/null") {
         let _ = rustix::stdio::dup2_stdout(&null);
@@ -359,7 +356,7 @@ fn init_main(sock: OwnedFd, spec: &PrepareSpec) -> ! {
     }
 }
 
-/// Joins the cgroup and takes a mount namespace of its own.
+/// Joins the cgroup and takes cgroup and mount namespaces of its own.
 fn init_join(spec: &PrepareSpec) -> Step<()> {
     for procs in &spec.cgroup.procs {
         io_step(
@@ -371,6 +368,9 @@ fn init_join(spec: &PrepareSpec) -> Step<()> {
     // CAP_SYS_RESOURCE, which some hosts withhold even from root: then init, a few hundred KB,
     // is simply never the largest process).
     let _ = std::fs::write("/proc/self/oom_score_adj", "-1000");
+    // Its cgroups are the root of its view: /proc/self/cgroup names neither the node nor the
+    // environment.
+    io_step("unshare cgroup", sys::unshare_cgroup())?;
     io_step(
         "unshare mount",
         sys::unshare_namespaces(Namespaces {
@@ -554,9 +554,9 @@ fn drop_privileges(uid: u32, gid: u32) -> Step<()> {
 }
 
 /// init keeps nothing it does not need once the runtime runs.
-fn drop_to_nobody() {
+fn drop_to(id: u32) {
     let _ = rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable);
-    let _ = drop_privileges(NOBODY, NOBODY);
+    let _ = drop_privileges(id, id);
 }
 
 // --- probe --------------------------------------------------------------------------------------
@@ -582,6 +582,7 @@ pub fn probe() -> ! {
         match sys::fork()? {
             Fork::Child => {
                 let r = (|| -> io::Result<()> {
+                    sys::unshare_cgroup()?;
                     sys::unshare_namespaces(Namespaces {
                         net: false,
                         uts: false,
@@ -616,7 +617,7 @@ pub fn probe() -> ! {
                 )?;
                 if status.and_then(|(_, s)| s.exit_status()) != Some(0) {
                     return Err(io::Error::other(
-                        "cannot mount a private root and proc in new namespaces",
+                        "cannot mount a private root and proc in new cgroup and mount namespaces",
                     ));
                 }
             }

@@ -13,7 +13,8 @@
 //!   ([`prewarm`]: network namespaces with slirp4netns, detached `/tmp` mounts);
 //! - the typed set-up messages between the server and the jailer ([`proto`], [`spec`]) and the
 //!   server's side of building environments ([`factory`]);
-//! - the host probe that decides whether sandboxes can be built here ([`probe`]).
+//! - the host probe that decides whether sandboxes can be built here ([`probe`]);
+//! - the block of uids a node reserves for its environments ([`uids`]).
 //!
 //! It is synchronous (no tokio): the invoker calls it from blocking threads. It does not own the
 //! Runtime API, the pool of environments, or what runs inside (program, arguments, variables
@@ -28,11 +29,13 @@ pub mod limits;
 pub mod mounts;
 pub mod prewarm;
 pub mod probe;
+pub mod procview;
 pub mod proto;
 pub mod scratch;
 pub mod seccomp;
 pub mod spec;
 mod sys;
+pub mod uids;
 
 pub use cgroup::{Cgroup, CgroupPaths, NodeCeilings, NodeCgroup};
 pub use factory::{Environment, Factory, FactoryConfig, StartError};

@@ -5,14 +5,24 @@
 //!
 //! | path | what |
 //! |---|---|
-//! | `/usr`, and `/bin` `/sbin` `/lib*` (as the host has them: symlinks into `/usr` or binds) | the host's system directories, read-only |
+//! | `/usr`, and `/bin` `/sbin` `/lib*` (as the host has them: symlinks into `/usr` or trees) | the host's system directories, read-only |
 //! | interpreter directories outside `/usr` (e.g. pyenv's `…/versions/3.11.7/{bin,lib}`) | read-only, at their host paths |
-//! | `/etc` | a handful of the host's files (loader cache, TLS roots, name service, time zones), read-only, plus generated `passwd`, `group`, `hosts`, `hostname`, `resolv.conf` — never `shadow` |
+//! | `/etc` | a handful of the host's files (loader cache, TLS roots, name service, time zones), copied or read-only, plus generated `passwd`, `group`, `hosts`, `hostname`, `resolv.conf` — never `shadow` |
 //! | `/var/task`, `/var/runtime`, `/opt` | the code, Ignis's bootstraps, layers: read-only |
 //! | `/tmp` | the environment's own ext4 image of `EphemeralStorage` (or a tmpfs) |
-//! | `/proc` | a fresh proc of the environment's PID namespace |
+//! | `/proc` | a fresh proc of the environment's PID namespace, host-wide files masked, its own `meminfo` ([`crate::procview`]) |
 //! | `/dev` | `null`, `zero`, `full`, `random`, `urandom` and the `fd`/`std*` links only |
+//!
+//! Nothing in the environment's `/proc/self/mountinfo` names a host path, a code hash or a host
+//! device. A bind mount shows the path of its source inside the source's file system (the data
+//! directory and the code's hash, for `/var/task`), so host directories are shown through
+//! read-only overlays instead: each is reached through a numbered symbolic link in a scratch area
+//! inside the root, and the overlay is given that name relative to it (`lowerdir=0:v/empty`: an
+//! overlay without an upper layer needs two lower ones, the second is empty). The host's `/etc` files are
+//! copied, device nodes made anew, and the masks and the `meminfo` view come from a small tmpfs of
+//! the environment's own.
 
+use crate::procview;
 use crate::spec::{GUEST_DNS, GUEST_USER, RootSpec, TmpSpec};
 use std::io;
 use std::path::{Component, Path, PathBuf};
@@ -48,14 +58,18 @@ pub enum Step {
         target: PathBuf,
         path: PathBuf,
     },
-    /// Bind a host file or directory read-only (nosuid, nodev).
-    BindRo {
+    /// Show a host directory read-only (nosuid, nodev), through an overlay.
+    Tree {
         src: PathBuf,
         path: PathBuf,
-        dir: bool,
     },
-    /// Bind a host device node (nosuid, noexec).
-    BindDev {
+    /// Copy a (small) host file.
+    Copy {
+        src: PathBuf,
+        path: PathBuf,
+    },
+    /// Make a device node like the host's `src`.
+    Device {
         src: PathBuf,
         path: PathBuf,
     },
@@ -74,6 +88,15 @@ pub enum Step {
     },
     Proc {
         path: PathBuf,
+    },
+    /// Mask a host-wide file or directory of `/proc` (if it has one) with an empty read-only one.
+    Mask {
+        path: PathBuf,
+    },
+    /// Show `contents` read-only at `path` (a file of `/proc`).
+    View {
+        path: PathBuf,
+        contents: String,
     },
     /// Make an already mounted tmpfs read-only (after its content is in place).
     RemountRo {
@@ -169,10 +192,9 @@ pub fn plan(
     host: &dyn Fn(&Path) -> Option<HostEntry>,
 ) -> Vec<Step> {
     let mut steps = vec![dir("/usr", 0o755)];
-    steps.push(Step::BindRo {
+    steps.push(Step::Tree {
         src: "/usr".into(),
         path: "/usr".into(),
-        dir: true,
     });
     for top in SYSTEM_TOP {
         let p = PathBuf::from("/").join(top);
@@ -183,10 +205,9 @@ pub fn plan(
                     path: p.clone(),
                     mode: 0o755,
                 });
-                steps.push(Step::BindRo {
+                steps.push(Step::Tree {
                     src: p.clone(),
                     path: p,
-                    dir: true,
                 });
             }
             _ => {}
@@ -208,23 +229,15 @@ pub fn plan(
                     path: p.clone(),
                     mode: 0o755,
                 });
-                steps.push(Step::BindRo {
+                steps.push(Step::Tree {
                     src: p.clone(),
                     path: p,
-                    dir: true,
                 });
             }
-            Some(HostEntry::File) => {
-                steps.push(Step::File {
-                    path: p.clone(),
-                    contents: String::new(),
-                });
-                steps.push(Step::BindRo {
-                    src: p.clone(),
-                    path: p,
-                    dir: false,
-                });
-            }
+            Some(HostEntry::File) => steps.push(Step::Copy {
+                src: p.clone(),
+                path: p,
+            }),
             None => {}
         }
     }
@@ -239,18 +252,16 @@ pub fn plan(
     steps.push(dir("/var", 0o755));
     for (path, src) in [("/var/task", &spec.task), ("/var/runtime", &spec.runtime)] {
         steps.push(dir(path, 0o755));
-        steps.push(Step::BindRo {
+        steps.push(Step::Tree {
             src: src.clone(),
             path: path.into(),
-            dir: true,
         });
     }
     steps.push(dir("/opt", 0o755));
     if let Some(opt) = &spec.opt {
-        steps.push(Step::BindRo {
+        steps.push(Step::Tree {
             src: opt.clone(),
             path: "/opt".into(),
-            dir: true,
         });
     }
 
@@ -270,10 +281,9 @@ pub fn plan(
                 steps.push(step);
             }
         }
-        steps.push(Step::BindRo {
+        steps.push(Step::Tree {
             src: p.clone(),
             path: p.clone(),
-            dir: true,
         });
     }
 
@@ -285,6 +295,15 @@ pub fn plan(
     steps.push(Step::Proc {
         path: "/proc".into(),
     });
+    for path in procview::masked(Path::new("/proc")) {
+        steps.push(Step::Mask { path });
+    }
+    for (name, contents) in procview::views(spec.memory_mb) {
+        steps.push(Step::View {
+            path: Path::new("/proc").join(name),
+            contents,
+        });
+    }
 
     steps.push(dir("/dev", 0o755));
     steps.push(Step::Tmpfs {
@@ -293,11 +312,7 @@ pub fn plan(
     });
     for d in DEVICES {
         let p = Path::new("/dev").join(d);
-        steps.push(Step::File {
-            path: p.clone(),
-            contents: String::new(),
-        });
-        steps.push(Step::BindDev {
+        steps.push(Step::Device {
             src: p.clone(),
             path: p,
         });
@@ -319,6 +334,9 @@ pub fn plan(
     steps
 }
 
+/// The scratch area inside the root while it is built (gone before the root is entered).
+const WORK: &str = ".ignis";
+
 /// Executes the plan under `staging` and makes it the root: the caller must be alone in a fresh
 /// mount namespace (and, for `/proc`, the init of a fresh PID namespace). `scratch` mounts
 /// `/tmp` at the path it is given.
@@ -327,6 +345,7 @@ pub fn build_root(
     steps: &[Step],
     scratch: &mut dyn FnMut(&Path) -> io::Result<()>,
 ) -> io::Result<()> {
+    use rustix::fs::{FileType, Mode};
     use rustix::mount::{
         MountFlags, MountPropagationFlags, UnmountFlags, mount, mount_bind, mount_change,
         mount_remount, unmount,
@@ -340,6 +359,11 @@ pub fn build_root(
                 format!("{what} {}: {}", p.display(), io::Error::from(e)),
             )
         }
+    };
+    let io_ctx = |what: &str, p: &Path| {
+        let what = what.to_string();
+        let p = p.to_path_buf();
+        move |e: io::Error| io::Error::new(e.kind(), format!("{what} {}: {e}", p.display()))
     };
     // Nothing done here may propagate back to the host.
     mount_change(
@@ -357,6 +381,31 @@ pub fn build_root(
     .map_err(ctx("mount root tmpfs", staging))?;
     let at = |p: &Path| staging.join(p.strip_prefix("/").unwrap_or(p));
     let ro = MountFlags::BIND | MountFlags::RDONLY | MountFlags::NOSUID | MountFlags::NODEV;
+    let bind_ro = |src: &Path, p: &Path, flags: MountFlags| -> io::Result<()> {
+        mount_bind(src, p).map_err(ctx("bind", src))?;
+        mount_remount(p, flags, "").map_err(ctx("read-only", p))
+    };
+    // The scratch area, and the environment's own small file system in it: the overlays' empty
+    // layer, the masks, the views.
+    let work = staging.join(WORK);
+    std::fs::create_dir(&work).map_err(io_ctx("mkdir", &work))?;
+    let view = work.join("v");
+    std::fs::create_dir(&view).map_err(io_ctx("mkdir", &view))?;
+    mount(
+        "ignis-view",
+        &view,
+        "tmpfs",
+        MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC,
+        c"mode=0755,size=256k,nr_inodes=64",
+    )
+    .map_err(ctx("mount view tmpfs", &view))?;
+    let empty_dir = view.join("empty");
+    std::fs::create_dir(&empty_dir).map_err(io_ctx("mkdir", &empty_dir))?;
+    let masked_file = view.join("masked");
+    std::fs::write(&masked_file, "").map_err(io_ctx("write", &masked_file))?;
+    rustix::fs::chmod(&masked_file, Mode::from_raw_mode(0o444))
+        .map_err(ctx("chmod", &masked_file))?;
+    let mut layers = 0usize;
     for step in steps {
         match step {
             Step::Dir { path, mode } => {
@@ -364,40 +413,56 @@ pub fn build_root(
                 match std::fs::create_dir(&p) {
                     Ok(()) => {}
                     Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-                    Err(e) => {
-                        return Err(io::Error::new(
-                            e.kind(),
-                            format!("mkdir {}: {e}", p.display()),
-                        ));
-                    }
+                    Err(e) => return Err(io_ctx("mkdir", &p)(e)),
                 }
-                rustix::fs::chmod(&p, rustix::fs::Mode::from_raw_mode(*mode))
-                    .map_err(ctx("chmod", &p))?;
+                rustix::fs::chmod(&p, Mode::from_raw_mode(*mode)).map_err(ctx("chmod", &p))?;
             }
             Step::Symlink { target, path } => {
-                std::os::unix::fs::symlink(target, at(path)).map_err(|e| {
-                    io::Error::new(e.kind(), format!("symlink {}: {e}", path.display()))
-                })?;
+                std::os::unix::fs::symlink(target, at(path)).map_err(io_ctx("symlink", path))?;
             }
             Step::File { path, contents } => {
-                std::fs::write(at(path), contents).map_err(|e| {
-                    io::Error::new(e.kind(), format!("write {}: {e}", path.display()))
-                })?;
+                std::fs::write(at(path), contents).map_err(io_ctx("write", path))?;
             }
-            Step::BindRo { src, path, .. } => {
-                let p = at(path);
-                mount_bind(src, &p).map_err(ctx("bind", src))?;
-                mount_remount(&p, ro, "").map_err(ctx("read-only", &p))?;
+            Step::Copy { src, path } => {
+                std::fs::copy(src, at(path)).map_err(io_ctx("copy", src))?;
             }
-            Step::BindDev { src, path } => {
+            Step::Tree { src, path } => {
                 let p = at(path);
-                mount_bind(src, &p).map_err(ctx("bind", src))?;
-                mount_remount(
+                let name = layers.to_string();
+                layers += 1;
+                // A symbolic link, not a bind: unmounting one would cost an RCU grace period.
+                let link = work.join(&name);
+                std::os::unix::fs::symlink(src, &link).map_err(io_ctx("symlink", &link))?;
+                // Relative to the scratch area: the overlay's options show only these names.
+                std::env::set_current_dir(&work).map_err(io_ctx("chdir", &work))?;
+                let options = c_string(&format!("lowerdir={name}:v/empty"))?;
+                let overlay = mount(
+                    "ignis",
                     &p,
-                    MountFlags::BIND | MountFlags::NOSUID | MountFlags::NOEXEC,
-                    "",
+                    "overlay",
+                    MountFlags::RDONLY | MountFlags::NOSUID | MountFlags::NODEV,
+                    options.as_c_str(),
+                );
+                std::fs::remove_file(&link).map_err(io_ctx("unlink", &link))?;
+                match overlay {
+                    Ok(()) => {}
+                    // A kernel without overlayfs: a plain bind (which shows its source's path).
+                    Err(rustix::io::Errno::NODEV) => bind_ro(src, &p, ro)?,
+                    Err(e) => return Err(ctx("overlay of", src)(e)),
+                }
+            }
+            Step::Device { src, path } => {
+                let p = at(path);
+                let st = rustix::fs::stat(src).map_err(ctx("stat", src))?;
+                rustix::fs::mknodat(
+                    rustix::fs::CWD,
+                    &p,
+                    FileType::from_raw_mode(st.st_mode),
+                    Mode::from_raw_mode(0o666),
+                    st.st_rdev,
                 )
-                .map_err(ctx("remount", &p))?;
+                .map_err(ctx("mknod", &p))?;
+                rustix::fs::chmod(&p, Mode::from_raw_mode(0o666)).map_err(ctx("chmod", &p))?;
             }
             Step::Tmpfs { path, options } => {
                 let p = at(path);
@@ -422,6 +487,31 @@ pub fn build_root(
                 )
                 .map_err(ctx("mount proc", &p))?;
             }
+            Step::Mask { path } => {
+                let p = at(path);
+                // Only what this kernel has.
+                let Ok(meta) = std::fs::symlink_metadata(&p) else {
+                    continue;
+                };
+                let src = if meta.is_dir() {
+                    &empty_dir
+                } else {
+                    &masked_file
+                };
+                bind_ro(src, &p, ro | MountFlags::NOEXEC)?;
+            }
+            Step::View { path, contents } => {
+                let p = at(path);
+                if std::fs::symlink_metadata(&p).is_err() {
+                    continue;
+                }
+                let name = path.file_name().unwrap_or(path.as_os_str());
+                let file = view.join(name);
+                std::fs::write(&file, contents).map_err(io_ctx("write", &file))?;
+                rustix::fs::chmod(&file, Mode::from_raw_mode(0o444))
+                    .map_err(ctx("chmod", &file))?;
+                bind_ro(&file, &p, ro | MountFlags::NOEXEC)?;
+            }
             Step::RemountRo { path } => {
                 let p = at(path);
                 mount_remount(
@@ -433,6 +523,10 @@ pub fn build_root(
             }
         }
     }
+    // The scratch area goes; what was mounted from it stays.
+    unmount(&view, UnmountFlags::DETACH).map_err(ctx("detach", &view))?;
+    std::fs::remove_dir(&view).map_err(io_ctx("rmdir", &view))?;
+    std::fs::remove_dir(&work).map_err(io_ctx("rmdir", &work))?;
     // pivot_root(".", ".") stacks the old root under the new one; detaching it leaves only the
     // new root.
     std::env::set_current_dir(staging)?;
@@ -498,6 +592,7 @@ mod tests {
             ],
             tmp: TmpSpec::Tmpfs { size_mb: 512 },
             egress: true,
+            memory_mb: 256,
         }
     }
 
@@ -528,11 +623,12 @@ mod tests {
         h
     }
 
+    /// The host directories shown (as overlays) and the host files copied.
     fn binds(steps: &[Step]) -> Vec<(String, String)> {
         steps
             .iter()
             .filter_map(|s| match s {
-                Step::BindRo { src, path, .. } => {
+                Step::Tree { src, path } | Step::Copy { src, path } => {
                     Some((src.display().to_string(), path.display().to_string()))
                 }
                 _ => None,
@@ -608,16 +704,35 @@ mod tests {
         assert_eq!(order.len(), 3);
         let devices = steps
             .iter()
-            .filter(|s| matches!(s, Step::BindDev { .. }))
+            .filter(|s| matches!(s, Step::Device { .. }))
             .count();
         assert_eq!(devices, DEVICES.len());
+        // Host-wide /proc files are masked and meminfo is the function's, once proc is mounted.
+        let proc_at = steps
+            .iter()
+            .position(|s| matches!(s, Step::Proc { .. }))
+            .unwrap();
+        let kcore = steps
+            .iter()
+            .position(|s| matches!(s, Step::Mask { path } if path == Path::new("/proc/kcore")))
+            .unwrap();
+        assert!(proc_at < kcore);
+        let meminfo = steps.iter().find_map(|s| match s {
+            Step::View { path, contents } if path == Path::new("/proc/meminfo") => Some(contents),
+            _ => None,
+        });
+        assert!(
+            meminfo
+                .unwrap()
+                .starts_with("MemTotal:         262144 kB\n")
+        );
         // Parent directories of exposed paths exist before their binds.
         let dir_at = |p: &str| {
             steps
                 .iter()
                 .position(|s| matches!(s, Step::Dir { path, .. } if path == Path::new(p)))
         };
-        let bind_at = steps.iter().position(|s| matches!(s, Step::BindRo { path, .. } if path == Path::new("/root/.pyenv/versions/3.11.7/bin"))).unwrap();
+        let bind_at = steps.iter().position(|s| matches!(s, Step::Tree { path, .. } if path == Path::new("/root/.pyenv/versions/3.11.7/bin"))).unwrap();
         assert!(dir_at("/root").unwrap() < bind_at);
         assert!(dir_at("/root/.pyenv/versions/3.11.7/bin").unwrap() < bind_at);
     }
@@ -627,8 +742,15 @@ mod tests {
         let mut s = spec();
         s.egress = false;
         s.opt = Some("/data/layers/x".into());
+        s.memory_mb = 0;
         let steps = plan(&s, "h", 1, 1, &|_| None);
         assert!(!format!("{steps:?}").contains("resolv.conf"));
+        // Without a memory size, the kernel's meminfo.
+        assert!(
+            !steps.iter().any(
+                |s| matches!(s, Step::View { path, .. } if path == Path::new("/proc/meminfo"))
+            )
+        );
         assert!(binds(&steps).contains(&("/data/layers/x".into(), "/opt".into())));
     }
 

@@ -161,10 +161,6 @@ pub struct DetachedTmp {
 
 /// Formats (from the template), attaches and mounts a `/tmp` of `size_mb`, detached.
 pub fn make_tmp(scratch: &Scratch, size_mb: u32, name: &str) -> io::Result<DetachedTmp> {
-    use rustix::mount::{
-        FsMountFlags, FsOpenFlags, MountAttrFlags, fsconfig_create, fsconfig_set_flag,
-        fsconfig_set_string, fsmount, fsopen,
-    };
     let image_path = scratch.image(size_mb, name)?;
     let opened = std::fs::OpenOptions::new()
         .read(true)
@@ -182,17 +178,7 @@ pub fn make_tmp(scratch: &Scratch, size_mb: u32, name: &str) -> io::Result<Detac
     let image = opened?;
     let (device, _handle) = sys::attach_loop(&image)?;
     drop(image);
-    let fs = fsopen("ext4", FsOpenFlags::FSOPEN_CLOEXEC)?;
-    fsconfig_set_string(&fs, "source", &device)?;
-    fsconfig_set_flag(&fs, "noinit_itable")?;
-    fsconfig_create(&fs)?;
-    let mount = fsmount(
-        &fs,
-        FsMountFlags::FSMOUNT_CLOEXEC,
-        MountAttrFlags::MOUNT_ATTR_NOSUID
-            | MountAttrFlags::MOUNT_ATTR_NODEV
-            | MountAttrFlags::MOUNT_ATTR_NOATIME,
-    )?;
+    let mount = crate::scratch::mount_image(&device, scratch.workdir())?;
     // Lambda's /tmp: empty and writable by the function.
     let root = rustix::fs::openat(
         &mount,

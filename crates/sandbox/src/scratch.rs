@@ -166,6 +166,11 @@ impl Scratch {
         Ok(path)
     }
 
+    /// A directory to mount over in a private mount namespace ([`mount_image`]).
+    pub fn workdir(&self) -> &Path {
+        &self.templates
+    }
+
     /// A fresh image of `size_mb` for environment `name`.
     pub fn image(&self, size_mb: u32, name: &str) -> io::Result<PathBuf> {
         let template = self.template(size_mb)?;
@@ -174,6 +179,70 @@ impl Scratch {
         copy_sparse(&template, &image)?;
         Ok(image)
     }
+}
+
+/// The name a `/tmp` file system's source has in the environment's `/proc/self/mountinfo`.
+pub const SOURCE_NAME: &str = "ignis-tmp";
+
+/// Mounts the ext4 file system of `device` (an attached `/tmp` image), detached (`fsmount`), with
+/// [`SOURCE_NAME`] as its source rather than the host's loop device path: on a short-lived thread
+/// of its own with a mount namespace (and working directory) of its own, where a device node of
+/// that name is made on a private tmpfs. The caller's namespaces never change; the detached mount
+/// outlives the thread.
+pub fn mount_image(device: &Path, work: &Path) -> io::Result<std::os::fd::OwnedFd> {
+    let device = device.to_path_buf();
+    let work = work.to_path_buf();
+    std::thread::Builder::new()
+        .name("ignis-tmpfs".into())
+        .spawn(move || -> io::Result<std::os::fd::OwnedFd> {
+            use rustix::mount::{
+                FsMountFlags, FsOpenFlags, MountAttrFlags, MountFlags, MountPropagationFlags,
+                fsconfig_create, fsconfig_set_flag, fsconfig_set_string, fsmount, fsopen, mount,
+                mount_change,
+            };
+            crate::sys::unshare_namespaces(crate::sys::Namespaces {
+                net: false,
+                uts: false,
+                ipc: false,
+                mount: true,
+                pid: false,
+            })?;
+            // Nothing of this namespace may reach the host's.
+            mount_change(
+                "/",
+                MountPropagationFlags::REC | MountPropagationFlags::PRIVATE,
+            )?;
+            mount(
+                "ignis-dev",
+                &work,
+                "tmpfs",
+                MountFlags::NOSUID | MountFlags::NOEXEC,
+                c"mode=0700,size=4k,nr_inodes=8",
+            )?;
+            let rdev = rustix::fs::stat(&device)?.st_rdev;
+            rustix::fs::mknodat(
+                rustix::fs::CWD,
+                work.join(SOURCE_NAME),
+                rustix::fs::FileType::BlockDevice,
+                rustix::fs::Mode::from_raw_mode(0o600),
+                rdev,
+            )?;
+            // The source is looked up relative to this thread's own working directory.
+            std::env::set_current_dir(&work)?;
+            let fs = fsopen("ext4", FsOpenFlags::FSOPEN_CLOEXEC)?;
+            fsconfig_set_string(&fs, "source", SOURCE_NAME)?;
+            fsconfig_set_flag(&fs, "noinit_itable")?;
+            fsconfig_create(&fs)?;
+            Ok(fsmount(
+                &fs,
+                FsMountFlags::FSMOUNT_CLOEXEC,
+                MountAttrFlags::MOUNT_ATTR_NOSUID
+                    | MountAttrFlags::MOUNT_ATTR_NODEV
+                    | MountAttrFlags::MOUNT_ATTR_NOATIME,
+            )?)
+        })?
+        .join()
+        .map_err(|_| io::Error::other("the /tmp mounting thread panicked"))?
 }
 
 #[cfg(test)]

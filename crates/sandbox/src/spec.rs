@@ -23,6 +23,9 @@ pub struct PrepareSpec {
     /// The unprivileged user and group the runtime runs as.
     pub uid: u32,
     pub gid: u32,
+    /// The uid and gid of the environment's init once the runtime has started (from the node's
+    /// block, like `uid`: never a host account such as `nobody`).
+    pub init_id: u32,
     /// The cgroup the environment joins.
     pub cgroup: JoinSpec,
     /// `RLIMIT_NOFILE` of the runtime.
@@ -66,6 +69,9 @@ pub struct RootSpec {
     pub tmp: TmpSpec,
     /// Whether the environment has network egress (sets its `/etc/resolv.conf`).
     pub egress: bool,
+    /// The function's memory, MB: what the environment's `/proc/meminfo` shows (set by the
+    /// factory; 0 leaves the kernel's).
+    pub memory_mb: u32,
 }
 
 /// What backs `/tmp`.

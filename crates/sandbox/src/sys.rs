@@ -3,8 +3,8 @@
 //!
 //! - [`fork`]: only ever called by the jailer, a freshly exec'd single-threaded process (checked
 //!   with [`assert_single_threaded`] before each call), never by the server.
-//! - [`unshare_namespaces`]: `unshare(2)` restricted to namespace flags (never `CLONE_FILES`,
-//!   which is what makes `rustix`'s wrapper unsafe).
+//! - [`unshare_namespaces`], [`unshare_cgroup`]: `unshare(2)` restricted to namespace flags
+//!   (never `CLONE_FILES`, which is what makes `rustix`'s wrapper unsafe).
 //! - [`inherit_fds`]: a `pre_exec` hook that lets chosen descriptors survive `execve`.
 //! - [`execve`], [`reset_signals`]: the last steps of the runtime's process.
 //! - [`attach_loop`], [`loopback_up`]: two `ioctl(2)` requests (loop devices, interface flags).
@@ -88,6 +88,14 @@ pub fn unshare_namespaces(ns: Namespaces) -> io::Result<()> {
     // affects the calling thread only; the mount and PID ones are only asked for by the
     // single-threaded jailer).
     unsafe { rustix::thread::unshare_unsafe(flags) }.map_err(io::Error::from)
+}
+
+/// `unshare(CLONE_NEWCGROUP)`: the calling process's cgroups become the root of its view of
+/// cgroups (`/proc/self/cgroup` shows `/`).
+pub fn unshare_cgroup() -> io::Result<()> {
+    // SAFETY: as in `unshare_namespaces`: the flag names a namespace, never `CLONE_FILES`.
+    unsafe { rustix::thread::unshare_unsafe(rustix::thread::UnshareFlags::NEWCGROUP) }
+        .map_err(io::Error::from)
 }
 
 fn cstring(bytes: &[u8]) -> io::Result<CString> {
