@@ -253,7 +253,12 @@ pub async fn up(config: NodeConfig) -> Result<(), ServerError> {
         .serve(listener, shutdown)
         .await
         .map_err(ServerError::Serve)?;
-    tracing::info!("shutting down");
+    let front_stats = front.stats();
+    tracing::info!(
+        connections_refused = front_stats.refused,
+        connections_evicted = front_stats.evicted,
+        "shutting down"
+    );
     // Intake has stopped; stop taking queued events, then stop every environment.
     let _ = stop_dispatch.send(true);
     let _ = dispatcher.await;
