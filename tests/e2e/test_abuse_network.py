@@ -3,13 +3,10 @@ nodes' Runtime APIs, and the forwarded API, flooded with connections."""
 
 import json
 import threading
-from http.server import ThreadingHTTPServer
-
-import pytest
 
 from abuse import Bystander, more_descriptors, wait_until
 from conftest import create, make_zip, settled
-from test_sandbox import PROBE, Hello, invoke, ok, unsandboxed
+from test_sandbox import PROBE, host_service, invoke, ok, unsandboxed  # noqa: F401 (a fixture)
 
 FLOOD = r'''
 import os, socket, time
@@ -37,14 +34,6 @@ def handler(event, context):
 '''
 
 RUNTIME_API = "import os\ndef handler(event, context):\n    return os.environ['AWS_LAMBDA_RUNTIME_API']\n"
-
-
-@pytest.fixture
-def host_service():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Hello)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield server.server_address[1]
-    server.shutdown()
 
 
 def sandboxed_node(fresh_node, *args):

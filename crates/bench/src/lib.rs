@@ -193,25 +193,11 @@ impl Plan {
 pub fn run(options: Options) -> anyhow::Result<()> {
     let plan = Plan::from_options(&options)?;
     if let Some(seconds) = options.soak_secs {
-        let exe = match &options.ignis_exe {
-            Some(exe) => exe.clone(),
-            None => std::env::current_exe().context("locating the ignis binary")?,
-        };
-        let noop = options
-            .noop_exe
-            .clone()
-            .or_else(|| Some(std::env::current_exe().ok()?.parent()?.join(NOOP_BIN)));
+        let (exe, noop) = binaries(&options)?;
         return soak::run(&exe, noop.as_deref(), &plan.runtimes, seconds, plan.json);
     }
     if options.isolation_overhead || options.idle_envs.is_some() {
-        let exe = match &options.ignis_exe {
-            Some(exe) => exe.clone(),
-            None => std::env::current_exe().context("locating the ignis binary")?,
-        };
-        let noop = options
-            .noop_exe
-            .clone()
-            .or_else(|| Some(std::env::current_exe().ok()?.parent()?.join(NOOP_BIN)));
+        let (exe, noop) = binaries(&options)?;
         let runtimes = if plan.explicit_runtimes {
             plan.runtimes.clone()
         } else {
@@ -258,6 +244,32 @@ pub fn run(options: Options) -> anyhow::Result<()> {
         bail!("could not measure {}", failed.join(", "));
     }
     Ok(())
+}
+
+/// The `ignis` binary for temporary nodes and the native no-op runtime beside it.
+fn binaries(options: &Options) -> anyhow::Result<(PathBuf, Option<PathBuf>)> {
+    let exe = match &options.ignis_exe {
+        Some(exe) => exe.clone(),
+        None => std::env::current_exe().context("locating the ignis binary")?,
+    };
+    let noop = options
+        .noop_exe
+        .clone()
+        .or_else(|| Some(std::env::current_exe().ok()?.parent()?.join(NOOP_BIN)));
+    Ok((exe, noop))
+}
+
+/// Stops a temporary node, first printing the end of its log when the run `failed`.
+pub(crate) async fn stop_node(node: TempNode, failed: bool) {
+    if failed {
+        eprintln!(
+            "--- the end of the temporary node's log ---\n{}\n---",
+            node.log_tail(40)
+        );
+    }
+    if let Err(e) = node.stop().await {
+        progress(format!("stopping the temporary node failed: {e}"));
+    }
 }
 
 pub(crate) fn progress(message: impl AsRef<str>) {
@@ -492,15 +504,8 @@ async fn execute(plan: &Plan, options: &Options) -> anyhow::Result<Report> {
         runtimes,
     };
     if let Some(node) = node {
-        if report.total_errors() > 0 || !report.failed_runtimes().is_empty() {
-            eprintln!(
-                "--- the end of the temporary node's log ---\n{}\n---",
-                node.log_tail(40)
-            );
-        }
-        if let Err(e) = node.stop().await {
-            progress(format!("stopping the temporary node failed: {e}"));
-        }
+        let failed = report.total_errors() > 0 || !report.failed_runtimes().is_empty();
+        stop_node(node, failed).await;
     }
     Ok(report)
 }

@@ -19,7 +19,7 @@ use crate::isolation::{rss_of, zip_for};
 use crate::load::{Samples, Stop, Target, concurrent};
 use crate::node::TempNode;
 use crate::stats::Summary;
-use crate::{FUNCTION_TIMEOUT_S, MEMORY_SIZE_MB, PAYLOAD, RuntimeKind, progress};
+use crate::{FUNCTION_TIMEOUT_S, MEMORY_SIZE_MB, PAYLOAD, RuntimeKind, progress, stop_node};
 use anyhow::{Context, bail};
 use bytes::Bytes;
 use serde::Serialize;
@@ -383,15 +383,7 @@ async fn soak(
         fds: trend(&samples, after, |s| s.fds as f64),
         samples,
     };
-    if report.errors > 0 {
-        eprintln!(
-            "--- the end of the temporary node's log ---\n{}\n---",
-            node.log_tail(40)
-        );
-    }
-    if let Err(e) = node.stop().await {
-        progress(format!("stopping the temporary node failed: {e}"));
-    }
+    stop_node(node, report.errors > 0).await;
     Ok(report)
 }
 

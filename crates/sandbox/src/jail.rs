@@ -583,18 +583,8 @@ pub fn probe() -> ! {
             Fork::Child => {
                 let r = (|| -> io::Result<()> {
                     sys::unshare_cgroup()?;
-                    sys::unshare_namespaces(Namespaces {
-                        net: false,
-                        uts: false,
-                        ipc: false,
-                        mount: true,
-                        pid: false,
-                    })?;
-                    use rustix::mount::{MountFlags, MountPropagationFlags, mount, mount_change};
-                    mount_change(
-                        "/",
-                        MountPropagationFlags::REC | MountPropagationFlags::PRIVATE,
-                    )?;
+                    sys::private_mount_namespace()?;
+                    use rustix::mount::{MountFlags, mount};
                     let dir = std::env::temp_dir();
                     mount(
                         "ignis-probe",

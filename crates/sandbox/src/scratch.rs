@@ -196,22 +196,11 @@ pub fn mount_image(device: &Path, work: &Path) -> io::Result<std::os::fd::OwnedF
         .name("ignis-tmpfs".into())
         .spawn(move || -> io::Result<std::os::fd::OwnedFd> {
             use rustix::mount::{
-                FsMountFlags, FsOpenFlags, MountAttrFlags, MountFlags, MountPropagationFlags,
-                fsconfig_create, fsconfig_set_flag, fsconfig_set_string, fsmount, fsopen, mount,
-                mount_change,
+                FsMountFlags, FsOpenFlags, MountAttrFlags, MountFlags, fsconfig_create,
+                fsconfig_set_flag, fsconfig_set_string, fsmount, fsopen, mount,
             };
-            crate::sys::unshare_namespaces(crate::sys::Namespaces {
-                net: false,
-                uts: false,
-                ipc: false,
-                mount: true,
-                pid: false,
-            })?;
             // Nothing of this namespace may reach the host's.
-            mount_change(
-                "/",
-                MountPropagationFlags::REC | MountPropagationFlags::PRIVATE,
-            )?;
+            crate::sys::private_mount_namespace()?;
             mount(
                 "ignis-dev",
                 &work,

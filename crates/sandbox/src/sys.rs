@@ -90,6 +90,23 @@ pub fn unshare_namespaces(ns: Namespaces) -> io::Result<()> {
     unsafe { rustix::thread::unshare_unsafe(flags) }.map_err(io::Error::from)
 }
 
+/// Moves the calling thread (or single-threaded process) into a mount namespace of its own
+/// whose mounts propagate nowhere: nothing mounted there reaches the host's namespace.
+pub fn private_mount_namespace() -> io::Result<()> {
+    unshare_namespaces(Namespaces {
+        net: false,
+        uts: false,
+        ipc: false,
+        mount: true,
+        pid: false,
+    })?;
+    rustix::mount::mount_change(
+        "/",
+        rustix::mount::MountPropagationFlags::REC | rustix::mount::MountPropagationFlags::PRIVATE,
+    )?;
+    Ok(())
+}
+
 /// `unshare(CLONE_NEWCGROUP)`: the calling process's cgroups become the root of its view of
 /// cgroups (`/proc/self/cgroup` shows `/`).
 pub fn unshare_cgroup() -> io::Result<()> {
