@@ -1,6 +1,6 @@
 """The sandbox's identity, probed from inside as an attacker would: what `/proc/self/mountinfo`
-and host-wide `/proc` files reveal of the host, and whether the function's uid could be a host
-account's.
+and host-wide `/proc` files reveal of the host (its memory, uptime, CPU counters, load and other
+tenants' processes), and whether the function's uid could be a host account's.
 
 Sandbox-only, skipped (or failed under `CI=true`) exactly as tests/e2e/test_sandbox.py is.
 """
@@ -9,14 +9,16 @@ import base64
 import os
 import re
 import threading
+import time
 
 import pytest
 
-from conftest import ROOT, create, make_zip
+from conftest import ROOT, create, make_zip, missing
 from test_sandbox import invoke, ok, unsandboxed
 
 PROBE = r'''
 import os
+import time
 
 def read(path):
     try:
@@ -45,7 +47,23 @@ def handler(event, context):
         "files": {p: read(p) for p in event.get("files", [])},
         "dirs": {p: listdir(p) for p in event.get("dirs", [])},
         "writes": {p: write(p) for p in event.get("writes", [])},
+        "clocks": {
+            "cpu_count": os.cpu_count(), "loadavg": os.getloadavg(), "time": time.time(),
+            "boottime": time.clock_gettime(time.CLOCK_BOOTTIME),
+            "monotonic": time.clock_gettime(time.CLOCK_MONOTONIC),
+        },
     }
+'''
+
+NODE_PROBE = r'''
+const fs = require("fs");
+const os = require("os");
+exports.handler = async () => ({
+  cpus: os.cpus().length, uptime: os.uptime(), loadavg: os.loadavg(),
+  hrtime_s: Number(process.hrtime.bigint() / 1000000n) / 1000,
+  stat: fs.readFileSync("/proc/stat", "utf8"),
+  boot_id: fs.readFileSync("/proc/sys/kernel/random/boot_id", "utf8"),
+});
 '''
 
 # Host-wide files Docker (and Ignis) mask, and directories it hides.
@@ -228,3 +246,72 @@ def test_two_nodes_started_at_once_get_different_uid_blocks(sandboxed, fresh_nod
     create(sandboxed.client(), "who-session", probe_zip)
     blocks.add(ok(invoke(sandboxed.client(), "who-session", {}))["uid"] // 65536)
     assert len(blocks) == 3, uids
+
+
+def stat_fields(text):
+    """{name: [numbers]} of a /proc/stat."""
+    return {f[0]: [int(x) for x in f[1:]] for f in (line.split() for line in text.splitlines()) if f}
+
+
+def host_stat():
+    with open("/proc/stat") as f:
+        return stat_fields(f.read())
+
+
+CLOCK_FILES = ["/proc/uptime", "/proc/stat", "/proc/loadavg", "/proc/cpuinfo", "/proc/sys/kernel/random/boot_id"]
+
+
+def test_uptime_cpu_counters_and_load_are_the_environments_own(sandboxed, lam, fname, probe_zip):
+    host = host_stat()
+    create(lam, fname, probe_zip)
+    started = time.time()
+    first = ok(invoke(lam, fname, {"files": CLOCK_FILES}))
+    answered = time.time()
+    files, clocks = {p: v["data"] for p, v in first["files"].items()}, first["clocks"]
+    # A fresh environment: its uptime and clocks start near 0 (the host has been up for longer).
+    uptime = float(files["/proc/uptime"].split()[0])
+    with open("/proc/uptime") as f:
+        host_uptime = float(f.read().split()[0])
+    assert 0 <= uptime < 60 and host_uptime > uptime + 1, (uptime, host_uptime)
+    assert 0 <= clocks["boottime"] < 60 and 0 <= clocks["monotonic"] < 60, clocks
+    # /proc/stat: booted when the environment started, one process, no counter of the host's.
+    stat = stat_fields(files["/proc/stat"])
+    btime = stat["btime"][0]
+    assert int(started) - 1 <= btime <= answered + 1, (btime, started, answered)
+    assert abs(btime + uptime - clocks["time"]) < 5, (btime, uptime, clocks["time"])
+    assert host["btime"][0] < btime and host["processes"][0] > 1, host
+    assert stat["processes"] == [1] and stat["procs_running"] == [1] and stat["procs_blocked"] == [0], stat
+    assert stat["intr"] == [0] and stat["ctxt"] == [0] and set(stat["softirq"]) == {0}, stat
+    cpus = sorted(k for k in stat if re.fullmatch(r"cpu\d+", k))
+    shown = [int(n) for n in re.findall(r"^processor\s*:\s*(\d+)", files["/proc/cpuinfo"], re.M)]
+    assert cpus == [f"cpu{n}" for n in sorted(shown)] and clocks["cpu_count"] == len(shown) >= 1, (cpus, shown)
+    assert all(stat[c] == [0] * 10 for c in ["cpu", *cpus]), stat
+    assert host["cpu"] != stat["cpu"]
+    # No load, one task: the environment's init.
+    assert files["/proc/loadavg"] == "0.00 0.00 0.00 1/1 1\n"
+    # os.getloadavg() works; glibc takes it from sysinfo(2), not /proc/loadavg: the host's load,
+    # which no /proc view changes (README, ARCHITECTURE.md).
+    assert len(clocks["loadavg"]) == 3 and all(x >= 0 for x in clocks["loadavg"]), clocks
+    # The same warm environment, later: its uptime has advanced, its boot has not moved.
+    time.sleep(1.5)
+    second = ok(invoke(lam, fname, {"files": CLOCK_FILES}))
+    assert second["files"]["/proc/sys/kernel/random/boot_id"] == first["files"]["/proc/sys/kernel/random/boot_id"]
+    later = float(second["files"]["/proc/uptime"]["data"].split()[0])
+    assert uptime + 1.4 <= later < 60 + 30, (uptime, later)
+    assert second["clocks"]["boottime"] >= clocks["boottime"] + 1.4, (clocks, second["clocks"])
+    assert stat_fields(second["files"]["/proc/stat"]["data"])["btime"] == [btime]
+
+
+def test_node_sees_the_environments_cpus_uptime_and_load(sandboxed, lam, fname):
+    if "nodejs20.x" not in sandboxed.runtimes:
+        missing("nodejs20.x is not installed on this host")
+    create(lam, fname, make_zip({"index.js": NODE_PROBE}), Runtime="nodejs20.x", Handler="index.handler")
+    first = ok(invoke(lam, fname, {}))
+    cpus = [line for line in first["stat"].splitlines() if re.match(r"cpu\d+ ", line)]
+    assert first["cpus"] == len(cpus) >= 1, first
+    assert 0 <= first["uptime"] < 60 and 0 <= first["hrtime_s"] < 60, first
+    assert first["loadavg"] == [0, 0, 0], first
+    time.sleep(1.5)
+    second = ok(invoke(lam, fname, {}))
+    assert second["boot_id"] == first["boot_id"]
+    assert second["uptime"] >= first["uptime"] + 1, (first["uptime"], second["uptime"])

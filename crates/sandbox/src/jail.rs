@@ -13,8 +13,9 @@
 //!                            │ join the cgroup (a v1 migration costs an RCU grace period:
 //!                            │ better here than on a cold start); unshare cgroup, mount
 //!   ◀── Prepared            │ … waits
-//!   Setup ────────▶ jailer ─▶ │ build the root (binds, the detached /tmp, proc, dev); pivot_root
-//!   (+ /tmp fd)              └─fork─▶ runtime: rlimits, setgroups/setresgid/setresuid to the
+//!   Setup ────────▶ jailer ─▶ │ unshare time (clocks from 0 for its children); build the root
+//!   (+ /tmp fd)              │ (binds, the detached /tmp, proc, dev); pivot_root
+//!                            └─fork─▶ runtime: rlimits, setgroups/setresgid/setresuid to the
 //!                                     environment's user, no capabilities, no_new_privs,
 //!                                     seccomp, execve
 //!   ◀── Started              init: drop to init_id, reap; report the runtime's exit, then exit
@@ -383,7 +384,7 @@ fn init_join(spec: &PrepareSpec) -> Step<()> {
     )
 }
 
-/// Builds the function's root and makes it the root.
+/// Builds the function's root and makes it the root; gives the runtime clocks of its own.
 fn init_setup(spec: &PrepareSpec, setup: &SetupSpec, tmp: Option<OwnedFd>) -> Step<()> {
     if matches!(setup.root.tmp, TmpSpec::Detached) && tmp.is_none() {
         return fail(
@@ -391,6 +392,9 @@ fn init_setup(spec: &PrepareSpec, setup: &SetupSpec, tmp: Option<OwnedFd>) -> St
             "a detached /tmp came without its descriptor",
         );
     }
+    // Now, at the environment's start (not when it was prepared, which may be long before), as
+    // the `/proc/stat` view's `btime` is.
+    let _ = own_clocks();
     let plan = mounts::plan(
         &setup.root,
         &hostname(),
@@ -405,6 +409,27 @@ fn init_setup(spec: &PrepareSpec, setup: &SetupSpec, tmp: Option<OwnedFd>) -> St
             None => mounts::mount_scratch(&setup.root.tmp, target),
         }),
     )
+}
+
+/// Puts init's children (the runtime and all it starts; init itself stays) in a time namespace
+/// whose `CLOCK_MONOTONIC` and `CLOCK_BOOTTIME` start at 0 now: `/proc/uptime`, `sysinfo(2)`'s
+/// uptime and processes' start times are the environment's, live. Nothing depends on these
+/// clocks being the host's: the server's timeouts and freezing run on the host, and the Runtime
+/// API's deadline is wall-clock (epoch milliseconds), which time namespaces leave alone. Where the
+/// kernel refuses (no `CONFIG_TIME_NS`, or not allowed), the runtime keeps the host's clocks:
+/// `false`.
+fn own_clocks() -> bool {
+    use rustix::time::{ClockId, clock_gettime};
+    if sys::unshare_time().is_err() {
+        return false;
+    }
+    let at = |c| {
+        let t = clock_gettime(c);
+        (t.tv_sec, t.tv_nsec)
+    };
+    let offsets = crate::procview::timens_offsets(at(ClockId::Monotonic), at(ClockId::Boottime));
+    // Refused, the namespace's offsets stay 0: its clocks are the host's.
+    std::fs::write("/proc/self/timens_offsets", offsets).is_ok()
 }
 
 fn hostname() -> String {
@@ -611,6 +636,10 @@ pub fn probe() -> ! {
                     ));
                 }
             }
+        }
+        // Only the probe's children would enter it (it has none left).
+        if sys::unshare_time().is_err() {
+            notes.push("no-timens".to_string());
         }
         if File::options()
             .read(true)

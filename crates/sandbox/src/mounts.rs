@@ -10,7 +10,7 @@
 //! | `/etc` | a handful of the host's files (loader cache, TLS roots, name service, time zones), copied or read-only, plus generated `passwd`, `group`, `hosts`, `hostname`, `resolv.conf` — never `shadow` |
 //! | `/var/task`, `/var/runtime`, `/opt` | the code, Ignis's bootstraps, layers: read-only |
 //! | `/tmp` | the environment's own ext4 image of `EphemeralStorage` (or a tmpfs) |
-//! | `/proc` | a fresh proc of the environment's PID namespace, host-wide files masked, its own `meminfo` ([`crate::procview`]) |
+//! | `/proc` | a fresh proc of the environment's PID namespace, host-wide files masked, its own `meminfo`, `stat`, `loadavg` (generated at its start) ([`crate::procview`]) |
 //! | `/dev` | `null`, `zero`, `full`, `random`, `urandom` and the `fd`/`std*` links only |
 //!
 //! Nothing in the environment's `/proc/self/mountinfo` names a host path, a code hash or a host
@@ -18,9 +18,9 @@
 //! directory and the code's hash, for `/var/task`), so host directories are shown through
 //! read-only overlays instead: each is reached through a numbered symbolic link in a scratch area
 //! inside the root, and the overlay is given that name relative to it (`lowerdir=0:v/empty`: an
-//! overlay without an upper layer needs two lower ones, the second is empty). The host's `/etc` files are
-//! copied, device nodes made anew, and the masks and the `meminfo` view come from a small tmpfs of
-//! the environment's own.
+//! overlay without an upper layer needs two lower ones, the second is empty). The host's `/etc`
+//! files are copied, device nodes made anew, and the masks and the views (`meminfo`, `stat`…)
+//! come from a small tmpfs of the environment's own.
 
 use crate::procview;
 use crate::spec::{GUEST_DNS, GUEST_USER, RootSpec, TmpSpec};

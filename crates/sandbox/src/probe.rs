@@ -12,6 +12,8 @@ pub struct HostSupport {
     /// `/dev/loop-control` works: `/tmp` can be an ext4 image.
     pub loop_devices: bool,
     pub mkfs_ext4: Option<PathBuf>,
+    /// Time namespaces work: an environment's clocks (its uptime) are its own.
+    pub time_namespaces: bool,
     pub slirp4netns: Option<PathBuf>,
 }
 
@@ -27,7 +29,12 @@ impl HostSupport {
         } else {
             "/tmp on tmpfs (counted as memory: no loop devices or mkfs.ext4)"
         };
-        format!("namespaces + {cg}, {tmp}")
+        let clocks = if self.time_namespaces {
+            ""
+        } else {
+            ", the host's uptime (no time namespaces)"
+        };
+        format!("namespaces + {cg}, {tmp}{clocks}")
     }
 }
 
@@ -71,6 +78,7 @@ pub fn probe_host(exe: &Path) -> Result<HostSupport, String> {
         cgroups,
         loop_devices: !notes.contains(&"no-loop"),
         mkfs_ext4: crate::scratch::find_mkfs(),
+        time_namespaces: !notes.contains(&"no-timens"),
         slirp4netns: find_program("slirp4netns"),
     })
 }

@@ -115,6 +115,14 @@ pub fn unshare_cgroup() -> io::Result<()> {
         .map_err(io::Error::from)
 }
 
+/// `unshare(CLONE_NEWTIME)`: the calling process's children (never itself) will be in a new
+/// time namespace, whose clock offsets `/proc/self/timens_offsets` sets until a process enters.
+pub fn unshare_time() -> io::Result<()> {
+    // SAFETY: as in `unshare_namespaces`: the flag names a namespace, never `CLONE_FILES`.
+    unsafe { rustix::thread::unshare_unsafe(rustix::thread::UnshareFlags::NEWTIME) }
+        .map_err(io::Error::from)
+}
+
 fn cstring(bytes: &[u8]) -> io::Result<CString> {
     CString::new(bytes).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL byte"))
 }
