@@ -6,8 +6,9 @@
 //! 2. Capacity: every no-op function driven by closed-loop workers for a few seconds; the sum of
 //!    their rates is the node's capacity for this mix.
 //! 3. The soak: a schedule at `fraction` of that capacity, round-robin over the no-op functions,
-//!    with no more invokes in flight than the capacity phase had (a tick that finds them all
-//!    busy is shed by the client and counted, as a fixed pool of callers would), while the hostile function is invoked back to back, in turn storming its log,
+//!    with no more invokes of a function in flight than the capacity phase had (invokes wait for
+//!    a free caller, as with a fixed pool of callers; what falls more than a second behind the
+//!    schedule is shed and counted), while the hostile function is invoked back to back, in turn storming its log,
 //!    flooding the API with idle connections, timing out, crashing and — in a sandbox — running
 //!    out of memory and fork-bombing. Every few seconds the server's RSS and open descriptors are
 //!    sampled; after the load stops, once more after a quiet period.
@@ -330,29 +331,42 @@ async fn soak(
         samples
     });
 
-    let in_flight = Arc::new(Semaphore::new(CAPACITY_WORKERS * targets.len()));
+    // As many callers per function as the capacity phase had: each function keeps the
+    // environments it had then (more would only retire others' to fit the node's memory).
+    let callers: Vec<Arc<Semaphore>> = targets
+        .iter()
+        .map(|_| Arc::new(Semaphore::new(CAPACITY_WORKERS)))
+        .collect();
     let mut shed = 0u64;
-    let mut sent = 0usize;
-    let mut ticker = tokio::time::interval(Duration::from_secs_f64(1.0 / target_rps.max(1.0)));
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let mut sent = 0u64;
     let mut tasks = tokio::task::JoinSet::new();
+    // Every millisecond, start the invokes that are due by now, as far as free callers allow;
+    // what falls more than a second behind is shed.
+    let behind_at_most = target_rps.max(1.0) as u64;
     while started.elapsed() < duration {
-        ticker.tick().await;
-        let Ok(permit) = in_flight.clone().try_acquire_owned() else {
-            shed += 1;
-            continue;
-        };
-        let target = targets[sent % targets.len()].clone();
-        sent += 1;
-        let results = results.clone();
-        tasks.spawn(async move {
-            let r = target.invoke_once().await;
-            results
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .record(r.map_err(|e| format!("{}: {e}", target.function)));
-            drop(permit);
-        });
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        let due = (started.elapsed().as_secs_f64() * target_rps) as u64;
+        if due.saturating_sub(sent) > behind_at_most {
+            shed += due - sent - behind_at_most;
+            sent = due - behind_at_most;
+        }
+        while sent < due {
+            let i = (sent as usize) % targets.len();
+            let Ok(permit) = callers[i].clone().try_acquire_owned() else {
+                break;
+            };
+            let target = targets[i].clone();
+            sent += 1;
+            let results = results.clone();
+            tasks.spawn(async move {
+                let r = target.invoke_once().await;
+                results
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .record(r.map_err(|e| format!("{}: {e}", target.function)));
+                drop(permit);
+            });
+        }
         while tasks.try_join_next().is_some() {}
     }
     while tasks.join_next().await.is_some() {}
