@@ -4,11 +4,12 @@ function invoked warm, over and over, while an attack runs."""
 import json
 import resource
 import socket
+import subprocess
 import threading
 import time
 from urllib.parse import urlparse
 
-from conftest import create, make_zip, settled
+from conftest import create, ignis_binary, make_zip, settled
 
 BYSTANDER = make_zip({"app.py": "def handler(event, context):\n    return {'ok': event}\n"})
 
@@ -90,15 +91,37 @@ def wait_until(predicate, timeout, step=0.2):
         time.sleep(step)
 
 
+def function_logs(node, name) -> str:
+    """`ignis logs <name>`: every record of the function's group, one `<time> <stream> <message>`
+    line each."""
+    return subprocess.run([ignis_binary(), "logs", name, "--data-dir", str(node.data_dir)],
+                          capture_output=True, text=True, timeout=60).stdout
+
+
 class Bystander:
     """A well-behaved function invoked warm in a loop on its own client while an attack runs:
-    every invoke must succeed."""
+    every invoke must succeed. A `provisioned` one runs on a provisioned environment, which
+    counts against the node's ceilings and, unlike an idle on-demand one, is never retired to
+    make room for another function."""
 
-    def __init__(self, node, name="bystander"):
+    def __init__(self, node, name="bystander", provisioned=False):
         self.client = node.client()
         self.name = name
-        create(self.client, name, BYSTANDER)
-        settled(self.client, name)
+        if provisioned:
+            create(self.client, name, BYSTANDER, MemorySize=128, Timeout=30, Publish=True)
+            self.client.create_alias(FunctionName=name, Name="live", FunctionVersion="1")
+            self.client.put_provisioned_concurrency_config(
+                FunctionName=name, Qualifier="live", ProvisionedConcurrentExecutions=1)
+            deadline = time.monotonic() + 30
+            while self.client.get_provisioned_concurrency_config(
+                    FunctionName=name, Qualifier="live")["Status"] != "READY":
+                assert time.monotonic() < deadline, "the bystander was not provisioned"
+                time.sleep(0.2)
+            self.target = name + ":live"
+        else:
+            create(self.client, name, BYSTANDER)
+            settled(self.client, name)
+            self.target = name
         self._invoke(0)
         self.count = 0
         self.errors = []
@@ -106,7 +129,7 @@ class Bystander:
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _invoke(self, i):
-        r = self.client.invoke(FunctionName=self.name, Payload=json.dumps(i))
+        r = self.client.invoke(FunctionName=self.target, Payload=json.dumps(i))
         body = json.loads(r["Payload"].read())
         assert "FunctionError" not in r and body == {"ok": i}, (r, body)
 
@@ -121,9 +144,12 @@ class Bystander:
                 self.errors.append(repr(e))
             time.sleep(0.05)
 
-    def __enter__(self):
+    def start(self):
         self._thread.start()
         return self
+
+    def __enter__(self):
+        return self.start()
 
     def __exit__(self, *exc):
         self._stop.set()
@@ -132,3 +158,8 @@ class Bystander:
     def check(self, at_least=5):
         assert self.errors == [], self.errors[:5]
         assert self.count >= at_least, f"only {self.count} bystander invokes ran"
+
+    def finish(self, at_least=3):
+        """Stops the loop and checks it."""
+        self.__exit__()
+        self.check(at_least)

@@ -4,8 +4,6 @@ the async queue within its bytes. What would pass a ceiling is refused with Lamb
 and a bystander function's warm invokes keep succeeding throughout."""
 
 import json
-import os
-import subprocess
 import threading
 import time
 from pathlib import Path
@@ -13,7 +11,9 @@ from pathlib import Path
 import botocore
 import pytest
 
-from conftest import create, ignis_binary, make_zip, missing
+from abuse import Bystander, function_logs
+from conftest import create, make_zip
+from test_sandbox import unsandboxed
 
 MB = 1 << 20
 # The node's cgroup leaves this much room for its prepared jails on top of the ceilings
@@ -80,52 +80,6 @@ def throttle(fn):
     return resp["Error"]["Code"], resp.get("Reason")
 
 
-class Bystander:
-    """Warm invokes of another function, in a loop, for as long as the test runs. Its one
-    environment is provisioned: it counts against the ceilings, and (unlike an idle on-demand
-    environment) is never retired to make room for another function."""
-
-    def __init__(self, node, name, zip_bytes):
-        self.client = node.client()
-        self.name = name
-        self.ok = 0
-        self.failures = []
-        self.stop = threading.Event()
-        create(self.client, name, zip_bytes, MemorySize=128, Timeout=30, Publish=True)
-        self.client.create_alias(FunctionName=name, Name="live", FunctionVersion="1")
-        self.client.put_provisioned_concurrency_config(FunctionName=name, Qualifier="live",
-                                                       ProvisionedConcurrentExecutions=1)
-        deadline = time.monotonic() + 30
-        while self.client.get_provisioned_concurrency_config(
-                FunctionName=name, Qualifier="live")["Status"] != "READY":
-            assert time.monotonic() < deadline, "the bystander was not provisioned"
-            time.sleep(0.2)
-        call(self.client, name + ":live", {})
-        self.thread = threading.Thread(target=self.run, daemon=True)
-        self.thread.start()
-
-    def run(self):
-        while not self.stop.is_set():
-            try:
-                assert call(self.client, self.name + ":live", {}) == {"pong": True}
-                self.ok += 1
-            except Exception as e:  # noqa: BLE001 - any failure is what the test reports
-                self.failures.append(repr(e))
-            time.sleep(0.05)
-
-    def finish(self):
-        self.stop.set()
-        self.thread.join(timeout=30)
-        assert not self.failures, self.failures[:3]
-        assert self.ok >= 3, self.ok
-        return self.ok
-
-
-def log_text(node, name):
-    return subprocess.run([ignis_binary(), "logs", name, "--data-dir", str(node.data_dir)],
-                          capture_output=True, text=True, timeout=30).stdout
-
-
 def node_cgroup(node, controller):
     """The node's cgroup directory for `controller` (v1), or its unified one (v2)."""
     name = f"ignis/node-{node.proc.pid}"
@@ -133,14 +87,6 @@ def node_cgroup(node, controller):
         if (d / "cgroup.procs").exists():
             return d
     raise AssertionError(f"no cgroup {name} for {controller}")
-
-
-def unsandboxed(node):
-    if not node.sandboxed:
-        reason = f"functions on this node are not sandboxed ({node.isolation})"
-        if os.environ.get("IGNIS_ISOLATION") == "process":
-            pytest.skip(reason)
-        missing(reason)
 
 
 def test_memory_ceiling_refuses_the_environment_that_would_pass_it(fresh_node, fname, app_zip):
@@ -152,20 +98,20 @@ def test_memory_ceiling_refuses_the_environment_that_would_pass_it(fresh_node, f
         d = node_cgroup(n, "memory")
         v1 = d / "memory.limit_in_bytes"
         assert int((v1 if v1.exists() else d / "memory.max").read_text()) == 384 * MB + SLACK_BYTES
-    by = Bystander(n, f"{fname}-by", app_zip)
+    by = Bystander(n, f"{fname}-by", provisioned=True).start()
     # Two busy environments of 128 MB beside the bystander's: 384 MB, the ceiling.
     busy = [threading.Thread(target=call, args=(n.client(), f"{fname}-hog", {"action": "sleep", "seconds": 6}))
             for _ in range(2)]
     for t in busy:
         t.start()
     deadline = time.monotonic() + 20
-    while log_text(n, f"{fname}-hog").count("INIT_START") < 2:
+    while function_logs(n, f"{fname}-hog").count("INIT_START") < 2:
         assert time.monotonic() < deadline, "the two environments did not start"
         time.sleep(0.2)
     # A third would pass the ceiling and nothing is idle to retire: throttled, not started.
     code, reason = throttle(lambda: lam.invoke(FunctionName=f"{fname}-other", Payload=b"{}"))
     assert (code, reason) == ("TooManyRequestsException", "ConcurrentInvocationLimitExceeded")
-    assert "INIT_START" not in log_text(n, f"{fname}-other")
+    assert "INIT_START" not in function_logs(n, f"{fname}-other")
     for t in busy:
         t.join(timeout=30)
     # Once they are idle, the oldest idle environment is retired to make room.
@@ -175,13 +121,14 @@ def test_memory_ceiling_refuses_the_environment_that_would_pass_it(fresh_node, f
 
 def test_fork_bombs_stay_within_the_nodes_pids_ceiling(fresh_node, fname, app_zip):
     n = fresh_node(extra_args=["--max-pids", "3072"])
-    unsandboxed(n)
+    if not n.sandboxed:
+        unsandboxed(f"functions on this node are not sandboxed ({n.isolation})")
     lam = n.client()
     pids_dir = node_cgroup(n, "pids")
     assert int((pids_dir / "pids.max").read_text()) == 3072 + SLACK_PIDS
     for f in ("bomb", "bomb2"):
         create(lam, f"{fname}-{f}", app_zip, MemorySize=512, Timeout=60)
-    by = Bystander(n, f"{fname}-by", app_zip)
+    by = Bystander(n, f"{fname}-by", provisioned=True).start()
     # The bystander reserves 1,024 pids: two bombers fit, a third does not.
     results, throttled, seen = [], [], []
     sampling = threading.Event()
@@ -230,21 +177,22 @@ def test_fork_bombs_stay_within_the_nodes_pids_ceiling(fresh_node, fname, app_zi
 
 def test_tmp_disk_ceiling_refuses_the_environment_that_would_pass_it(fresh_node, fname, app_zip):
     n = fresh_node(extra_args=["--max-tmp-disk", "1536"])
-    unsandboxed(n)
+    if not n.sandboxed:
+        unsandboxed(f"functions on this node are not sandboxed ({n.isolation})")
     lam = n.client()
     create(lam, f"{fname}-big", app_zip, MemorySize=128, Timeout=30, EphemeralStorage={"Size": 1024})
     create(lam, f"{fname}-other", app_zip, MemorySize=128, Timeout=30)
     # The bystander's 512 MB /tmp and a busy 1,024 MB one fill the 1,536 MB ceiling.
-    by = Bystander(n, f"{fname}-by", app_zip)
+    by = Bystander(n, f"{fname}-by", provisioned=True).start()
     busy = threading.Thread(target=call, args=(n.client(), f"{fname}-big", {"action": "sleep", "seconds": 5}))
     busy.start()
     deadline = time.monotonic() + 20
-    while "INIT_START" not in log_text(n, f"{fname}-big"):
+    while "INIT_START" not in function_logs(n, f"{fname}-big"):
         assert time.monotonic() < deadline, "the environment did not start"
         time.sleep(0.2)
     code, reason = throttle(lambda: lam.invoke(FunctionName=f"{fname}-other", Payload=b"{}"))
     assert (code, reason) == ("TooManyRequestsException", "ConcurrentInvocationLimitExceeded")
-    assert "INIT_START" not in log_text(n, f"{fname}-other")
+    assert "INIT_START" not in function_logs(n, f"{fname}-other")
     busy.join(timeout=30)
     assert call(lam, f"{fname}-other", {}) == {"pong": True}
     by.finish()
@@ -267,7 +215,7 @@ def test_async_queue_bytes_throttle_and_every_accepted_event_runs(fresh_node, fn
     a, b = f"{fname}-a", f"{fname}-b"
     for f in (a, b):
         create(lam, f, app_zip, MemorySize=128, Timeout=30)
-    by = Bystander(n, f"{fname}-by", app_zip)
+    by = Bystander(n, f"{fname}-by", provisioned=True).start()
     accepted, refused = [], []
 
     def send(name, i, seconds):
@@ -298,7 +246,7 @@ def test_async_queue_bytes_throttle_and_every_accepted_event_runs(fresh_node, fn
     # Every accepted event runs; once they are done the queue takes events again.
     deadline = time.monotonic() + 40
     while True:
-        ran = {line.split("RAN ", 1)[1].strip() for f in (a, b) for line in log_text(n, f).splitlines()
+        ran = {line.split("RAN ", 1)[1].strip() for f in (a, b) for line in function_logs(n, f).splitlines()
                if "RAN " in line}
         if set(accepted) <= ran:
             break

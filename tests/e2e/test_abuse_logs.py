@@ -9,11 +9,11 @@ succeeding throughout.
 
 import json
 import re
-import subprocess
 import threading
 import time
 
-from conftest import create, ignis_binary, make_zip
+from abuse import function_logs
+from conftest import create, make_zip
 
 MIB = 1024 * 1024
 STORMERS = 6
@@ -39,18 +39,9 @@ def handler(event, context):
 HELLO = "def handler(event, context):\n    return {'ok': event.get('n')}\n"
 
 
-def rss(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    raise AssertionError("no VmRSS")
-
-
 def log_lines(node, name):
-    """`ignis logs <name>`: (stream, message) of every record of the function's group."""
-    out = subprocess.run([ignis_binary(), "logs", name, "--data-dir", str(node.data_dir)],
-                         capture_output=True, text=True, timeout=60).stdout
+    """(stream, message) of every record of the function's group."""
+    out = function_logs(node, name)
     records = []
     for line in out.splitlines():
         # "<time> <stream> <message>"
@@ -78,8 +69,10 @@ def test_a_log_storm_costs_the_server_bounded_memory_that_it_returns(fresh_node,
                 time.sleep(0.2)  # still Pending
         assert "FunctionError" not in r, r
     time.sleep(2)
-    pid = node.proc.pid
-    idle = rss(pid)
+    def rss():
+        return node.rss_mib() * MIB
+
+    idle = rss()
 
     samples = []  # (t, rss)
     stop = threading.Event()
@@ -87,7 +80,7 @@ def test_a_log_storm_costs_the_server_bounded_memory_that_it_returns(fresh_node,
 
     def sample():
         while not stop.is_set():
-            samples.append((time.monotonic() - t0, rss(pid)))
+            samples.append((time.monotonic() - t0, rss()))
             time.sleep(0.2)
 
     bystander_ok = []
@@ -141,7 +134,7 @@ def test_a_log_storm_costs_the_server_bounded_memory_that_it_returns(fresh_node,
     settled_at, after = None, None
     deadline = time.monotonic() + SETTLE_WITHIN
     while time.monotonic() < deadline:
-        after = rss(pid)
+        after = rss()
         if after <= bound_after:
             settled_at = time.monotonic() - t0 - storm_end
             break
