@@ -237,7 +237,10 @@ def test_environment_variables_are_lambdas(node, lam, fname, py_zip):
     assert env["AWS_LAMBDA_INITIALIZATION_TYPE"] == "on-demand"
     assert env["AWS_LAMBDA_LOG_GROUP_NAME"] == f"/aws/lambda/{fname}"
     assert re.match(r"^\d{4}/\d\d/\d\d/\[\$LATEST\][0-9a-f]{32}$", env["AWS_LAMBDA_LOG_STREAM_NAME"])
-    assert re.match(r"^127\.0\.0\.1:\d+$", env["AWS_LAMBDA_RUNTIME_API"])
+    # A sandbox's own loopback; a plain process's listener is on 127.0.0.2, where no sandbox's
+    # host access leads.
+    runtime_api_host = "127.0.0.1" if node.sandboxed else "127.0.0.2"
+    assert re.match(rf"^{re.escape(runtime_api_host)}:\d+$", env["AWS_LAMBDA_RUNTIME_API"])
     assert env["LAMBDA_TASK_ROOT"] == cwd
     assert "LAMBDA_RUNTIME_DIR" in env and "LD_LIBRARY_PATH" in env and "PATH" in env
     assert env["TZ"] == ":UTC"
