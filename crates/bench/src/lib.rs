@@ -413,7 +413,11 @@ async fn execute(plan: &Plan, options: &Options) -> anyhow::Result<Report> {
                 None => std::env::current_exe().context("locating the ignis binary")?,
             };
             progress("starting a temporary node");
-            let node = TempNode::start(&exe).await?;
+            // MemorySize 1769 is for the CPU share; the no-op functions use next to no memory.
+            // Room for every worker's environment (and the cold-start phase's) however much
+            // memory this host has, so the node's memory ceiling does not throttle the load.
+            let memory = ((plan.concurrency + 4) as u64 * u64::from(MEMORY_SIZE_MB)).to_string();
+            let node = TempNode::start_with(&exe, &["--max-memory", &memory]).await?;
             let endpoint = node.endpoint().to_owned();
             let credentials = node.credentials().clone();
             (Some(node), endpoint, credentials)
