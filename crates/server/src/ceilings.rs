@@ -37,10 +37,18 @@ fn default_tmp_bytes(dir: &Path) -> Option<u64> {
     Some(free.saturating_sub((free / 10).max(1 << 30)))
 }
 
-/// Resolves the ceilings: flags first, else from the host. `sandboxed`: pids and `/tmp` are
-/// bounded only for sandboxes (a plain process has neither a pids cgroup nor its own `/tmp`);
-/// memory is admitted against its ceiling in both modes.
-pub(crate) fn choose(cfg: &CeilingConfig, data_dir: &Path, sandboxed: bool) -> Chosen {
+impl Chosen {
+    /// The ceilings for plain processes: memory only (a plain process has neither a pids cgroup
+    /// nor a `/tmp` of its own to count).
+    pub(crate) fn for_plain_processes(mut self) -> Chosen {
+        self.environments.tmp_bytes = None;
+        self.environments.pids = None;
+        self
+    }
+}
+
+/// Resolves the ceilings for sandboxes: flags first, else from the host.
+pub(crate) fn choose(cfg: &CeilingConfig, data_dir: &Path) -> Chosen {
     let host = ignis_sandbox::cgroup::host_ceilings();
     let memory = cfg.max_memory_mb.map(|m| m * MB).or(host.memory_bytes);
     let pids = cfg.max_pids.or(host.pids);
@@ -52,8 +60,8 @@ pub(crate) fn choose(cfg: &CeilingConfig, data_dir: &Path, sandboxed: bool) -> C
     Chosen {
         environments: ignis_invoker::Ceilings {
             memory_bytes: memory,
-            tmp_bytes: tmp.filter(|_| sandboxed),
-            pids: pids.filter(|_| sandboxed),
+            tmp_bytes: tmp,
+            pids,
         },
         queue: ignis_engine::QueueBounds {
             per_function: cfg
@@ -104,13 +112,13 @@ mod tests {
             max_async_queue_bytes_per_function: Some(1 << 40),
         };
         let dir = tempfile::tempdir().unwrap();
-        let sandbox = choose(&cfg, dir.path(), true);
+        let sandbox = choose(&cfg, dir.path());
         assert_eq!(sandbox.environments.memory_bytes, Some(384 * MB));
         assert_eq!(sandbox.environments.pids, Some(3072));
         assert_eq!(sandbox.environments.tmp_bytes, Some(2048 * MB));
         // A function's bound is never above the node's.
         assert_eq!(sandbox.queue.per_function, 4096);
-        let plain = choose(&cfg, dir.path(), false);
+        let plain = sandbox.for_plain_processes();
         assert_eq!(plain.environments.memory_bytes, Some(384 * MB));
         assert_eq!(plain.environments.pids, None);
         assert_eq!(plain.environments.tmp_bytes, None);
@@ -123,7 +131,7 @@ mod tests {
     #[test]
     fn defaults_come_from_the_host() {
         let dir = tempfile::tempdir().unwrap();
-        let c = choose(&CeilingConfig::default(), dir.path(), true);
+        let c = choose(&CeilingConfig::default(), dir.path());
         let total_kib: u64 = std::fs::read_to_string("/proc/meminfo")
             .unwrap()
             .lines()

@@ -162,6 +162,7 @@ pub async fn up(config: NodeConfig) -> Result<(), ServerError> {
             }),
         }
     };
+    let ceilings = ceilings::choose(&config.ceilings, data.path());
     let chosen = {
         let network = isolation::Network {
             egress: config.function_egress,
@@ -171,7 +172,7 @@ pub async fn up(config: NodeConfig) -> Result<(), ServerError> {
         let state_dir = data.path().join("sandbox");
         let max = invoker_config.max_environments;
         // The sandboxes' cgroup gets the memory and pids ceilings.
-        let bounds = ceilings::choose(&config.ceilings, data.path(), true).environments;
+        let bounds = ceilings.environments;
         let node_ceilings = ignis_sandbox::NodeCeilings {
             memory_bytes: bounds.memory_bytes,
             pids: bounds.pids,
@@ -183,7 +184,11 @@ pub async fn up(config: NodeConfig) -> Result<(), ServerError> {
         .map_err(|e| ServerError::Isolation(e.to_string()))?
         .map_err(ServerError::Isolation)?
     };
-    let ceilings = ceilings::choose(&config.ceilings, data.path(), chosen.sandboxed);
+    let ceilings = if chosen.sandboxed {
+        ceilings
+    } else {
+        ceilings.for_plain_processes()
+    };
     invoker_config.ceilings = ceilings.environments;
     let invoker = ignis_invoker::Invoker::new(invoker_config, chosen.launcher)?;
     let code = Arc::new(code);
