@@ -269,7 +269,7 @@ impl Engine {
         let queued = self
             .inner
             .store
-            .enqueue_within(&event, now, &self.inner.async_queue)
+            .enqueue(&event, now, &self.inner.async_queue)
             .await;
         match queued {
             Ok(()) => {}

@@ -124,20 +124,9 @@ pub struct AsyncEvent {
 }
 
 impl Store {
-    /// Stores an event durably; returns once it is committed. Not bounded: see
-    /// [`Store::enqueue_within`].
-    pub async fn enqueue(&self, event: &AsyncEvent, now_ms: i64) -> Result<(), StoreError> {
-        self.enqueue_within(event, now_ms, &QueueBounds::UNBOUNDED)
-            .await
-            .map_err(|e| match e {
-                EnqueueError::Store(e) => e,
-                _ => unreachable!("unbounded"),
-            })
-    }
-
     /// Stores an event durably if its payload keeps the queue within `bounds`; returns once it
     /// is committed. A refused event writes nothing.
-    pub async fn enqueue_within(
+    pub async fn enqueue(
         &self,
         event: &AsyncEvent,
         now_ms: i64,

@@ -2,7 +2,7 @@
 
 use ignis_model::FunctionConfig;
 use ignis_model::function::CodeRef;
-use ignis_store::{Store, StoreError};
+use ignis_store::{QueueBounds, Store, StoreError};
 use std::collections::BTreeMap;
 
 fn config(name: &str, revision: &str) -> FunctionConfig {
@@ -116,8 +116,14 @@ async fn queued_events_lease_ack_retry_and_survive_reopen() {
         enqueued_ms: 100,
         attempts: 0,
     };
-    store.enqueue(&event("a"), 100).await.unwrap();
-    store.enqueue(&event("b"), 100).await.unwrap();
+    store
+        .enqueue(&event("a"), 100, &QueueBounds::UNBOUNDED)
+        .await
+        .unwrap();
+    store
+        .enqueue(&event("b"), 100, &QueueBounds::UNBOUNDED)
+        .await
+        .unwrap();
 
     // Both due; a lease hides them from a second lease until it expires.
     let leased = store.lease_due(100, 10, 1_000).await.unwrap();
@@ -158,6 +164,7 @@ async fn a_node_opening_the_store_releases_only_its_own_leases() {
             attempts: 0,
         },
         100,
+        &QueueBounds::UNBOUNDED,
     )
     .await
     .unwrap();
@@ -197,7 +204,7 @@ async fn the_first_releases_metadata_opens() {
 
 #[tokio::test]
 async fn the_async_queue_is_bounded_in_bytes_and_counted_from_the_store() {
-    use ignis_store::{AsyncEvent, EnqueueError, QueueBounds};
+    use ignis_store::{AsyncEvent, EnqueueError};
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("meta.db");
     let store = Store::open(&path, "node-test").await.unwrap();
@@ -215,25 +222,21 @@ async fn the_async_queue_is_bounded_in_bytes_and_counted_from_the_store() {
         total: 1_500,
     };
     store
-        .enqueue_within(&event("a1", "a", 600), 100, &bounds)
+        .enqueue(&event("a1", "a", 600), 100, &bounds)
         .await
         .unwrap();
     // Past the function's bound: refused, nothing written.
-    let e = store
-        .enqueue_within(&event("a2", "a", 500), 100, &bounds)
-        .await;
+    let e = store.enqueue(&event("a2", "a", 500), 100, &bounds).await;
     assert!(
         matches!(e, Err(EnqueueError::FunctionFull(ref f)) if f == "a"),
         "{e:?}"
     );
     store
-        .enqueue_within(&event("b1", "b", 800), 100, &bounds)
+        .enqueue(&event("b1", "b", 800), 100, &bounds)
         .await
         .unwrap();
     // Past the node's bound (600 + 800 + 200 > 1,500), though within b's own.
-    let e = store
-        .enqueue_within(&event("b2", "b", 200), 100, &bounds)
-        .await;
+    let e = store.enqueue(&event("b2", "b", 200), 100, &bounds).await;
     assert!(matches!(e, Err(EnqueueError::NodeFull)), "{e:?}");
     assert_eq!(store.queued_events().await.unwrap(), 2);
     assert_eq!(store.queued_bytes(Some("a")), 600);
@@ -244,7 +247,7 @@ async fn the_async_queue_is_bounded_in_bytes_and_counted_from_the_store() {
     assert_eq!(store.queued_bytes(Some("a")), 0);
     assert_eq!(store.queued_bytes(None), 800);
     store
-        .enqueue_within(&event("a2", "a", 500), 100, &bounds)
+        .enqueue(&event("a2", "a", 500), 100, &bounds)
         .await
         .unwrap();
     // A store opening counts what is queued.
