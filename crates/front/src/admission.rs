@@ -4,10 +4,10 @@
 //! has been sent) and *idle* otherwise: waiting for its first request, between requests, or in
 //! the middle of a request head that has not arrived yet. When a new connection would take a
 //! source past its share, or the node past its cap, the oldest idle connection of that source
-//! (or, at the cap, of the source holding the most) is closed to make room; if there is none,
-//! the new connection is refused. So a client opening connections it never uses pays with its
-//! own connections, and a client that sends its request promptly is served however many idle
-//! ones somebody else holds, even from the same address.
+//! (or, at the cap, of the source holding the most, else of any source) is closed to make room;
+//! if there is none, the new connection is refused. So a client opening connections it never
+//! uses pays with its own connections, and a client that sends its request promptly is served
+//! however many idle ones somebody else holds, even from the same address.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -85,11 +85,12 @@ impl Table {
         Some(entry)
     }
 
-    /// The idle connection of `source` idle the longest.
-    fn oldest_idle(&self, source: &Source) -> Option<u64> {
+    /// The connection idle the longest, of `source` (or of any source with `None`).
+    fn oldest_idle(&self, source: Option<&Source>) -> Option<u64> {
         self.entries
             .iter()
-            .filter(|(_, e)| &e.source == source && e.state.busy.load(Ordering::Acquire) == 0)
+            .filter(|(_, e)| source.is_none_or(|s| &e.source == s))
+            .filter(|(_, e)| e.state.busy.load(Ordering::Acquire) == 0)
             .min_by_key(|(id, e)| (e.state.idle_since_ms.load(Ordering::Acquire), **id))
             .map(|(id, _)| *id)
     }
@@ -140,20 +141,19 @@ impl Admission {
         let mut table = self.lock();
         let mine = table.per_source.get(&source).copied().unwrap_or(0);
         if mine >= self.per_source || table.entries.len() >= self.max {
-            let from = if mine >= self.per_source {
-                source.clone()
+            let victim = if mine >= self.per_source {
+                table.oldest_idle(Some(&source))
             } else {
-                // The node is full: the source holding the most gives way.
-                table
+                // The node is full: the source holding the most gives way, else any idle one.
+                let largest = table
                     .per_source
                     .iter()
                     .max_by_key(|(_, n)| **n)
-                    .map(|(s, _)| s.clone())
-                    .unwrap_or_else(|| source.clone())
+                    .map(|(s, _)| s.clone());
+                table
+                    .oldest_idle(largest.as_ref())
+                    .or_else(|| table.oldest_idle(None))
             };
-            let victim = table
-                .oldest_idle(&from)
-                .or_else(|| table.oldest_idle(&source));
             match victim.and_then(|id| table.remove(id)) {
                 Some(entry) => {
                     self.evicted.fetch_add(1, Ordering::Relaxed);
@@ -252,6 +252,18 @@ mod tests {
         let stats = a.stats();
         assert_eq!((stats.open, stats.evicted), (4, 1));
         assert_eq!(a.lock().per_source.get(&peer(1)), Some(&2));
+    }
+
+    #[test]
+    fn at_the_cap_a_busy_largest_source_leaves_another_idle_one_to_give_way() {
+        let a = Admission::new(3, 2);
+        let hog: Vec<_> = (0..2).map(|_| a.admit(peer(1)).unwrap()).collect();
+        let _busy: Vec<_> = hog.iter().map(|t| t.state.begin()).collect();
+        let _idle = a.admit(peer(2)).unwrap();
+        let _new = a.admit(peer(3)).unwrap();
+        let stats = a.stats();
+        assert_eq!((stats.open, stats.evicted, stats.refused), (3, 1, 0));
+        assert_eq!(a.lock().per_source.get(&peer(2)), None);
     }
 
     #[test]

@@ -217,6 +217,7 @@ impl Budget {
     }
 
     /// Bytes queued now, in all and for `group`.
+    #[cfg(test)]
     pub fn in_flight(&self, group: &str) -> (u64, u64) {
         (self.total, self.groups.get(group).copied().unwrap_or(0))
     }

@@ -183,7 +183,8 @@ impl LogStore {
     }
 
     /// Bytes of records waiting for the writer: in all, and of `group`.
-    pub fn queued_bytes(&self, group: &str) -> (u64, u64) {
+    #[cfg(test)]
+    fn queued_bytes(&self, group: &str) -> (u64, u64) {
         lock(&self.inner.budget).in_flight(group)
     }
 
