@@ -96,3 +96,50 @@ def test_a_functions_connection_flood_takes_only_its_own_share(fresh_node):
     # What the flood held, plus the descriptors of the two environments it ran in.
     assert peak <= base_fds + 24 + 64, (base_fds, peak)
     assert wait_until(lambda: n.fds() <= base_fds + 40, 10), (base_fds, n.fds())
+
+
+RUNTIME_API_FLOOD = r'''
+import os, socket, time
+
+def handler(event, context):
+    host, port = os.environ["AWS_LAMBDA_RUNTIME_API"].split(":")
+    socks = []
+    for _ in range(event["connections"]):
+        try:
+            socks.append(socket.create_connection((host, int(port)), timeout=2))
+        except OSError:
+            break
+    time.sleep(1)
+    held = 0
+    for s in socks:
+        s.setblocking(False)
+        try:
+            held += s.recv(1, socket.MSG_PEEK) != b""
+        except BlockingIOError:
+            held += 1
+        except OSError:
+            pass
+        s.close()
+    return {"opened": len(socks), "held": held}
+'''
+
+
+def test_a_flood_of_its_own_runtime_api_costs_only_the_function(fresh_node):
+    """The Runtime API a function's runtime talks to holds a few connections: a function opening
+    thousands takes them from itself, never the node's descriptors."""
+    n = fresh_node()
+    c = n.client()
+    create(c, "rapi-flood", make_zip({"app.py": RUNTIME_API_FLOOD}), Timeout=30)
+    settled(c, "rapi-flood")
+    with Bystander(n) as bystander:
+        base_fds = n.fds()
+        r = json.loads(c.invoke(FunctionName="rapi-flood",
+                                Payload=json.dumps({"connections": 2000}))["Payload"].read())
+        after = n.fds()
+        # The runtime's own connection still works: the next invoke of the same environment runs.
+        again = json.loads(c.invoke(FunctionName="rapi-flood",
+                                    Payload=json.dumps({"connections": 1}))["Payload"].read())
+    bystander.check()
+    assert r["held"] <= 32, r
+    assert again["opened"] == 1, again
+    assert after <= base_fds + 64, (base_fds, after)

@@ -109,6 +109,23 @@ struct ApiState {
 /// reach it.
 pub const HOST_RUNTIME_API_IP: std::net::Ipv4Addr = std::net::Ipv4Addr::new(127, 0, 0, 2);
 
+/// What one environment's Runtime API holds: a runtime client needs a connection or two, so a
+/// function opening more only takes them from itself (never the node's descriptors). Heads may
+/// take long (a frozen runtime sends nothing until it is thawed, which may be the idle timeout
+/// later): they cost only this environment's few connections.
+fn runtime_front() -> ignis_front::FrontConfig {
+    ignis_front::FrontConfig {
+        max_connections: RUNTIME_API_CONNECTIONS,
+        per_source: RUNTIME_API_CONNECTIONS,
+        header_timeout: std::time::Duration::from_secs(24 * 3600),
+        write_timeout: std::time::Duration::from_secs(30),
+        drain_timeout: std::time::Duration::from_secs(1),
+    }
+}
+
+/// Connections one environment's Runtime API holds at once.
+pub const RUNTIME_API_CONNECTIONS: usize = 32;
+
 /// The invoker's handle on one environment's Runtime API.
 pub(crate) struct RuntimeApi {
     pub addr: SocketAddr,
@@ -152,11 +169,9 @@ impl RuntimeApi {
             .route(PATH_INIT_ERROR, post(init_error))
             .fallback(not_found)
             .with_state(state.clone());
+        let front = ignis_front::Front::new(runtime_front(), app);
         tokio::spawn(async move {
-            let served = axum::serve(listener, app)
-                .with_graceful_shutdown(cancel.cancelled_owned())
-                .await;
-            if let Err(e) = served {
+            if let Err(e) = front.serve(listener, cancel.cancelled_owned()).await {
                 tracing::warn!(error = %e, "runtime API server failed");
             }
         });
