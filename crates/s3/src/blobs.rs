@@ -1,0 +1,1 @@
+//! Object content on disk.
