@@ -12,6 +12,9 @@
 
 use crate::StoreError;
 use crate::functions::{FunctionRecord, Page};
+use crate::objects::{
+    BucketRecord, Completed, ObjectError, ObjectRecord, PartRecord, UploadRecord,
+};
 use crate::policies::{Policy, PolicyError, PolicyTarget};
 use crate::queue::AsyncEvent;
 use crate::usage::Usage;
@@ -19,16 +22,30 @@ use crate::versions::ProvisionedConfig;
 use async_trait::async_trait;
 use ignis_model::layer::LayerVersion;
 use ignis_model::{Alias, FunctionConfig};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// All the areas of the metadata; implemented for any type that implements each of them.
 pub trait Backend:
-    Connection + FunctionRows + VersionRows + LayerRows + PolicyRows + QueueRows + UsageRows
+    Connection
+    + FunctionRows
+    + VersionRows
+    + LayerRows
+    + PolicyRows
+    + QueueRows
+    + UsageRows
+    + ObjectRows
 {
 }
 
 impl<T> Backend for T where
-    T: Connection + FunctionRows + VersionRows + LayerRows + PolicyRows + QueueRows + UsageRows
+    T: Connection
+        + FunctionRows
+        + VersionRows
+        + LayerRows
+        + PolicyRows
+        + QueueRows
+        + UsageRows
+        + ObjectRows
 {
 }
 
@@ -234,4 +251,73 @@ pub trait UsageRows: Send + Sync {
     async fn add_usage(&self, batch: &[Usage], now_ms: i64) -> Result<(), StoreError>;
     /// Usage of every function that has been invoked, by name.
     async fn function_usage(&self) -> Result<Vec<Usage>, StoreError>;
+}
+
+/// Buckets, objects, multipart uploads and their parts (see [`crate::Store::put_object`] and
+/// its neighbours for each method's meaning). Writes that take `events` insert them into the
+/// queue in the same transaction; the caller has already counted their bytes.
+#[async_trait]
+pub trait ObjectRows: Send + Sync {
+    async fn create_bucket(&self, bucket: &BucketRecord) -> Result<(), ObjectError>;
+    async fn bucket(&self, name: &str) -> Result<Option<BucketRecord>, StoreError>;
+    async fn buckets(&self) -> Result<Vec<BucketRecord>, StoreError>;
+    async fn delete_bucket(&self, name: &str) -> Result<(), ObjectError>;
+    async fn set_bucket_notification(
+        &self,
+        name: &str,
+        notification: Option<&str>,
+    ) -> Result<(), ObjectError>;
+    async fn put_object(
+        &self,
+        object: &ObjectRecord,
+        events: &[AsyncEvent],
+        now_ms: i64,
+    ) -> Result<Option<ObjectRecord>, ObjectError>;
+    async fn object(&self, bucket: &str, key: &str) -> Result<Option<ObjectRecord>, StoreError>;
+    async fn delete_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        events: &[AsyncEvent],
+        now_ms: i64,
+    ) -> Result<Option<ObjectRecord>, ObjectError>;
+    async fn set_object_tags(
+        &self,
+        bucket: &str,
+        key: &str,
+        tags: &[(String, String)],
+    ) -> Result<(), ObjectError>;
+    async fn list_objects(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<ObjectRecord>, ObjectError>;
+    async fn create_upload(&self, upload: &UploadRecord) -> Result<(), ObjectError>;
+    async fn upload(&self, upload_id: &str) -> Result<Option<UploadRecord>, StoreError>;
+    async fn put_part(&self, part: &PartRecord) -> Result<Option<PartRecord>, ObjectError>;
+    async fn parts(
+        &self,
+        upload_id: &str,
+        after: u32,
+        limit: u32,
+    ) -> Result<Vec<PartRecord>, StoreError>;
+    async fn uploads(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        key_marker: Option<&str>,
+        upload_id_marker: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<UploadRecord>, StoreError>;
+    async fn complete_upload(
+        &self,
+        upload_id: &str,
+        object: &ObjectRecord,
+        events: &[AsyncEvent],
+        now_ms: i64,
+    ) -> Result<Completed, ObjectError>;
+    async fn abort_upload(&self, upload_id: &str) -> Result<Vec<PartRecord>, ObjectError>;
+    async fn referenced_blobs(&self) -> Result<HashSet<String>, StoreError>;
 }

@@ -1,5 +1,6 @@
 //! Ignis's metadata store: functions, their versions, aliases, tags and concurrency settings,
-//! layers, policies, metered usage and the durable queue of asynchronous invocations.
+//! layers, policies, metered usage, the durable queue of asynchronous invocations, and the
+//! metadata of the S3-compatible object store (buckets, objects, multipart uploads).
 //!
 //! [`Store`] is the handle callers hold. It keeps an in-memory cache of every version's
 //! configuration and every alias, so that the invoke path reads no disk: the cache is filled on
@@ -12,6 +13,7 @@
 pub mod backend;
 mod functions;
 mod layers;
+mod objects;
 mod policies;
 mod queue;
 mod shapes;
@@ -23,6 +25,9 @@ pub use backend::Backend;
 pub use sqlite::{SqliteBackend, read_usage};
 
 pub use functions::{FunctionRecord, Page};
+pub use objects::{
+    BucketRecord, Checksum, Completed, ObjectError, ObjectRecord, PartRecord, Segment, UploadRecord,
+};
 pub use policies::{MAX_POLICY_BYTES, Policy, PolicyError, PolicyTarget};
 pub use queue::{AsyncEvent, EnqueueError, QueueBounds};
 pub use usage::Usage;

@@ -101,6 +101,29 @@ impl QueueBytes {
         }
     }
 
+    /// Counts every event's payload if they all stay within `bounds` together; counts nothing
+    /// otherwise.
+    pub(crate) fn reserve_all(
+        &self,
+        events: &[AsyncEvent],
+        bounds: &QueueBounds,
+    ) -> Result<(), EnqueueError> {
+        for (i, e) in events.iter().enumerate() {
+            if let Err(refused) = self.reserve(&e.function_name, e.payload.len() as u64, bounds) {
+                self.release_all(&events[..i]);
+                return Err(refused);
+            }
+        }
+        Ok(())
+    }
+
+    /// Gives back what [`QueueBytes::reserve_all`] counted for `events`.
+    pub(crate) fn release_all(&self, events: &[AsyncEvent]) {
+        for e in events {
+            self.release(&e.function_name, e.payload.len() as u64);
+        }
+    }
+
     fn get(&self, function: Option<&str>) -> u64 {
         let c = self.lock();
         match function {

@@ -1,4 +1,4 @@
-//! Stored shapes, versioned. A configuration or layer version is stored as its JSON with a
+//! Stored shapes, versioned. A configuration, layer version or object record is stored as its JSON with a
 //! `"schema"` member; reading one upgrades it step by step to the current schema before it is
 //! decoded, so data written by any earlier release stays readable:
 //!
@@ -36,6 +36,15 @@ pub(crate) const FUNCTION_CONFIG: Shape = Shape {
 pub(crate) const LAYER_VERSION: Shape = Shape {
     upgrades: &[|_| {}],
 };
+
+/// An object's metadata (`crate::ObjectRecord`).
+pub(crate) const OBJECT: Shape = Shape { upgrades: &[] };
+
+/// An in-progress multipart upload (`crate::UploadRecord`).
+pub(crate) const UPLOAD: Shape = Shape { upgrades: &[] };
+
+/// One uploaded part (`crate::PartRecord`).
+pub(crate) const PART: Shape = Shape { upgrades: &[] };
 
 impl Shape {
     fn current(&self) -> u64 {

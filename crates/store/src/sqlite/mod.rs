@@ -6,6 +6,7 @@
 
 mod functions;
 mod layers;
+mod objects;
 mod policies;
 mod queue;
 mod usage;

@@ -6,23 +6,36 @@ use crate::{AsyncEvent, StoreError};
 use async_trait::async_trait;
 use sqlx::Row;
 
+/// Inserts one event, due at `now_ms`: the one insert of the queue, on the pool or in a
+/// transaction of another area (an object write and its notifications).
+pub(super) async fn insert_event<'e, E>(
+    executor: E,
+    event: &AsyncEvent,
+    now_ms: i64,
+) -> Result<(), StoreError>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Sqlite>,
+{
+    sqlx::query(
+        "INSERT INTO async_events (request_id, function_name, qualifier, invoked_arn, payload, enqueued_ms, attempts, next_attempt_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(&event.request_id)
+    .bind(&event.function_name)
+    .bind(&event.qualifier)
+    .bind(&event.invoked_arn)
+    .bind(&event.payload)
+    .bind(event.enqueued_ms)
+    .bind(i64::from(event.attempts))
+    .bind(now_ms)
+    .execute(executor)
+    .await?;
+    Ok(())
+}
+
 #[async_trait]
 impl QueueRows for SqliteBackend {
     async fn enqueue(&self, event: &AsyncEvent, now_ms: i64) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO async_events (request_id, function_name, qualifier, invoked_arn, payload, enqueued_ms, attempts, next_attempt_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(&event.request_id)
-        .bind(&event.function_name)
-        .bind(&event.qualifier)
-        .bind(&event.invoked_arn)
-        .bind(&event.payload)
-        .bind(event.enqueued_ms)
-        .bind(i64::from(event.attempts))
-        .bind(now_ms)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        insert_event(&self.pool, event, now_ms).await
     }
 
     async fn lease_due(
