@@ -1,1 +1,411 @@
 //! Object content on disk.
+//!
+//! A blob is one immutable file, `<root>/blobs/<id>`, named by a fresh UUID v7 (simple form).
+//! It is written to `<root>/staging/` first, hashed (MD5) and counted as it is written, then
+//! fsynced and renamed into `blobs/`, and the directory fsynced: a committed blob survives a
+//! crash. Metadata (`ignis_store`) names blobs only after they are committed, so a crash leaves
+//! at worst a staging file (removed by [`Blobs::open`]) or a committed blob nobody names
+//! (removed by [`Blobs::sweep`] at start-up). An object's content is a list of segments, each a
+//! whole blob (a multipart object keeps its parts' blobs), read back as one stream of bounded
+//! chunks.
+//!
+//! Every file operation runs on tokio's blocking pool, never on the reactor; hashing happens
+//! there too.
+
+use bytes::Bytes;
+use futures_util::Stream;
+use ignis_store::Segment;
+use md5::{Digest, Md5};
+use std::collections::HashSet;
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+/// The most bytes one read yields, and the most a writer buffers before it writes.
+pub const CHUNK: usize = 256 * 1024;
+
+/// The blob store: `<root>/blobs/<id>` and `<root>/staging/`.
+#[derive(Debug, Clone)]
+pub struct Blobs {
+    blobs: PathBuf,
+    staging: PathBuf,
+}
+
+/// A committed blob.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Blob {
+    /// Its id: the file name under `blobs/`.
+    pub id: String,
+    pub size: u64,
+    /// The MD5 of its bytes (a single-part object's ETag).
+    pub md5: [u8; 16],
+}
+
+/// A blob being written: a staging file whose MD5 and size are computed as it is written.
+/// Dropping it without [`BlobWriter::commit`] removes the staging file.
+pub struct BlobWriter {
+    blobs: PathBuf,
+    path: PathBuf,
+    /// The file and the hash so far; `None` while a write is in flight, or after one failed.
+    state: Option<(File, Md5)>,
+    buf: Vec<u8>,
+    len: u64,
+    /// Committed or discarded: nothing left for `Drop` to remove.
+    finished: bool,
+}
+
+fn fresh_id() -> String {
+    uuid::Uuid::now_v7().simple().to_string()
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> io::Result<T> + Send + 'static,
+) -> io::Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| io::Error::other(format!("blob task failed: {e}")))?
+}
+
+fn empty_dir(dir: &Path) -> io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        if entry.file_type()?.is_dir() {
+            std::fs::remove_dir_all(entry.path())?;
+        } else {
+            std::fs::remove_file(entry.path())?;
+        }
+    }
+    Ok(())
+}
+
+impl Blobs {
+    /// Opens the blob store under `root`, creating its directories, and empties `staging/`
+    /// (anything there is from a write that never committed). Blocking: call it at start-up.
+    pub fn open(root: &Path) -> io::Result<Blobs> {
+        let blobs = root.join("blobs");
+        let staging = root.join("staging");
+        std::fs::create_dir_all(&blobs)?;
+        std::fs::create_dir_all(&staging)?;
+        empty_dir(&staging)?;
+        Ok(Blobs { blobs, staging })
+    }
+
+    /// Starts a new blob in `staging/`.
+    pub async fn create(&self) -> io::Result<BlobWriter> {
+        let path = self.staging.join(fresh_id());
+        let file = {
+            let path = path.clone();
+            blocking(move || {
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .open(path)
+            })
+            .await?
+        };
+        Ok(BlobWriter {
+            blobs: self.blobs.clone(),
+            path,
+            state: Some((file, Md5::new())),
+            buf: Vec::new(),
+            len: 0,
+            finished: false,
+        })
+    }
+
+    /// The file of a committed blob.
+    pub fn path(&self, id: &str) -> PathBuf {
+        self.blobs.join(id)
+    }
+
+    /// The bytes `start..end_exclusive` of the content made of `segments` in order, as a stream
+    /// of chunks of at most [`CHUNK`] bytes; a whole blob is never loaded. A range past the
+    /// content, or a blob shorter than its segment says, ends the stream with an error.
+    pub fn read(
+        &self,
+        segments: &[Segment],
+        start: u64,
+        end_exclusive: u64,
+    ) -> impl Stream<Item = io::Result<Bytes>> + Send + 'static {
+        let total: u64 = segments.iter().map(|s| s.size).sum();
+        let mut pieces = Vec::new();
+        let mut failed = None;
+        if start > end_exclusive || end_exclusive > total {
+            failed = Some(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("range {start}..{end_exclusive} is outside the content's {total} bytes"),
+            ));
+        } else {
+            // (file, offset in it, bytes to read from it), in order.
+            let mut at = 0u64;
+            for s in segments {
+                let (from, to) = (start.max(at), end_exclusive.min(at + s.size));
+                if from < to {
+                    pieces.push((self.path(&s.blob), from - at, to - from));
+                }
+                at += s.size;
+            }
+        }
+        let state = Reader {
+            pieces: pieces.into_iter(),
+            current: None,
+            failed,
+        };
+        futures_util::stream::unfold(state, |mut reader| async move {
+            if let Some(e) = reader.failed.take() {
+                reader.pieces = Vec::new().into_iter();
+                reader.current = None;
+                return Some((Err(e), reader));
+            }
+            match reader.next_chunk().await {
+                Ok(Some(chunk)) => Some((Ok(chunk), reader)),
+                Ok(None) => None,
+                Err(e) => {
+                    reader.pieces = Vec::new().into_iter();
+                    reader.current = None;
+                    Some((Err(e), reader))
+                }
+            }
+        })
+    }
+
+    /// A new committed blob holding bytes `start..end_exclusive` of the content made of
+    /// `segments` (CopyObject, UploadPartCopy).
+    pub async fn copy(
+        &self,
+        segments: &[Segment],
+        start: u64,
+        end_exclusive: u64,
+    ) -> io::Result<Blob> {
+        use futures_util::StreamExt;
+        let mut writer = self.create().await?;
+        let mut stream = std::pin::pin!(self.read(segments, start, end_exclusive));
+        while let Some(chunk) = stream.next().await {
+            let written = match chunk {
+                Ok(chunk) => writer.write(&chunk).await,
+                Err(e) => Err(e),
+            };
+            if let Err(e) = written {
+                writer.discard().await;
+                return Err(e);
+            }
+        }
+        writer.commit().await
+    }
+
+    /// Removes committed blobs, best effort: a failure is logged, a missing file ignored.
+    pub async fn remove(&self, ids: impl IntoIterator<Item = String>) {
+        let paths: Vec<PathBuf> = ids.into_iter().map(|id| self.path(&id)).collect();
+        if paths.is_empty() {
+            return;
+        }
+        let result = blocking(move || {
+            for path in paths {
+                match std::fs::remove_file(&path) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                    Err(e) => {
+                        tracing::warn!(path = %path.display(), error = %e, "blob not removed")
+                    }
+                }
+            }
+            Ok(())
+        })
+        .await;
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "blobs not removed");
+        }
+    }
+
+    /// At start-up, before anything writes: removes every committed blob not in `referenced`
+    /// (orphans of a crash between a blob's commit and its metadata's); returns how many.
+    pub async fn sweep(&self, referenced: &HashSet<String>) -> io::Result<u64> {
+        let dir = self.blobs.clone();
+        let names = blocking(move || {
+            let mut names = Vec::new();
+            for entry in std::fs::read_dir(&dir)? {
+                let entry = entry?;
+                if entry.file_type()?.is_file() {
+                    names.push(entry.file_name());
+                }
+            }
+            Ok(names)
+        })
+        .await?;
+        let orphans: Vec<PathBuf> = names
+            .into_iter()
+            .filter(|n| n.to_str().is_none_or(|n| !referenced.contains(n)))
+            .map(|n| self.blobs.join(n))
+            .collect();
+        let count = orphans.len() as u64;
+        if count == 0 {
+            return Ok(0);
+        }
+        let dir = self.blobs.clone();
+        blocking(move || {
+            for path in orphans {
+                match std::fs::remove_file(&path) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            File::open(dir)?.sync_all()
+        })
+        .await?;
+        tracing::info!(count, "removed unreferenced blobs");
+        Ok(count)
+    }
+}
+
+/// The state of one [`Blobs::read`] stream.
+struct Reader {
+    pieces: std::vec::IntoIter<(PathBuf, u64, u64)>,
+    /// The open file and the bytes left to read from it.
+    current: Option<(File, u64)>,
+    failed: Option<io::Error>,
+}
+
+impl Reader {
+    async fn next_chunk(&mut self) -> io::Result<Option<Bytes>> {
+        let (file, left) = match self.current.take() {
+            Some(open) => open,
+            None => {
+                let Some((path, offset, len)) = self.pieces.next() else {
+                    return Ok(None);
+                };
+                let file = blocking(move || {
+                    let mut file = File::open(&path)?;
+                    file.seek(SeekFrom::Start(offset))?;
+                    Ok(file)
+                })
+                .await?;
+                (file, len)
+            }
+        };
+        let n = left.min(CHUNK as u64);
+        let (file, chunk) = blocking(move || {
+            let mut file = file;
+            let mut chunk = vec![0u8; n as usize];
+            file.read_exact(&mut chunk)?;
+            Ok((file, chunk))
+        })
+        .await?;
+        if left > n {
+            self.current = Some((file, left - n));
+        }
+        Ok(Some(Bytes::from(chunk)))
+    }
+}
+
+impl BlobWriter {
+    /// Appends `chunk`. Bytes are buffered up to [`CHUNK`] and written, and hashed, on the
+    /// blocking pool.
+    pub async fn write(&mut self, chunk: &[u8]) -> io::Result<()> {
+        self.buf.extend_from_slice(chunk);
+        self.len += chunk.len() as u64;
+        if self.buf.len() >= CHUNK {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    /// Bytes written so far.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Whether nothing has been written.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    async fn flush(&mut self) -> io::Result<()> {
+        let (file, hasher) = self.state.take().ok_or_else(broken)?;
+        let buf = std::mem::take(&mut self.buf);
+        let (file, hasher, mut buf) = blocking(move || {
+            let (mut file, mut hasher) = (file, hasher);
+            file.write_all(&buf)?;
+            hasher.update(&buf);
+            Ok((file, hasher, buf))
+        })
+        .await?;
+        buf.clear();
+        self.buf = buf;
+        self.state = Some((file, hasher));
+        Ok(())
+    }
+
+    /// Writes what is buffered, fsyncs the file, renames it into `blobs/` under a fresh id and
+    /// fsyncs that directory: the blob is durable when this returns.
+    pub async fn commit(mut self) -> io::Result<Blob> {
+        let (file, hasher) = self.state.take().ok_or_else(broken)?;
+        let buf = std::mem::take(&mut self.buf);
+        let id = fresh_id();
+        let (from, dir) = (self.path.clone(), self.blobs.clone());
+        let to = dir.join(&id);
+        let md5 = blocking(move || {
+            let (mut file, mut hasher) = (file, hasher);
+            file.write_all(&buf)?;
+            hasher.update(&buf);
+            file.sync_all()?;
+            drop(file);
+            std::fs::rename(&from, &to)?;
+            File::open(&dir)?.sync_all()?;
+            Ok(<[u8; 16]>::from(hasher.finalize()))
+        })
+        .await?;
+        self.finished = true;
+        Ok(Blob {
+            id,
+            size: self.len,
+            md5,
+        })
+    }
+}
+
+impl BlobWriter {
+    /// Abandons the blob and removes its staging file before returning (dropping the writer
+    /// removes it too, in the background).
+    pub async fn discard(mut self) {
+        self.finished = true;
+        let path = std::mem::take(&mut self.path);
+        let removed = blocking(move || match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        })
+        .await;
+        if let Err(e) = removed {
+            tracing::warn!(error = %e, "staging file not removed");
+        }
+    }
+}
+
+fn broken() -> io::Error {
+    io::Error::other("an earlier write to this blob failed")
+}
+
+impl Drop for BlobWriter {
+    fn drop(&mut self) {
+        if self.finished {
+            return;
+        }
+        let path = std::mem::take(&mut self.path);
+        let remove = move || {
+            if let Err(e) = std::fs::remove_file(&path)
+                && e.kind() != io::ErrorKind::NotFound
+            {
+                tracing::warn!(path = %path.display(), error = %e, "staging file not removed");
+            }
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(handle) => {
+                handle.spawn_blocking(remove);
+            }
+            Err(_) => remove(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
