@@ -36,6 +36,7 @@ pub struct Blobs {
 pub struct Blob {
     /// Its id: the file name under `blobs/`.
     pub id: String,
+    /// Its length in bytes.
     pub size: u64,
     /// The MD5 of its bytes (a single-part object's ETag).
     pub md5: [u8; 16],

@@ -22,9 +22,11 @@ use std::collections::HashSet;
 /// A bucket.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BucketRecord {
+    /// The bucket's name.
     pub name: String,
     /// The region the bucket was created in (its `LocationConstraint`).
     pub region: String,
+    /// When it was created, in ms since the epoch.
     pub created_ms: i64,
     /// The bucket's notification configuration: JSON owned by `ignis-s3`, opaque here.
     pub notification: Option<String>,
@@ -53,7 +55,9 @@ pub struct Checksum {
 /// An object's metadata.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ObjectRecord {
+    /// The bucket holding the object.
     pub bucket: String,
+    /// The object's key.
     pub key: String,
     /// Content length: the sum of the segments' sizes.
     pub size: u64,
@@ -61,7 +65,9 @@ pub struct ObjectRecord {
     pub etag: String,
     /// The content is these blobs in order (a multipart object keeps its parts' blobs).
     pub segments: Vec<Segment>,
+    /// When it was written, in ms since the epoch.
     pub last_modified_ms: i64,
+    /// `Content-Type`, as given.
     #[serde(default)]
     pub content_type: Option<String>,
     /// Other stored headers (cache-control, content-disposition, content-encoding,
@@ -71,8 +77,10 @@ pub struct ObjectRecord {
     /// User metadata (`x-amz-meta-*`), names lower-case without the prefix, in order.
     #[serde(default)]
     pub metadata: Vec<(String, String)>,
+    /// The object's tags, in order.
     #[serde(default)]
     pub tags: Vec<(String, String)>,
+    /// The checksum stored with the object.
     #[serde(default)]
     pub checksum: Option<Checksum>,
     /// The part count of a multipart object.
@@ -83,16 +91,24 @@ pub struct ObjectRecord {
 /// An in-progress multipart upload: what the object will carry once completed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UploadRecord {
+    /// The upload's id.
     pub upload_id: String,
+    /// The bucket the object will be in.
     pub bucket: String,
+    /// The key the object will have.
     pub key: String,
+    /// When the upload was created, in ms since the epoch.
     pub initiated_ms: i64,
+    /// `Content-Type` for the object.
     #[serde(default)]
     pub content_type: Option<String>,
+    /// Other headers for the object, as [`ObjectRecord::headers`].
     #[serde(default)]
     pub headers: Vec<(String, String)>,
+    /// User metadata for the object, as [`ObjectRecord::metadata`].
     #[serde(default)]
     pub metadata: Vec<(String, String)>,
+    /// Tags for the object.
     #[serde(default)]
     pub tags: Vec<(String, String)>,
     /// The checksum algorithm the upload was created with.
@@ -103,15 +119,19 @@ pub struct UploadRecord {
 /// One uploaded part of a multipart upload.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PartRecord {
+    /// The upload the part belongs to.
     pub upload_id: String,
     /// The part number, 1 to 10,000.
     pub number: u32,
+    /// Its length in bytes.
     pub size: u64,
     /// The part's entity tag without quotes.
     pub etag: String,
     /// The blob holding the part's bytes.
     pub blob: String,
+    /// When it was uploaded, in ms since the epoch.
     pub last_modified_ms: i64,
+    /// The checksum stored with the part.
     #[serde(default)]
     pub checksum: Option<Checksum>,
 }
@@ -128,19 +148,25 @@ pub struct Completed {
 /// Why an object-store operation was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum ObjectError {
+    /// The bucket does not exist.
     #[error("the bucket does not exist")]
     NoSuchBucket,
+    /// A bucket of that name exists.
     #[error("the bucket already exists")]
     BucketExists,
+    /// The bucket holds objects or in-progress uploads.
     #[error("the bucket is not empty")]
     BucketNotEmpty,
+    /// The object does not exist.
     #[error("the key does not exist")]
     NoSuchKey,
+    /// The multipart upload does not exist (completed, aborted, or never made).
     #[error("the upload does not exist")]
     NoSuchUpload,
     /// The notification events would not fit the asynchronous queue's bounds.
     #[error(transparent)]
     Queue(EnqueueError),
+    /// The database failed.
     #[error(transparent)]
     Store(#[from] StoreError),
 }
