@@ -10,6 +10,7 @@
 //! SHA-256.
 
 pub mod backend;
+mod evaluate;
 mod functions;
 mod layers;
 mod policies;
@@ -22,6 +23,7 @@ mod versions;
 pub use backend::Backend;
 pub use sqlite::{SqliteBackend, read_usage};
 
+pub use evaluate::ServiceRequest;
 pub use functions::{FunctionRecord, Page};
 pub use policies::{MAX_POLICY_BYTES, Policy, PolicyError, PolicyTarget};
 pub use queue::{AsyncEvent, EnqueueError, QueueBounds};
