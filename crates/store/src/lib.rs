@@ -11,6 +11,7 @@
 //! SHA-256.
 
 pub mod backend;
+mod evaluate;
 mod functions;
 mod layers;
 mod objects;
@@ -24,6 +25,7 @@ mod versions;
 pub use backend::Backend;
 pub use sqlite::{SqliteBackend, read_usage};
 
+pub use evaluate::ServiceRequest;
 pub use functions::{FunctionRecord, Page};
 pub use objects::{
     BucketRecord, Checksum, Completed, ObjectError, ObjectRecord, PartRecord, Segment, UploadRecord,

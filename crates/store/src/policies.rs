@@ -53,6 +53,11 @@ impl Policy {
         self.statements.len()
     }
 
+    /// The statements' JSON texts, in order.
+    pub(crate) fn statements(&self) -> impl Iterator<Item = &str> {
+        self.statements.iter().map(|s| s.get())
+    }
+
     /// Whether a statement has this id.
     pub fn contains(&self, sid: &str) -> bool {
         self.statements
@@ -163,6 +168,22 @@ impl Store {
         qualifier: &str,
     ) -> Result<Option<Policy>, PolicyError> {
         self.backend.function_policy(function, qualifier).await
+    }
+
+    /// Whether the policy attached to exactly `qualifier` (`None` or `$LATEST`: the unqualified
+    /// function's) allows a service's request, evaluated as IAM does
+    /// ([`Policy::allows_service`]). No policy allows nothing.
+    pub async fn function_allows_service(
+        &self,
+        function: &str,
+        qualifier: Option<&str>,
+        request: &crate::ServiceRequest<'_>,
+    ) -> Result<bool, PolicyError> {
+        let key = qualifier.unwrap_or(ignis_model::arn::LATEST);
+        Ok(self
+            .function_policy(function, key)
+            .await?
+            .is_some_and(|p| p.allows_service(qualifier, request)))
     }
 
     /// Adds a statement to a function qualifier's policy, checking in one transaction that the

@@ -3,7 +3,7 @@
 use ignis_model::FunctionConfig;
 use ignis_model::function::{CodeRef, LayerRef};
 use ignis_model::layer::LayerVersion;
-use ignis_store::{PolicyError, PolicyTarget, Store};
+use ignis_store::{PolicyError, PolicyTarget, ServiceRequest, Store};
 use std::collections::BTreeMap;
 
 fn code(hex: &str) -> CodeRef {
@@ -421,4 +421,66 @@ async fn alias_policies_follow_the_alias_revision() {
     );
     store.delete_function_policy("f", "live").await.unwrap();
     assert!(store.function_policy("f", "live").await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn service_requests_are_checked_against_the_qualifiers_own_policy() {
+    let (_dir, store) = open().await;
+    store
+        .create_function(&config("f"), &BTreeMap::new())
+        .await
+        .unwrap();
+    let arn = "arn:aws:lambda:us-east-1:000000000000:function:f";
+    let request = ServiceRequest {
+        principal: "s3.amazonaws.com",
+        action: "lambda:InvokeFunction",
+        function_arn: arn,
+        source_arn: Some("arn:aws:s3:::b"),
+        source_account: Some("000000000000"),
+    };
+    // No policy allows nothing.
+    assert!(
+        !store
+            .function_allows_service("f", None, &request)
+            .await
+            .unwrap()
+    );
+    let statement = format!(
+        r#"{{"Sid":"s3","Effect":"Allow","Principal":{{"Service":"s3.amazonaws.com"}},"Action":"lambda:InvokeFunction","Resource":"{arn}","Condition":{{"ArnLike":{{"AWS:SourceArn":"arn:aws:s3:::b"}}}}}}"#
+    );
+    store
+        .add_function_statement(
+            "f",
+            PolicyTarget::Version("$LATEST"),
+            "s3",
+            &statement,
+            None,
+        )
+        .await
+        .unwrap();
+    for q in [None, Some("$LATEST")] {
+        assert!(
+            store
+                .function_allows_service("f", q, &request)
+                .await
+                .unwrap()
+        );
+    }
+    // A version has a policy of its own (none here), and another bucket is not the source.
+    assert!(
+        !store
+            .function_allows_service("f", Some("1"), &request)
+            .await
+            .unwrap()
+    );
+    let other = ServiceRequest {
+        source_arn: Some("arn:aws:s3:::c"),
+        ..request.clone()
+    };
+    assert!(
+        !store
+            .function_allows_service("f", None, &other)
+            .await
+            .unwrap()
+    );
 }

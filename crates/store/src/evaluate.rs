@@ -1,0 +1,469 @@
+//! Evaluating a function's resource-based policy for a request made by an AWS service (S3
+//! invoking a function for a bucket notification), the way IAM evaluates one: an explicit Deny
+//! that matches wins; otherwise some Allow must match; otherwise the request is refused.
+//!
+//! A statement matches when its `Principal` (or `NotPrincipal`), `Action` (or `NotAction`),
+//! `Resource` (or `NotResource`) and every entry of its `Condition` match. Conditions know the
+//! keys a service request carries, `aws:SourceArn` and `aws:SourceAccount` (key names are
+//! case-insensitive, as in IAM), with the operators `StringEquals`, `StringNotEquals`,
+//! `StringEqualsIgnoreCase`, `StringNotEqualsIgnoreCase`, `StringLike`, `StringNotLike`,
+//! `ArnEquals`, `ArnLike`, `ArnNotEquals`, `ArnNotLike` (each also with `IfExists`). A key the
+//! request does not carry fails a positive operator and satisfies a negated or `IfExists` one.
+//! An operator Ignis does not know makes an Allow fail and a Deny match: unknown never grants.
+
+use crate::policies::Policy;
+use ignis_model::arn::LATEST;
+use serde_json::Value;
+
+/// A request from a service principal, to check against a function's policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceRequest<'a> {
+    /// The calling service, e.g. `s3.amazonaws.com`.
+    pub principal: &'a str,
+    /// The action, e.g. `lambda:InvokeFunction`.
+    pub action: &'a str,
+    /// The unqualified ARN of the function (`arn:aws:lambda:<region>:<account>:function:<name>`).
+    pub function_arn: &'a str,
+    /// `aws:SourceArn`, e.g. `arn:aws:s3:::bucket`.
+    pub source_arn: Option<&'a str>,
+    /// `aws:SourceAccount`, the account owning the source.
+    pub source_account: Option<&'a str>,
+}
+
+/// `*` matches any run of characters and `?` any one, as IAM's `*Like` operators do.
+pub(crate) fn glob(pattern: &str, text: &str, ignore_case: bool) -> bool {
+    let p: Vec<char> = pattern.chars().collect();
+    let t: Vec<char> = text.chars().collect();
+    let eq = |a: char, b: char| {
+        if ignore_case {
+            a.to_lowercase().eq(b.to_lowercase())
+        } else {
+            a == b
+        }
+    };
+    let (mut pi, mut ti) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || (p[pi] != '*' && eq(p[pi], t[ti]))) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some((pi, ti));
+            pi += 1;
+        } else if let Some((sp, st)) = star {
+            pi = sp + 1;
+            ti = st + 1;
+            star = Some((sp, st + 1));
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|&c| c == '*')
+}
+
+/// IAM's ARN matching: each of the six `:`-separated parts is matched on its own, with
+/// wildcards, and the resource part (the sixth, which may itself contain `:`) last.
+pub(crate) fn arn_like(pattern: &str, arn: &str) -> bool {
+    if pattern == "*" {
+        return true;
+    }
+    let p: Vec<&str> = pattern.splitn(6, ':').collect();
+    let a: Vec<&str> = arn.splitn(6, ':').collect();
+    p.len() == 6 && a.len() == 6 && p.iter().zip(&a).all(|(p, a)| glob(p, a, false))
+}
+
+/// A member that is a string or an array of strings.
+fn strings(v: &Value) -> Vec<&str> {
+    match v {
+        Value::String(s) => vec![s.as_str()],
+        Value::Array(items) => items.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn principal_matches(p: &Value, service: &str) -> bool {
+    match p {
+        Value::String(s) => s == "*",
+        Value::Object(m) => m.iter().any(|(kind, v)| {
+            let vs = strings(v);
+            (kind == "AWS" && vs.contains(&"*"))
+                || (kind == "Service" && vs.iter().any(|s| s.eq_ignore_ascii_case(service)))
+        }),
+        _ => false,
+    }
+}
+
+/// The member `name`, or its negation `Not<name>` (inverted); `None` when neither is there.
+fn positive_or_not(
+    statement: &serde_json::Map<String, Value>,
+    name: &str,
+    matches: impl Fn(&Value) -> bool,
+) -> bool {
+    if let Some(v) = statement.get(name) {
+        matches(v)
+    } else if let Some(v) = statement.get(&format!("Not{name}")) {
+        !matches(v)
+    } else {
+        false
+    }
+}
+
+/// Whether one condition operator's block holds; `None` for an operator Ignis does not know.
+fn operator_holds(op: &str, block: &Value, req: &ServiceRequest<'_>) -> Option<bool> {
+    let (base, if_exists) = match op.strip_suffix("IfExists") {
+        Some(b) => (b, true),
+        None => (op, false),
+    };
+    type Test = fn(&str, &str) -> bool;
+    let (negated, test): (bool, Test) = match base {
+        "StringEquals" => (false, |p, v| p == v),
+        "StringNotEquals" => (true, |p, v| p == v),
+        "StringEqualsIgnoreCase" => (false, |p, v| p.to_lowercase() == v.to_lowercase()),
+        "StringNotEqualsIgnoreCase" => (true, |p, v| p.to_lowercase() == v.to_lowercase()),
+        "StringLike" => (false, |p, v| glob(p, v, false)),
+        "StringNotLike" => (true, |p, v| glob(p, v, false)),
+        "ArnEquals" | "ArnLike" => (false, arn_like),
+        "ArnNotEquals" | "ArnNotLike" => (true, arn_like),
+        _ => return None,
+    };
+    let Value::Object(keys) = block else {
+        return None;
+    };
+    let mut all = true;
+    for (key, patterns) in keys {
+        let value = if key.eq_ignore_ascii_case("aws:SourceArn") {
+            req.source_arn
+        } else if key.eq_ignore_ascii_case("aws:SourceAccount") {
+            req.source_account
+        } else {
+            None
+        };
+        let holds = match value {
+            None => negated || if_exists,
+            Some(v) => {
+                let any = strings(patterns).iter().any(|p| test(p, v));
+                if negated { !any } else { any }
+            }
+        };
+        all &= holds;
+    }
+    Some(all)
+}
+
+/// Whether a statement's conditions all hold; `None` when one uses an unknown operator.
+fn conditions_hold(condition: Option<&Value>, req: &ServiceRequest<'_>) -> Option<bool> {
+    let Some(condition) = condition else {
+        return Some(true);
+    };
+    let Value::Object(ops) = condition else {
+        return None;
+    };
+    let mut all = true;
+    for (op, block) in ops {
+        all &= operator_holds(op, block, req)?;
+    }
+    Some(all)
+}
+
+/// How one statement bears on a request.
+#[derive(Debug, PartialEq, Eq)]
+enum Verdict {
+    NotApplicable,
+    Allow,
+    Deny,
+}
+
+fn statement_verdict(statement: &Value, req: &ServiceRequest<'_>, resources: &[String]) -> Verdict {
+    let Value::Object(s) = statement else {
+        return Verdict::NotApplicable;
+    };
+    let deny = match s.get("Effect").and_then(Value::as_str) {
+        Some("Allow") => false,
+        Some("Deny") => true,
+        _ => return Verdict::NotApplicable,
+    };
+    let principal = positive_or_not(s, "Principal", |p| principal_matches(p, req.principal));
+    let action = positive_or_not(s, "Action", |a| {
+        strings(a).iter().any(|a| glob(a, req.action, true))
+    });
+    let resource = positive_or_not(s, "Resource", |r| {
+        strings(r)
+            .iter()
+            .any(|r| resources.iter().any(|arn| arn_like(r, arn)))
+    });
+    if !(principal && action && resource) {
+        return Verdict::NotApplicable;
+    }
+    match (conditions_hold(s.get("Condition"), req), deny) {
+        (Some(true), false) => Verdict::Allow,
+        (Some(true) | None, true) => Verdict::Deny,
+        _ => Verdict::NotApplicable,
+    }
+}
+
+/// The ARNs a request on `qualifier` is for: the unqualified function ARN (and its `:$LATEST`
+/// form, which Lambda treats as the same resource) for `$LATEST`, the qualified ARN otherwise.
+fn requested_resources(function_arn: &str, qualifier: Option<&str>) -> Vec<String> {
+    match qualifier {
+        None | Some(LATEST) => vec![function_arn.to_string(), format!("{function_arn}:{LATEST}")],
+        Some(q) => vec![format!("{function_arn}:{q}")],
+    }
+}
+
+impl Policy {
+    /// Whether this policy, attached to `qualifier` (`None` or `$LATEST` for the unqualified
+    /// function), allows the service request: no matching Deny and at least one matching Allow.
+    pub fn allows_service(&self, qualifier: Option<&str>, req: &ServiceRequest<'_>) -> bool {
+        let resources = requested_resources(req.function_arn, qualifier);
+        let mut allowed = false;
+        for statement in self.statements() {
+            let Ok(value) = serde_json::from_str::<Value>(statement) else {
+                continue;
+            };
+            match statement_verdict(&value, req, &resources) {
+                Verdict::Deny => return false,
+                Verdict::Allow => allowed = true,
+                Verdict::NotApplicable => {}
+            }
+        }
+        allowed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const F: &str = "arn:aws:lambda:us-east-1:123456789012:function:f";
+
+    fn req<'a>(arn: Option<&'a str>, account: Option<&'a str>) -> ServiceRequest<'a> {
+        ServiceRequest {
+            principal: "s3.amazonaws.com",
+            action: "lambda:InvokeFunction",
+            function_arn: F,
+            source_arn: arn,
+            source_account: account,
+        }
+    }
+
+    fn policy(statements: &[&str]) -> Policy {
+        let mut p = Policy::default();
+        for s in statements {
+            p.push(s).unwrap();
+        }
+        p
+    }
+
+    /// The statement `aws lambda add-permission --principal s3.amazonaws.com --source-arn
+    /// arn:aws:s3:::b --source-account 123456789012` writes.
+    const ADD_PERMISSION: &str = r#"{"Sid":"s3","Effect":"Allow","Principal":{"Service":"s3.amazonaws.com"},"Action":"lambda:InvokeFunction","Resource":"arn:aws:lambda:us-east-1:123456789012:function:f","Condition":{"StringEquals":{"AWS:SourceAccount":"123456789012"},"ArnLike":{"AWS:SourceArn":"arn:aws:s3:::b"}}}"#;
+
+    #[test]
+    fn globs_and_arns() {
+        assert!(glob("a*c", "abbbc", false));
+        assert!(glob("a?c", "abc", false));
+        assert!(!glob("a?c", "abbc", false));
+        assert!(glob("*", "", false));
+        assert!(glob("lambda:*", "lambda:InvokeFunction", true));
+        assert!(glob("LAMBDA:invoke*", "lambda:InvokeFunction", true));
+        assert!(!glob("Lambda:x", "lambda:x", false));
+        assert!(arn_like("arn:aws:s3:::b*", "arn:aws:s3:::bucket"));
+        assert!(arn_like("arn:aws:s3:::*", "arn:aws:s3:::bucket"));
+        assert!(!arn_like("arn:aws:s3:::bucket", "arn:aws:s3:::bucket2"));
+        // The wildcard does not cross into another part of the ARN.
+        assert!(!arn_like("arn:aws:s3*", "arn:aws:s3:::b"));
+        assert!(arn_like("*", "arn:aws:s3:::b"));
+        assert!(arn_like(&format!("{F}*"), &format!("{F}:1")));
+    }
+
+    #[test]
+    fn the_statement_add_permission_writes_is_enforced() {
+        let p = policy(&[ADD_PERMISSION]);
+        assert!(p.allows_service(None, &req(Some("arn:aws:s3:::b"), Some("123456789012"))));
+        assert!(p.allows_service(
+            Some("$LATEST"),
+            &req(Some("arn:aws:s3:::b"), Some("123456789012"))
+        ));
+        assert!(!p.allows_service(None, &req(Some("arn:aws:s3:::c"), Some("123456789012"))));
+        assert!(!p.allows_service(None, &req(Some("arn:aws:s3:::b"), Some("210987654321"))));
+        // A condition on a key the request lacks does not hold.
+        assert!(!p.allows_service(None, &req(Some("arn:aws:s3:::b"), None)));
+        assert!(!p.allows_service(None, &req(None, Some("123456789012"))));
+        // Another service, another action.
+        let mut other = req(Some("arn:aws:s3:::b"), Some("123456789012"));
+        other.principal = "sns.amazonaws.com";
+        assert!(!p.allows_service(None, &other));
+        let mut other = req(Some("arn:aws:s3:::b"), Some("123456789012"));
+        other.action = "lambda:GetFunction";
+        assert!(!p.allows_service(None, &other));
+        assert!(!Policy::default().allows_service(None, &req(None, None)));
+    }
+
+    #[test]
+    fn resource_is_the_qualifier_the_policy_is_attached_to() {
+        let unqualified = policy(&[
+            r#"{"Sid":"a","Effect":"Allow","Principal":{"Service":"s3.amazonaws.com"},"Action":"lambda:InvokeFunction","Resource":"arn:aws:lambda:us-east-1:123456789012:function:f"}"#,
+        ]);
+        assert!(unqualified.allows_service(None, &req(None, None)));
+        assert!(!unqualified.allows_service(Some("1"), &req(None, None)));
+        let alias = policy(&[
+            r#"{"Sid":"a","Effect":"Allow","Principal":{"Service":"s3.amazonaws.com"},"Action":"lambda:InvokeFunction","Resource":"arn:aws:lambda:us-east-1:123456789012:function:f:live"}"#,
+        ]);
+        assert!(alias.allows_service(Some("live"), &req(None, None)));
+        assert!(!alias.allows_service(Some("dev"), &req(None, None)));
+        assert!(!alias.allows_service(None, &req(None, None)));
+        let wild = policy(&[
+            r#"{"Sid":"a","Effect":"Allow","Principal":"*","Action":"*","Resource":"arn:aws:lambda:*:123456789012:function:f*"}"#,
+        ]);
+        assert!(wild.allows_service(Some("7"), &req(None, None)));
+        assert!(wild.allows_service(None, &req(None, None)));
+        let elsewhere = policy(&[
+            r#"{"Sid":"a","Effect":"Allow","Principal":"*","Action":"*","Resource":"arn:aws:lambda:us-east-1:123456789012:function:g"}"#,
+        ]);
+        assert!(!elsewhere.allows_service(None, &req(None, None)));
+        let none = policy(&[r#"{"Sid":"a","Effect":"Allow","Principal":"*","Action":"*"}"#]);
+        assert!(!none.allows_service(None, &req(None, None)));
+    }
+
+    #[test]
+    fn principals_and_actions() {
+        let s = |principal: &str, action: &str| {
+            format!(
+                r#"{{"Sid":"a","Effect":"Allow","Principal":{principal},"Action":{action},"Resource":"{F}"}}"#
+            )
+        };
+        let allows = |st: &str| policy(&[st]).allows_service(None, &req(None, None));
+        assert!(allows(&s(r#""*""#, r#""lambda:InvokeFunction""#)));
+        assert!(allows(&s(r#"{"AWS":"*"}"#, r#""lambda:*""#)));
+        assert!(allows(&s(
+            r#"{"Service":["sns.amazonaws.com","s3.amazonaws.com"]}"#,
+            r#"["lambda:GetFunction","lambda:Invoke*"]"#
+        )));
+        assert!(allows(&s(r#"{"Service":"s3.amazonaws.com"}"#, r#""*""#)));
+        assert!(!allows(&s(r#"{"Service":"sns.amazonaws.com"}"#, r#""*""#)));
+        assert!(!allows(&s(
+            r#"{"AWS":"arn:aws:iam::123456789012:root"}"#,
+            r#""*""#
+        )));
+        assert!(!allows(&s(r#""*""#, r#""lambda:InvokeFunctionUrl""#)));
+        assert!(!allows(&s(r#""*""#, r#""lambda:Get*""#)));
+        assert!(allows(&format!(
+            r#"{{"Sid":"a","Effect":"Allow","Principal":"*","NotAction":"lambda:Get*","Resource":"{F}"}}"#
+        )));
+        assert!(!allows(&format!(
+            r#"{{"Sid":"a","Effect":"Allow","NotPrincipal":{{"Service":"s3.amazonaws.com"}},"Action":"*","Resource":"{F}"}}"#
+        )));
+        assert!(!allows(&format!(
+            r#"{{"Sid":"a","Effect":"Allow","Action":"*","Resource":"{F}"}}"#
+        )));
+    }
+
+    #[test]
+    fn a_matching_deny_wins() {
+        let allow = format!(
+            r#"{{"Sid":"a","Effect":"Allow","Principal":"*","Action":"*","Resource":"{F}"}}"#
+        );
+        let deny = format!(
+            r#"{{"Sid":"d","Effect":"Deny","Principal":{{"Service":"s3.amazonaws.com"}},"Action":"lambda:InvokeFunction","Resource":"{F}","Condition":{{"ArnLike":{{"aws:sourcearn":"arn:aws:s3:::secret*"}}}}}}"#
+        );
+        let p = policy(&[&allow, &deny]);
+        assert!(p.allows_service(None, &req(Some("arn:aws:s3:::public"), None)));
+        assert!(!p.allows_service(None, &req(Some("arn:aws:s3:::secret-1"), None)));
+        let p = policy(&[&deny, &allow]);
+        assert!(!p.allows_service(None, &req(Some("arn:aws:s3:::secret-1"), None)));
+        // A deny with a condition Ignis cannot evaluate still denies; such an allow never allows.
+        let odd = format!(
+            r#"{{"Sid":"d","Effect":"Deny","Principal":"*","Action":"*","Resource":"{F}","Condition":{{"DateGreaterThan":{{"aws:CurrentTime":"2020-01-01T00:00:00Z"}}}}}}"#
+        );
+        assert!(!policy(&[&allow, &odd]).allows_service(None, &req(None, None)));
+        let odd_allow = odd.replace("Deny", "Allow");
+        assert!(!policy(&[&odd_allow]).allows_service(None, &req(None, None)));
+    }
+
+    #[test]
+    fn condition_operators() {
+        let with = |cond: &str| {
+            policy(&[&format!(
+                r#"{{"Sid":"a","Effect":"Allow","Principal":"*","Action":"*","Resource":"{F}","Condition":{cond}}}"#
+            )])
+        };
+        let r = req(Some("arn:aws:s3:::Bucket"), Some("123456789012"));
+        let cases: &[(&str, bool)] = &[
+            (
+                r#"{"ArnEquals":{"AWS:SourceArn":"arn:aws:s3:::Bucket"}}"#,
+                true,
+            ),
+            (
+                r#"{"ArnEquals":{"AWS:SourceArn":"arn:aws:s3:::bucket"}}"#,
+                false,
+            ),
+            (
+                r#"{"ArnLike":{"aws:SOURCEARN":["arn:aws:s3:::x","arn:aws:s3:::B*"]}}"#,
+                true,
+            ),
+            (
+                r#"{"ArnNotLike":{"aws:SourceArn":"arn:aws:s3:::B*"}}"#,
+                false,
+            ),
+            (
+                r#"{"ArnNotEquals":{"aws:SourceArn":"arn:aws:s3:::other"}}"#,
+                true,
+            ),
+            (
+                r#"{"StringEquals":{"aws:SourceAccount":"123456789012"}}"#,
+                true,
+            ),
+            (
+                r#"{"StringEquals":{"aws:SourceAccount":["1","123456789012"]}}"#,
+                true,
+            ),
+            (
+                r#"{"StringNotEquals":{"aws:SourceAccount":"123456789012"}}"#,
+                false,
+            ),
+            (r#"{"StringLike":{"aws:SourceAccount":"1234*"}}"#, true),
+            (
+                r#"{"StringLike":{"aws:SourceArn":"arn:aws:s3:::b*"}}"#,
+                false,
+            ),
+            (r#"{"StringNotLike":{"aws:SourceArn":"*secret*"}}"#, true),
+            (
+                r#"{"StringEqualsIgnoreCase":{"aws:SourceArn":"ARN:AWS:S3:::BUCKET"}}"#,
+                true,
+            ),
+            (
+                r#"{"StringNotEqualsIgnoreCase":{"aws:SourceArn":"ARN:AWS:S3:::BUCKET"}}"#,
+                false,
+            ),
+            // Every operator and every key must hold.
+            (
+                r#"{"StringEquals":{"aws:SourceAccount":"123456789012"},"ArnLike":{"aws:SourceArn":"arn:aws:s3:::nope"}}"#,
+                false,
+            ),
+            (
+                r#"{"StringEquals":{"aws:SourceAccount":"123456789012","lambda:FunctionUrlAuthType":"NONE"}}"#,
+                false,
+            ),
+            // A key the request lacks: IfExists and negated operators hold.
+            (
+                r#"{"StringEqualsIfExists":{"aws:PrincipalOrgID":"o-1234567890"}}"#,
+                true,
+            ),
+            (
+                r#"{"StringNotEquals":{"aws:PrincipalOrgID":"o-1234567890"}}"#,
+                true,
+            ),
+            (
+                r#"{"ArnLikeIfExists":{"aws:SourceArn":"arn:aws:s3:::B*"}}"#,
+                true,
+            ),
+            (
+                r#"{"ArnLikeIfExists":{"aws:SourceArn":"arn:aws:s3:::x"}}"#,
+                false,
+            ),
+        ];
+        for (cond, expected) in cases {
+            assert_eq!(with(cond).allows_service(None, &r), *expected, "{cond}");
+        }
+    }
+}
