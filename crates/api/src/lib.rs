@@ -81,6 +81,25 @@ pub fn spawn_code_sweeper(
     })
 }
 
+/// The path prefixes of the Lambda API (its API versions, and code downloads).
+const PATHS: [&str; 8] = [
+    "/2015-03-31/",
+    "/2014-11-13/",
+    "/2017-03-31/",
+    "/2017-10-31/",
+    "/2019-09-30/",
+    "/2018-10-31/",
+    "/2016-08-19/",
+    code_url::PREFIX,
+];
+
+/// Whether an unsigned request is the Lambda API's to refuse (or, for a code download, to
+/// serve): its path is one of the Lambda API's.
+pub fn claims_unsigned(parts: &http::request::Parts) -> bool {
+    let path = parts.uri.path();
+    PATHS.iter().any(|p| path.starts_with(p))
+}
+
 /// The Lambda API as an axum router, with authentication and error mapping in front.
 pub fn router(state: ApiState) -> Router {
     let api = Router::new()

@@ -256,40 +256,51 @@ impl Engine {
     /// asynchronous invokes: 429 `TooManyRequestsException`; what is queued stays queued.
     async fn enqueue(&self, target: &Target, request: &Request) -> Result<(), LambdaApiError> {
         let now = time::now_ms();
-        let config = target.config();
-        let event = AsyncEvent {
-            request_id: request.request_id.clone(),
-            function_name: config.name.clone(),
-            qualifier: target.qualifier.clone(),
-            invoked_arn: target.invoked_arn.clone(),
-            payload: request.payload.to_vec(),
-            enqueued_ms: now,
-            attempts: 0,
-        };
+        let event = self.async_event(
+            target,
+            request.request_id.clone(),
+            request.payload.to_vec(),
+            now,
+        );
         let queued = self
             .inner
             .store
             .enqueue(&event, now, &self.inner.async_queue)
             .await;
-        match queued {
-            Ok(()) => {}
-            Err(e @ (EnqueueError::FunctionFull(_) | EnqueueError::NodeFull)) => {
-                tracing::debug!(error = %e, "asynchronous invoke throttled");
-                return Err(LambdaApiError::TooManyRequests {
-                    message: "Rate Exceeded.".into(),
-                    reason: ASYNC_QUEUE_FULL,
-                    retry_after_seconds: 1,
-                });
-            }
-            Err(EnqueueError::Store(e)) => {
-                tracing::error!(error = ?e, "cannot queue an asynchronous invocation");
-                return Err(LambdaApiError::Service(
-                    "An internal error occurred.".into(),
-                ));
-            }
-        }
-        self.inner.async_wake.notify_one();
+        queued.map_err(enqueue_error)?;
+        self.queued();
         Ok(())
+    }
+
+    /// An asynchronous invocation of `target`, for a producer that commits it itself together
+    /// with what caused it (an object notification commits its events with the object), within
+    /// [`Engine::async_bounds`], and then calls [`Engine::queued`].
+    pub fn async_event(
+        &self,
+        target: &Target,
+        request_id: String,
+        payload: Vec<u8>,
+        now_ms: i64,
+    ) -> AsyncEvent {
+        AsyncEvent {
+            request_id,
+            function_name: target.config().name.clone(),
+            qualifier: target.qualifier.clone(),
+            invoked_arn: target.invoked_arn.clone(),
+            payload,
+            enqueued_ms: now_ms,
+            attempts: 0,
+        }
+    }
+
+    /// The byte bounds of the asynchronous queue.
+    pub fn async_bounds(&self) -> &QueueBounds {
+        &self.inner.async_queue
+    }
+
+    /// Events were committed to the queue: the dispatcher looks for them now.
+    pub fn queued(&self) {
+        self.inner.async_wake.notify_one();
     }
 
     /// A function is gone: its environments stop, its reservation and cached versions go.
@@ -323,6 +334,25 @@ fn invoke_error(e: InvokeError) -> LambdaApiError {
         other => {
             tracing::error!(error = ?other, "invocation could not run");
             LambdaApiError::Service("The function could not be run: internal failure.".into())
+        }
+    }
+}
+
+/// How a refused or failed enqueue is answered: past a queue bound, as Lambda throttles an
+/// asynchronous invoke (429, `Reason: FunctionInvocationRateLimitExceeded`).
+pub fn enqueue_error(e: EnqueueError) -> LambdaApiError {
+    match e {
+        EnqueueError::FunctionFull(_) | EnqueueError::NodeFull => {
+            tracing::debug!(error = %e, "asynchronous invoke throttled");
+            LambdaApiError::TooManyRequests {
+                message: "Rate Exceeded.".into(),
+                reason: ASYNC_QUEUE_FULL,
+                retry_after_seconds: 1,
+            }
+        }
+        EnqueueError::Store(e) => {
+            tracing::error!(error = ?e, "cannot queue an asynchronous invocation");
+            LambdaApiError::Service("An internal error occurred.".into())
         }
     }
 }

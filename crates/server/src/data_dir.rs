@@ -72,6 +72,11 @@ impl DataDir {
         self.path.join("code")
     }
 
+    /// Object content: `blobs/` and `staging/`.
+    pub fn objects_dir(&self) -> PathBuf {
+        self.path.join("objects")
+    }
+
     pub fn logs_dir(&self) -> PathBuf {
         logs_dir(&self.path)
     }

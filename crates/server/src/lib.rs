@@ -202,6 +202,18 @@ pub async fn up(config: NodeConfig) -> Result<(), ServerError> {
         async_queue: ceilings.queue,
     })
     .await?;
+    // Object content a crash left unnamed is removed before anything writes.
+    let objects = ignis_s3::Objects::open(
+        &data.objects_dir(),
+        account.clone(),
+        store.clone(),
+        engine.clone(),
+    )
+    .await
+    .map_err(|source| ServerError::DataDir {
+        path: data.objects_dir(),
+        source,
+    })?;
     let state = Arc::new(Api {
         account,
         store: store.clone(),
@@ -238,7 +250,20 @@ pub async fn up(config: NodeConfig) -> Result<(), ServerError> {
         },
         dispatch_stopped,
     );
-    let front = Front::new(front_config(&config), ignis_api::router(state));
+    let s3_credentials = {
+        let (key, secret) = (
+            credentials.access_key_id.clone(),
+            credentials.secret_access_key.clone(),
+        );
+        ignis_s3::Credentials(Arc::new(move |k: &str| (k == key).then(|| secret.clone())))
+    };
+    let services = ignis_gateway::Gateway::new(
+        "lambda",
+        ignis_api::router(state),
+        ignis_api::claims_unsigned,
+    )
+    .service("s3", objects.router(s3_credentials), |_| true);
+    let front = Front::new(front_config(&config), services.into_router());
     let _ = front_slot.set(front.clone());
     // Signal handlers are installed before the node announces itself, so a signal sent the
     // moment it is up still shuts it down cleanly.
@@ -331,10 +356,12 @@ fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
     })
 }
 
-/// `export` lines that point the AWS CLI and SDKs at a node.
+/// `export` lines that point the AWS CLI and SDKs at a node: every service (Lambda, S3) on its
+/// one port. S3 clients address buckets path-style on an IP endpoint (`http://127.0.0.1:9070/bucket/key`);
+/// `bucket.s3.localhost:9070` works too where `*.localhost` resolves.
 pub fn env_lines(listen: SocketAddr, region: &str, creds: &Credentials) -> String {
     format!(
-        "export AWS_ENDPOINT_URL=http://{listen}\nexport AWS_ACCESS_KEY_ID={}\nexport AWS_SECRET_ACCESS_KEY={}\nexport AWS_REGION={region}\nexport AWS_DEFAULT_REGION={region}\n",
+        "export AWS_ENDPOINT_URL=http://{listen}\nexport AWS_ENDPOINT_URL_S3=http://{listen}\nexport AWS_ACCESS_KEY_ID={}\nexport AWS_SECRET_ACCESS_KEY={}\nexport AWS_REGION={region}\nexport AWS_DEFAULT_REGION={region}\n",
         creds.access_key_id, creds.secret_access_key
     )
 }
