@@ -47,6 +47,8 @@ async fn page(
     max: usize,
 ) -> S3Result<Page> {
     let mut entries = Vec::new();
+    // A common prefix at or before where the listing resumes was listed already.
+    let floor = after.clone();
     let mut cursor = after;
     let mut last_prefix: Option<String> = None;
     loop {
@@ -65,6 +67,10 @@ async fn page(
             });
             let entry = match grouped {
                 Some(p) if last_prefix.as_deref() == Some(&p) => continue,
+                Some(p) if floor.as_deref().is_some_and(|f| p.as_str() <= f) => {
+                    last_prefix = Some(p);
+                    continue;
+                }
                 Some(p) => {
                     last_prefix = Some(p.clone());
                     Entry::Prefix(p)
