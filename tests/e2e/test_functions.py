@@ -235,7 +235,6 @@ def test_missing_runtime_or_handler(loose, fname, hello_zip):
 
 @pytest.mark.parametrize("extra", [
     {"VpcConfig": {"SubnetIds": ["subnet-1"], "SecurityGroupIds": ["sg-1"]}},
-    {"Code": {"S3Bucket": "bucket", "S3Key": "k"}},
     {"Code": {"ImageUri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/x:latest"}, "PackageType": "Image"},
     {"FileSystemConfigs": [{"Arn": "arn:aws:elasticfilesystem:us-east-1:000000000000:access-point/fsap-1", "LocalMountPath": "/mnt/x"}]},
 ])

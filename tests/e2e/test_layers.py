@@ -182,9 +182,9 @@ def test_layer_errors(lam, loose, fname):
     check(lambda: loose.get_layer_version(LayerName="bad name", VersionNumber=1),
           "ValidationException", 400)
     zip_bytes = make_zip({"a": "b"})
-    check(lambda: lam.publish_layer_version(LayerName=fname, Content={"S3Bucket": "bkt", "S3Key": "k"}),
+    check(lambda: lam.publish_layer_version(LayerName=fname, Content={"S3Bucket": "no-such-bucket", "S3Key": "k"}),
           "InvalidParameterValueException", 400,
-          "Layer content from S3 (S3Bucket, S3Key, S3ObjectVersion) is not supported by Ignis yet.")
+          "Error occurred while GetObject. S3 Error Code: NoSuchBucket. S3 Error Message: The specified bucket does not exist")
     check(lambda: lam.publish_layer_version(LayerName=fname, Content={"ZipFile": b"not a zip"}),
           "InvalidParameterValueException", 400)
     check(lambda: lam.publish_layer_version(LayerName=fname, Content={"ZipFile": zip_bytes},

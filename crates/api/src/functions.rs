@@ -8,7 +8,6 @@ use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use base64::Engine;
 use ignis_model::function::{
     Architecture, CodeRef, FunctionConfig, LogFormat, LoggingConfig, TracingMode,
 };
@@ -84,36 +83,37 @@ fn refuse_unsupported(options: &UnsupportedOptions) -> Result<(), LambdaApiError
     }
 }
 
-/// Decodes `Code.ZipFile`; the other code sources are refused until Ignis has them.
-fn zip_bytes(code: &CodeSpec) -> Result<Vec<u8>, LambdaApiError> {
-    if code.s3_bucket.is_some() || code.s3_key.is_some() || code.s3_object_version.is_some() {
-        return Err(not_built("Code from S3 (S3Bucket, S3Key, S3ObjectVersion)"));
-    }
+/// The package `Code` names (container images are refused: Ignis has none yet).
+async fn zip_bytes(state: &ApiState, code: &CodeSpec) -> Result<(Vec<u8>, Limits), LambdaApiError> {
     if code.image_uri.is_some() {
         return Err(not_built("Code.ImageUri (container images)"));
     }
-    let b64 = code.zip_file.as_deref().ok_or_else(|| {
-        LambdaApiError::InvalidParameterValue("Please provide a source for function code.".into())
-    })?;
-    base64::engine::general_purpose::STANDARD
-        .decode(b64)
-        .map_err(|_| {
-            LambdaApiError::InvalidRequestContent(
-                "Could not parse request body into json: ZipFile is not valid base64".into(),
-            )
-        })
+    crate::code_source::package(
+        state,
+        crate::code_source::Source {
+            zip_file: code.zip_file.as_deref(),
+            s3_bucket: code.s3_bucket.as_deref(),
+            s3_key: code.s3_key.as_deref(),
+            s3_object_version: code.s3_object_version.as_deref(),
+            what: "function code",
+        },
+    )
+    .await
 }
 
 /// Stores the package once (blocking work off the reactor) and returns its reference.
-pub(crate) async fn store_code(state: &ApiState, zip: Vec<u8>) -> Result<CodeRef, LambdaApiError> {
+pub(crate) async fn store_code(
+    state: &ApiState,
+    zip: Vec<u8>,
+    limits: Limits,
+) -> Result<CodeRef, LambdaApiError> {
     let code = state.code.clone();
-    let stored: StoredPackage =
-        tokio::task::spawn_blocking(move || code.put(&zip, &Limits::LAMBDA))
-            .await
-            .map_err(|_| {
-                LambdaApiError::Service("An internal error occurred while storing the code.".into())
-            })?
-            .map_err(package_error)?;
+    let stored: StoredPackage = tokio::task::spawn_blocking(move || code.put(&zip, &limits))
+        .await
+        .map_err(|_| {
+            LambdaApiError::Service("An internal error occurred while storing the code.".into())
+        })?
+        .map_err(package_error)?;
     Ok(CodeRef {
         sha256_hex: stored.digest.hex(),
         sha256_base64: stored.digest.base64(),
@@ -351,7 +351,7 @@ pub async fn create(
     }
     let tags = req.tags.clone().unwrap_or_default();
     validate_tags(&tags)?;
-    let zip = zip_bytes(&req.code)?;
+    let (zip, limits) = zip_bytes(&state, &req.code).await?;
     check_runtime_available(&state, &config)?;
     if state
         .store
@@ -369,7 +369,7 @@ pub async fn create(
             &config,
         ))
         .await;
-    config.code = store_code(&state, zip).await?;
+    config.code = store_code(&state, zip, limits).await?;
     // With its layers, the function must fit in 250 MB unzipped; its /opt is built up front.
     let prepared = match crate::layers::check_combined_size(&config) {
         Ok(()) => crate::layers::prepare_opt(&state, &config.layers).await,
@@ -561,7 +561,7 @@ pub async fn update_code(
 ) -> Result<Json<FunctionConfiguration>, LambdaApiError> {
     let r = request::function_ref(&state, &name, query.as_deref())?;
     let req: UpdateFunctionCodeRequest = request::json(&body)?;
-    let zip = zip_bytes(&req.code)?;
+    let (zip, limits) = zip_bytes(&state, &req.code).await?;
     let _function = state.code_locks.function(&r.name).await;
     let current = latest_of(&state, &r)?;
     check_revision(req.revision_id.as_deref(), &current)?;
@@ -584,14 +584,14 @@ pub async fn update_code(
         // Validate the package without keeping it.
         let digest = ignis_package::Digest::of(&zip);
         let existed = state.code.contains(&digest);
-        let code = store_code(&state, zip).await?;
+        let code = store_code(&state, zip, limits).await?;
         drop(referenced);
         if !existed {
             collect_garbage(&state, vec![code.sha256_hex]).await;
         }
         return Ok(Json(configuration(&state, &current)));
     }
-    next.code = store_code(&state, zip).await?;
+    next.code = store_code(&state, zip, limits).await?;
     if let Err(e) = crate::layers::check_combined_size(&next) {
         drop(referenced);
         collect_garbage(&state, vec![next.code.sha256_hex.clone()]).await;

@@ -6,14 +6,13 @@
 //! combined size limit, and the merged `/opt` directory of a function version.
 
 use crate::ApiState;
-use crate::functions::{collect_garbage, not_built, store_code, store_error};
+use crate::functions::{collect_garbage, store_code, store_error};
 use crate::request;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use base64::Engine;
 use ignis_model::function::{CodeRef, FunctionConfig, LayerRef};
 use ignis_model::layer::{
     LAYER_VERSION_ARN_PATTERN, LayerFilter, LayerName, LayerVersion, LayerVersionArn, layer_arn,
@@ -82,31 +81,27 @@ fn response(state: &ApiState, headers: &HeaderMap, v: &LayerVersion) -> LayerVer
     )
 }
 
-/// Decodes `Content.ZipFile`; content from S3 is refused until Ignis has it.
-fn content_zip(req: &PublishLayerVersionRequest) -> Result<Vec<u8>, LambdaApiError> {
+/// The package `Content` names: `ZipFile`, or an object in the node's S3.
+async fn content_zip(
+    state: &ApiState,
+    req: &PublishLayerVersionRequest,
+) -> Result<(Vec<u8>, ignis_package::Limits), LambdaApiError> {
     let content = req.content.as_ref().ok_or_else(|| {
         LambdaApiError::Validation(
             "1 validation error detected: Value null at 'content' failed to satisfy constraint: Member must not be null".into(),
         )
     })?;
-    if content.s3_bucket.is_some()
-        || content.s3_key.is_some()
-        || content.s3_object_version.is_some()
-    {
-        return Err(not_built(
-            "Layer content from S3 (S3Bucket, S3Key, S3ObjectVersion)",
-        ));
-    }
-    let b64 = content.zip_file.as_deref().ok_or_else(|| {
-        LambdaApiError::InvalidParameterValue("Please provide a source for layer content.".into())
-    })?;
-    base64::engine::general_purpose::STANDARD
-        .decode(b64)
-        .map_err(|_| {
-            LambdaApiError::InvalidRequestContent(
-                "Could not parse request body into json: ZipFile is not valid base64".into(),
-            )
-        })
+    crate::code_source::package(
+        state,
+        crate::code_source::Source {
+            zip_file: content.zip_file.as_deref(),
+            s3_bucket: content.s3_bucket.as_deref(),
+            s3_key: content.s3_key.as_deref(),
+            s3_object_version: content.s3_object_version.as_deref(),
+            what: "layer content",
+        },
+    )
+    .await
 }
 
 fn filter(query: Option<&str>) -> Result<LayerFilter, LambdaApiError> {
@@ -130,7 +125,7 @@ pub async fn publish(
         )));
     }
     let req: PublishLayerVersionRequest = request::json(&body)?;
-    let zip = content_zip(&req)?;
+    let (zip, limits) = content_zip(&state, &req).await?;
     let mut draft = LayerVersion {
         name: parsed.name,
         version: 0,
@@ -152,7 +147,7 @@ pub async fn publish(
         .code_locks
         .packages([ignis_package::Digest::of(&zip).hex()])
         .await;
-    draft.code = store_code(&state, zip).await?;
+    draft.code = store_code(&state, zip, limits).await?;
     let published = state.store.publish_layer_version(&draft).await;
     drop(held);
     let published = match published {

@@ -9,6 +9,7 @@
 mod account;
 mod aliases;
 mod code_locks;
+mod code_source;
 mod code_url;
 mod concurrency;
 mod front;
@@ -30,6 +31,7 @@ use ignis_store::Store;
 use std::sync::Arc;
 
 pub use code_locks::CodeLocks;
+pub use code_source::{CodeObjectError, CodeObjects};
 pub use code_url::CodeUrlSigner;
 pub use front::RequestId;
 
@@ -54,6 +56,8 @@ pub struct Api {
     pub engine: Engine,
     /// Runtime identifiers this node can run; CreateFunction refuses others.
     pub runtimes: Arc<Vec<String>>,
+    /// Where `S3Bucket`/`S3Key` code is read from (`None`: code from S3 is refused).
+    pub code_objects: Option<Arc<dyn CodeObjects>>,
     /// Bytes of request bodies read before their signatures could be checked, node-wide.
     pub unproven_bodies: ignis_front::BodyBudget,
 }

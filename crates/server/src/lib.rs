@@ -215,6 +215,7 @@ pub async fn up(config: NodeConfig) -> Result<(), ServerError> {
         source,
     })?;
     let state = Arc::new(Api {
+        code_objects: Some(Arc::new(ObjectCode(objects.clone()))),
         account,
         store: store.clone(),
         code,
@@ -406,5 +407,34 @@ pub async fn print_logs(
             },
             _ = tokio::signal::ctrl_c() => return Ok(()),
         }
+    }
+}
+
+/// Code packages from the node's own S3.
+struct ObjectCode(Arc<ignis_s3::Objects>);
+
+#[async_trait::async_trait]
+impl ignis_api::CodeObjects for ObjectCode {
+    async fn fetch(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+        max_bytes: u64,
+    ) -> Result<Vec<u8>, ignis_api::CodeObjectError> {
+        if version.is_some_and(|v| v != "null") {
+            // Ignis's buckets are not versioned: an object has only the version `null`.
+            return Err(ignis_api::CodeObjectError {
+                code: "NoSuchVersion".into(),
+                message: "The specified version does not exist.".into(),
+            });
+        }
+        self.0
+            .read_whole(bucket, key, max_bytes)
+            .await
+            .map_err(|e| ignis_api::CodeObjectError {
+                code: e.code,
+                message: e.message,
+            })
     }
 }

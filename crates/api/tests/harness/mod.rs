@@ -75,6 +75,7 @@ impl Harness {
         .await
         .unwrap();
         let api = Arc::new(Api {
+            code_objects: None,
             account,
             store,
             code,

@@ -15,7 +15,7 @@ fn rule(name: &str, value: &str) -> FilterRule {
 fn lambda(arn: &str, events: &[&str], rules: Vec<FilterRule>) -> LambdaFunctionConfiguration {
     LambdaFunctionConfiguration {
         events: events.iter().map(|e| e.to_string().into()).collect(),
-        filter: (!rules.is_empty()).then(|| NotificationConfigurationFilter {
+        filter: (!rules.is_empty()).then_some(NotificationConfigurationFilter {
             key: Some(S3KeyFilter {
                 filter_rules: Some(rules),
             }),
