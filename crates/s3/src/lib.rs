@@ -16,6 +16,7 @@
 mod auth;
 pub mod blobs;
 mod buckets;
+mod error_doc;
 mod errors;
 mod events;
 mod listing;

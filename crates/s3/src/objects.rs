@@ -423,10 +423,13 @@ fn selected(
     }
     match range {
         None => Ok(None),
-        Some(r) => r
-            .check(object.size)
-            .map(Some)
-            .map_err(|_| s3(S3ErrorCode::InvalidRange)),
+        Some(r) => r.check(object.size).map(Some).map_err(|_| {
+            crate::error_doc::with_detail(
+                s3(S3ErrorCode::InvalidRange),
+                "ActualObjectSize",
+                &object.size.to_string(),
+            )
+        }),
     }
 }
 

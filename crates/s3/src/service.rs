@@ -4,7 +4,7 @@
 
 use crate::auth::{Credentials, Hosts};
 use crate::events::RequestFacts;
-use crate::{MAX_XML_BYTES, Objects, buckets, listing, multipart, objects};
+use crate::{MAX_XML_BYTES, Objects, buckets, error_doc, listing, multipart, objects};
 use axum::Router;
 use axum::body::Body;
 use base64::Engine as _;
@@ -86,6 +86,7 @@ pub fn router(objects: Arc<Objects>, credentials: Credentials) -> Router {
     Router::new().fallback_service(tower::service_fn(move |mut req: Request<Body>| {
         let s3 = s3.clone();
         let facts = request_facts(&req, &account);
+        let asked = error_doc::Asked::of(&req);
         async move {
             req.extensions_mut().insert(facts.clone());
             let response = match s3.call(req.map(s3s::Body::http_body_unsync)).await {
@@ -97,6 +98,7 @@ pub fn router(objects: Arc<Objects>, credentials: Credentials) -> Router {
                     r
                 }
             };
+            let response = error_doc::complete(response, &asked, &facts).await;
             Ok::<_, Infallible>(with_ids(response, &facts))
         }
     }))

@@ -322,6 +322,45 @@ pub fn verify_head_with_cache(
     Ok(Verification { identity, pending })
 }
 
+/// A signed request as the server reads it: what S3 shows a caller whose signature did not match
+/// (`SignatureDoesNotMatch` carries the string to sign and canonical request it computed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Described {
+    pub access_key_id: String,
+    /// The hex signature the request carried.
+    pub signature_provided: String,
+    pub canonical_request: String,
+    pub string_to_sign: String,
+}
+
+/// The canonical request and string to sign the server computes for a signed request whose
+/// payload hash it declares (`x-amz-content-sha256`, or a presigned URL's `UNSIGNED-PAYLOAD`);
+/// `None` when the request carries no readable signature.
+pub fn describe(head: &RequestHead<'_>) -> Option<Described> {
+    let auth = parse::auth_params(head.headers, head.query).ok()?;
+    let presigned = auth.presigned.is_some();
+    let payload_hash = match head.headers.get("x-amz-content-sha256") {
+        Some(v) => String::from_utf8_lossy(v.as_bytes()).trim().to_owned(),
+        None if presigned => UNSIGNED_PAYLOAD.to_owned(),
+        None => return None,
+    };
+    let creq = canonical_request(
+        head.method,
+        &canonical_uri(head.path, UriMode::for_service(&auth.service)),
+        &canonical_query(head.query.unwrap_or_default(), presigned),
+        &canonical_headers(head.headers, &auth.signed_headers),
+        &auth.signed_headers.join(";"),
+        &payload_hash,
+    );
+    let scope = credential_scope(&auth.scope_date, &auth.region, &auth.service);
+    Some(Described {
+        string_to_sign: string_to_sign(&auth.amz_date, &scope, &creq),
+        canonical_request: String::from_utf8_lossy(&creq).into_owned(),
+        access_key_id: auth.access_key_id,
+        signature_provided: auth.signature,
+    })
+}
+
 /// The head of a request to verify. `path` and `query` are exactly as sent on the wire (still
 /// percent-encoded).
 #[derive(Debug, Clone, Copy)]

@@ -878,3 +878,48 @@ fn a_declared_payload_hash_lets_the_signature_be_checked_first() {
         SigV4Error::InvalidSignature
     );
 }
+
+#[test]
+fn describe_gives_the_string_to_sign_the_signature_was_made_over() {
+    let mut headers = HeaderMap::new();
+    headers.insert("host", HeaderValue::from_static("127.0.0.1:9070"));
+    let at = now();
+    for (name, value) in sign(
+        "GET",
+        "/photos/a%20b.jpg",
+        Some("list-type=2&prefix=q%2F"),
+        &headers,
+        b"",
+        AKID,
+        SECRET,
+        "us-east-1",
+        "s3",
+        at,
+    ) {
+        headers.insert(name, value);
+    }
+    let head = ignis_sigv4::RequestHead {
+        method: "GET",
+        path: "/photos/a%20b.jpg",
+        query: Some("list-type=2&prefix=q%2F"),
+        headers: &headers,
+    };
+    let d = ignis_sigv4::describe(&head).expect("a signed request");
+    assert_eq!(d.access_key_id, AKID);
+    assert!(
+        d.canonical_request
+            .starts_with("GET\n/photos/a%20b.jpg\nlist-type=2&prefix=q%2F\n")
+    );
+    let key = signing_key(SECRET, "20190101", "us-east-1", "s3");
+    assert_eq!(
+        hex::encode(signature(&key, &d.string_to_sign)),
+        d.signature_provided
+    );
+    // No signature, nothing to describe.
+    let bare = HeaderMap::new();
+    let unsigned = ignis_sigv4::RequestHead {
+        headers: &bare,
+        ..head
+    };
+    assert_eq!(ignis_sigv4::describe(&unsigned), None);
+}
