@@ -39,6 +39,17 @@ pub struct Stored {
     pub website_redirect_location: Option<String>,
 }
 
+/// The Content-Encoding S3 keeps: `aws-chunked` says how the body travelled, not what it is.
+fn stored_encoding(encoding: &Option<String>) -> Option<String> {
+    let kept: Vec<&str> = encoding
+        .as_deref()?
+        .split(',')
+        .map(str::trim)
+        .filter(|e| !e.is_empty() && !e.eq_ignore_ascii_case("aws-chunked"))
+        .collect();
+    (!kept.is_empty()).then(|| kept.join(","))
+}
+
 impl Stored {
     pub fn to_pairs(&self) -> Vec<(String, String)> {
         let mut out = Vec::new();
@@ -49,7 +60,7 @@ impl Stored {
         };
         push("cache-control", &self.cache_control);
         push("content-disposition", &self.content_disposition);
-        push("content-encoding", &self.content_encoding);
+        push("content-encoding", &stored_encoding(&self.content_encoding));
         push("content-language", &self.content_language);
         push(
             "x-amz-website-redirect-location",
