@@ -11,9 +11,12 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -r tests/requirements.txt
 export PATH="$PWD/.venv/bin:$PATH"
-# The AWS SDK for JavaScript v3, for the end-to-end suite (once per lock file).
-if command -v npm >/dev/null 2>&1 && [ ! tests/js/node_modules/.package-lock.json -nt tests/js/package-lock.json ]; then
-    (cd tests/js && npm ci --no-audit --no-fund --silent)
+# The AWS SDK for JavaScript the end-to-end suite drives Ignis with (tests/js, pinned by its
+# package-lock.json): `npm ci` only when the lock file differs from the one last installed.
+if command -v npm >/dev/null 2>&1 \
+    && ! cmp -s tests/js/package-lock.json tests/js/node_modules/.installed-lock.json; then
+    (cd tests/js && npm ci --no-audit --no-fund --loglevel=error \
+        && cp package-lock.json node_modules/.installed-lock.json)
 fi
 
 cargo build --workspace --bins
