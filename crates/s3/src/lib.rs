@@ -16,6 +16,7 @@
 mod auth;
 pub mod blobs;
 mod buckets;
+mod change;
 mod error_doc;
 mod errors;
 mod events;

@@ -3,9 +3,10 @@
 
 use crate::Objects;
 use crate::buckets::owner;
+use crate::change::{self, Write};
 use crate::errors::{from_object, internal, s3};
 use crate::objects::{
-    self, DEFAULT_CONTENT_TYPE, Stored, bucket, copy_conditions, copy_source, metadata_pairs,
+    DEFAULT_CONTENT_TYPE, Stored, bucket, copy_conditions, copy_source, metadata_pairs,
     parse_tagging_header, timestamp,
 };
 use crate::receive::{self, Declared, checksum_fields};
@@ -342,38 +343,17 @@ pub async fn complete(
         checksum: None,
         parts: Some(chosen.len() as u32),
     };
-    let now = time::now_ms();
-    let events = crate::events::for_change(
+    change::commit(
         objects,
         &bucket_record,
-        &crate::events::Change {
-            key: &record.key,
-            event: "ObjectCreated:CompleteMultipartUpload",
-            size: Some(record.size),
-            etag: Some(&record.etag),
-            request: &request,
+        Write::Complete {
+            upload_id: &upload.upload_id,
+            record: &record,
         },
-        now,
-    );
-    let bounds = *objects.engine.async_bounds();
-    let completed = objects
-        .store
-        .complete_upload(&upload.upload_id, &record, &events, now, &bounds)
-        .await
-        .map_err(from_object)?;
-    if let Some(previous) = completed.previous {
-        objects
-            .blobs
-            .remove(objects::unshared(&previous, &record))
-            .await;
-    }
-    objects
-        .blobs
-        .remove(completed.unused_parts.into_iter().map(|p| p.blob))
-        .await;
-    if !events.is_empty() {
-        objects.engine.queued();
-    }
+        "ObjectCreated:CompleteMultipartUpload",
+        &request,
+    )
+    .await?;
     Ok(S3Response::new(CompleteMultipartUploadOutput {
         bucket: Some(input.bucket.clone()),
         key: Some(input.key.clone()),

@@ -1,7 +1,8 @@
 //! Objects: PutObject, GetObject, HeadObject, DeleteObject(s), CopyObject and object tagging.
 
+use crate::change::{self, Write};
 use crate::errors::{from_object, internal, s3};
-use crate::events::{Change, RequestFacts};
+use crate::events::RequestFacts;
 use crate::receive::{self, Declared, checksum_fields};
 use crate::{MAX_PUT_BYTES, Objects, ReadError};
 use futures_util::StreamExt;
@@ -182,60 +183,6 @@ async fn existing(objects: &Objects, bucket_name: &str, key: &str) -> S3Result<O
     }
 }
 
-/// Commits `record` with the events its notification configuration asks for, removes the
-/// content of the object it replaces, and wakes the dispatcher.
-pub(crate) async fn commit(
-    objects: &Objects,
-    bucket: &BucketRecord,
-    record: &ObjectRecord,
-    event: &'static str,
-    request: &RequestFacts,
-) -> S3Result<()> {
-    let now = time::now_ms();
-    let events = crate::events::for_change(
-        objects,
-        bucket,
-        &Change {
-            key: &record.key,
-            event,
-            size: Some(record.size),
-            etag: Some(&record.etag),
-            request,
-        },
-        now,
-    );
-    let bounds = *objects.engine.async_bounds();
-    let blobs: Vec<String> = record.segments.iter().map(|s| s.blob.clone()).collect();
-    match objects
-        .store
-        .put_object(record, &events, now, &bounds)
-        .await
-    {
-        Ok(previous) => {
-            if let Some(previous) = previous {
-                objects.blobs.remove(unshared(&previous, record)).await;
-            }
-            if !events.is_empty() {
-                objects.engine.queued();
-            }
-            Ok(())
-        }
-        Err(e) => {
-            objects.blobs.remove(blobs).await;
-            Err(from_object(e))
-        }
-    }
-}
-
-/// The blobs of `old` that `new` does not use.
-pub(crate) fn unshared(old: &ObjectRecord, new: &ObjectRecord) -> Vec<String> {
-    old.segments
-        .iter()
-        .filter(|s| !new.segments.iter().any(|n| n.blob == s.blob))
-        .map(|s| s.blob.clone())
-        .collect()
-}
-
 pub async fn put(
     objects: &Objects,
     req: S3Request<PutObjectInput>,
@@ -313,7 +260,14 @@ pub async fn put(
         checksum: received.checksum.clone(),
         parts: None,
     };
-    commit(objects, &bucket, &record, "ObjectCreated:Put", &request).await?;
+    change::commit(
+        objects,
+        &bucket,
+        Write::Put(&record),
+        "ObjectCreated:Put",
+        &request,
+    )
+    .await?;
     let sums = checksum_fields(received.checksum.as_ref());
     Ok(S3Response::new(PutObjectOutput {
         e_tag: Some(ETag::Strong(record.etag)),
@@ -584,7 +538,6 @@ async fn delete_one(
     key: &str,
     request: &RequestFacts,
 ) -> S3Result<()> {
-    let now = time::now_ms();
     // The events are built before the delete: only an object that exists is announced.
     if objects
         .store
@@ -595,34 +548,14 @@ async fn delete_one(
     {
         return Ok(());
     }
-    let events = crate::events::for_change(
+    change::commit(
         objects,
         bucket,
-        &Change {
-            key,
-            event: "ObjectRemoved:Delete",
-            size: None,
-            etag: None,
-            request,
-        },
-        now,
-    );
-    let bounds = *objects.engine.async_bounds();
-    let removed = objects
-        .store
-        .delete_object(&bucket.name, key, &events, now, &bounds)
-        .await
-        .map_err(from_object)?;
-    if let Some(removed) = removed {
-        objects
-            .blobs
-            .remove(removed.segments.into_iter().map(|s| s.blob))
-            .await;
-        if !events.is_empty() {
-            objects.engine.queued();
-        }
-    }
-    Ok(())
+        Write::Delete(key),
+        "ObjectRemoved:Delete",
+        request,
+    )
+    .await
 }
 
 pub async fn delete(
@@ -797,7 +730,14 @@ pub async fn copy(
         checksum: source.checksum.clone().filter(|c| c.kind == "FULL_OBJECT"),
         parts: None,
     };
-    commit(objects, &bucket, &record, "ObjectCreated:Copy", &request).await?;
+    change::commit(
+        objects,
+        &bucket,
+        Write::Put(&record),
+        "ObjectCreated:Copy",
+        &request,
+    )
+    .await?;
     Ok(S3Response::new(CopyObjectOutput {
         copy_object_result: Some(CopyObjectResult {
             e_tag: Some(ETag::Strong(record.etag)),
