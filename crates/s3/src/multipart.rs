@@ -6,8 +6,8 @@ use crate::buckets::owner;
 use crate::change::{self, Write};
 use crate::errors::{from_object, internal, s3};
 use crate::objects::{
-    DEFAULT_CONTENT_TYPE, Stored, bucket, copy_conditions, copy_source, metadata_pairs,
-    parse_tagging_header, timestamp,
+    DEFAULT_CONTENT_TYPE, bucket, copy_conditions, copy_source, metadata_pairs,
+    parse_tagging_header, stored_headers, timestamp,
 };
 use crate::receive::{self, Declared, checksum_fields};
 use crate::{MAX_PARTS, MAX_PUT_BYTES, MIN_PART_BYTES};
@@ -52,14 +52,7 @@ pub async fn create(
     let input = req.input;
     bucket(objects, &input.bucket).await?;
     let tags = parse_tagging_header(input.tagging.as_deref())?;
-    let stored = Stored {
-        cache_control: input.cache_control,
-        content_disposition: input.content_disposition,
-        content_encoding: input.content_encoding,
-        content_language: input.content_language,
-        expires: input.expires,
-        website_redirect_location: input.website_redirect_location,
-    };
+    let stored = stored_headers!(input);
     // Long and unguessable, as S3's are.
     let upload_id = format!(
         "{}{}",

@@ -51,6 +51,22 @@ fn stored_encoding(encoding: &Option<String>) -> Option<String> {
     (!kept.is_empty()).then(|| kept.join(","))
 }
 
+/// The [`Stored`] headers moved out of a request's input: PutObject, CopyObject and
+/// CreateMultipartUpload name them alike (a macro, as the three inputs share no type).
+macro_rules! stored_headers {
+    ($input:expr) => {
+        $crate::objects::Stored {
+            cache_control: $input.cache_control,
+            content_disposition: $input.content_disposition,
+            content_encoding: $input.content_encoding,
+            content_language: $input.content_language,
+            expires: $input.expires,
+            website_redirect_location: $input.website_redirect_location,
+        }
+    };
+}
+pub(crate) use stored_headers;
+
 impl Stored {
     pub fn to_pairs(&self) -> Vec<(String, String)> {
         let mut out = Vec::new();
@@ -231,14 +247,7 @@ pub async fn put(
         req.trailing_headers,
     )
     .await?;
-    let stored = Stored {
-        cache_control: input.cache_control,
-        content_disposition: input.content_disposition,
-        content_encoding: input.content_encoding,
-        content_language: input.content_language,
-        expires: input.expires,
-        website_redirect_location: input.website_redirect_location,
-    };
+    let stored = stored_headers!(input);
     let record = ObjectRecord {
         bucket: input.bucket,
         key: input.key,
@@ -684,14 +693,7 @@ pub async fn copy(
         .await
         .map_err(internal)?;
     let (content_type, headers, metadata) = if replace {
-        let stored = Stored {
-            cache_control: input.cache_control,
-            content_disposition: input.content_disposition,
-            content_encoding: input.content_encoding,
-            content_language: input.content_language,
-            expires: input.expires,
-            website_redirect_location: input.website_redirect_location,
-        };
+        let stored = stored_headers!(input);
         (
             Some(
                 input
