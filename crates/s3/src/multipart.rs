@@ -130,11 +130,14 @@ pub async fn upload_part(
             .map(|a| a.as_str().to_string())
             .or(trailer)
             .or(upload.checksum_algorithm.clone()),
-        crc32: input.checksum_crc32,
-        crc32c: input.checksum_crc32c,
-        sha1: input.checksum_sha1,
-        sha256: input.checksum_sha256,
-        crc64nvme: input.checksum_crc64nvme,
+        checksums: s3s::dto::Checksum {
+            checksum_crc32: input.checksum_crc32,
+            checksum_crc32c: input.checksum_crc32c,
+            checksum_sha1: input.checksum_sha1,
+            checksum_sha256: input.checksum_sha256,
+            checksum_crc64nvme: input.checksum_crc64nvme,
+            ..Default::default()
+        },
     };
     let received = receive::receive(
         &objects.blobs,

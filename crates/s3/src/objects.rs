@@ -233,11 +233,14 @@ pub async fn put(
             .as_ref()
             .map(|a| a.as_str().to_string())
             .or(trailer),
-        crc32: input.checksum_crc32.clone(),
-        crc32c: input.checksum_crc32c.clone(),
-        sha1: input.checksum_sha1.clone(),
-        sha256: input.checksum_sha256.clone(),
-        crc64nvme: input.checksum_crc64nvme.clone(),
+        checksums: s3s::dto::Checksum {
+            checksum_crc32: input.checksum_crc32.clone(),
+            checksum_crc32c: input.checksum_crc32c.clone(),
+            checksum_sha1: input.checksum_sha1.clone(),
+            checksum_sha256: input.checksum_sha256.clone(),
+            checksum_crc64nvme: input.checksum_crc64nvme.clone(),
+            ..Default::default()
+        },
     };
     let received = receive::receive(
         &objects.blobs,

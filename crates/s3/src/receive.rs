@@ -20,11 +20,8 @@ use s3s::{S3Error, S3ErrorCode, TrailingHeaders, s3_error};
 pub struct Declared {
     pub content_md5: Option<String>,
     pub algorithm: Option<String>,
-    pub crc32: Option<String>,
-    pub crc32c: Option<String>,
-    pub sha1: Option<String>,
-    pub sha256: Option<String>,
-    pub crc64nvme: Option<String>,
+    /// The values sent in `x-amz-checksum-*` headers.
+    pub checksums: s3s::dto::Checksum,
 }
 
 /// A received, committed body.
@@ -34,48 +31,72 @@ pub struct Received {
     pub checksum: Option<Checksum>,
 }
 
-const ALGORITHMS: [&str; 5] = ["CRC32", "CRC32C", "SHA1", "SHA256", "CRC64NVME"];
+/// A checksum algorithm S3 supports: its name, its value in an s3s checksum set, and how s3s's
+/// hasher is asked for it.
+struct Algorithm {
+    name: &'static str,
+    value: fn(&s3s::dto::Checksum) -> &Option<String>,
+    value_mut: fn(&mut s3s::dto::Checksum) -> &mut Option<String>,
+    hash: fn(&mut ChecksumHasher),
+}
+
+/// Every algorithm, one row each, in the order a trailer is searched for them.
+const ALGORITHMS: [Algorithm; 5] = [
+    Algorithm {
+        name: "CRC32",
+        value: |c| &c.checksum_crc32,
+        value_mut: |c| &mut c.checksum_crc32,
+        hash: |h| h.crc32 = Some(Default::default()),
+    },
+    Algorithm {
+        name: "CRC32C",
+        value: |c| &c.checksum_crc32c,
+        value_mut: |c| &mut c.checksum_crc32c,
+        hash: |h| h.crc32c = Some(Default::default()),
+    },
+    Algorithm {
+        name: "SHA1",
+        value: |c| &c.checksum_sha1,
+        value_mut: |c| &mut c.checksum_sha1,
+        hash: |h| h.sha1 = Some(Default::default()),
+    },
+    Algorithm {
+        name: "SHA256",
+        value: |c| &c.checksum_sha256,
+        value_mut: |c| &mut c.checksum_sha256,
+        hash: |h| h.sha256 = Some(Default::default()),
+    },
+    Algorithm {
+        name: "CRC64NVME",
+        value: |c| &c.checksum_crc64nvme,
+        value_mut: |c| &mut c.checksum_crc64nvme,
+        hash: |h| h.crc64nvme = Some(Default::default()),
+    },
+];
+
+impl Algorithm {
+    /// The algorithm of that (upper-case) name.
+    fn named(name: &str) -> Option<&'static Algorithm> {
+        ALGORITHMS.iter().find(|a| a.name == name)
+    }
+}
 
 impl Declared {
-    fn value(&self, algorithm: &str) -> Option<&String> {
-        match algorithm {
-            "CRC32" => self.crc32.as_ref(),
-            "CRC32C" => self.crc32c.as_ref(),
-            "SHA1" => self.sha1.as_ref(),
-            "SHA256" => self.sha256.as_ref(),
-            "CRC64NVME" => self.crc64nvme.as_ref(),
-            _ => None,
-        }
-    }
-
-    fn set(&mut self, algorithm: &str, value: String) {
-        match algorithm {
-            "CRC32" => self.crc32 = Some(value),
-            "CRC32C" => self.crc32c = Some(value),
-            "SHA1" => self.sha1 = Some(value),
-            "SHA256" => self.sha256 = Some(value),
-            "CRC64NVME" => self.crc64nvme = Some(value),
-            _ => {}
-        }
-    }
-
     /// The one algorithm whose checksum is kept with the object: the one named, else the one
     /// whose value was sent.
-    fn chosen(&self) -> Result<Option<&'static str>, S3Error> {
+    fn chosen(&self) -> Result<Option<&'static Algorithm>, S3Error> {
         if let Some(named) = &self.algorithm {
-            let upper = named.to_ascii_uppercase();
-            return match ALGORITHMS.iter().find(|a| **a == upper) {
-                Some(a) => Ok(Some(*a)),
+            return match Algorithm::named(&named.to_ascii_uppercase()) {
+                Some(a) => Ok(Some(a)),
                 None => Err(s3_error!(
                     InvalidRequest,
                     "Checksum algorithm provided is unsupported. Please try again with any of the valid types: [CRC32, CRC32C, CRC64NVME, SHA1, SHA256]"
                 )),
             };
         }
-        let sent: Vec<&'static str> = ALGORITHMS
+        let sent: Vec<&'static Algorithm> = ALGORITHMS
             .iter()
-            .copied()
-            .filter(|a| self.value(a).is_some())
+            .filter(|a| (a.value)(&self.checksums).is_some())
             .collect();
         match sent.as_slice() {
             [] => Ok(None),
@@ -88,28 +109,12 @@ impl Declared {
     }
 }
 
-fn hasher_for(algorithm: Option<&str>) -> ChecksumHasher {
+fn hasher_for(algorithm: Option<&Algorithm>) -> ChecksumHasher {
     let mut h = ChecksumHasher::default();
-    match algorithm {
-        Some("CRC32") => h.crc32 = Some(Default::default()),
-        Some("CRC32C") => h.crc32c = Some(Default::default()),
-        Some("SHA1") => h.sha1 = Some(Default::default()),
-        Some("SHA256") => h.sha256 = Some(Default::default()),
-        Some("CRC64NVME") => h.crc64nvme = Some(Default::default()),
-        _ => {}
+    if let Some(a) = algorithm {
+        (a.hash)(&mut h);
     }
     h
-}
-
-fn computed(sum: &s3s::dto::Checksum, algorithm: &str) -> Option<String> {
-    match algorithm {
-        "CRC32" => sum.checksum_crc32.clone(),
-        "CRC32C" => sum.checksum_crc32c.clone(),
-        "SHA1" => sum.checksum_sha1.clone(),
-        "SHA256" => sum.checksum_sha256.clone(),
-        "CRC64NVME" => sum.checksum_crc64nvme.clone(),
-        _ => None,
-    }
 }
 
 /// Streams `body` into a new blob and checks it; a body that fails any check leaves nothing.
@@ -161,10 +166,10 @@ pub async fn receive(
         return Err(s3(S3ErrorCode::IncompleteBody));
     }
     if let Some(headers) = trailers.and_then(|t| t.take()) {
-        for a in ALGORITHMS {
-            let name = format!("x-amz-checksum-{}", a.to_ascii_lowercase());
+        for a in &ALGORITHMS {
+            let name = format!("x-amz-checksum-{}", a.name.to_ascii_lowercase());
             if let Some(v) = headers.get(name.as_str()).and_then(|v| v.to_str().ok()) {
-                declared.set(a, v.to_string());
+                *(a.value_mut)(&mut declared.checksums) = Some(v.to_string());
                 algorithm.get_or_insert(a);
             }
         }
@@ -173,18 +178,21 @@ pub async fn receive(
     let checksum = match algorithm {
         None => None,
         Some(a) => {
-            let value = computed(&sums, a).unwrap_or_default();
-            if let Some(sent) = declared.value(a)
+            let value = (a.value)(&sums).clone().unwrap_or_default();
+            if let Some(sent) = (a.value)(&declared.checksums)
                 && *sent != value
             {
                 writer.discard().await;
                 return Err(S3Error::with_message(
                     S3ErrorCode::BadDigest,
-                    format!("The {a} you specified did not match the calculated checksum."),
+                    format!(
+                        "The {} you specified did not match the calculated checksum.",
+                        a.name
+                    ),
                 ));
             }
             Some(Checksum {
-                algorithm: a.to_string(),
+                algorithm: a.name.to_string(),
                 value,
                 kind: "FULL_OBJECT".into(),
             })
@@ -214,16 +222,10 @@ pub async fn receive(
 /// The value of one checksum algorithm in an s3s checksum set.
 pub fn checksum_fields(checksum: Option<&Checksum>) -> s3s::dto::Checksum {
     let mut out = s3s::dto::Checksum::default();
-    if let Some(c) = checksum {
-        let v = Some(c.value.clone());
-        match c.algorithm.as_str() {
-            "CRC32" => out.checksum_crc32 = v,
-            "CRC32C" => out.checksum_crc32c = v,
-            "SHA1" => out.checksum_sha1 = v,
-            "SHA256" => out.checksum_sha256 = v,
-            "CRC64NVME" => out.checksum_crc64nvme = v,
-            _ => {}
-        }
+    if let Some(c) = checksum
+        && let Some(a) = Algorithm::named(&c.algorithm)
+    {
+        *(a.value_mut)(&mut out) = Some(c.value.clone());
     }
     out
 }
@@ -239,4 +241,64 @@ pub fn trailer_algorithm(headers: &http::HeaderMap) -> Option<String> {
     let algorithm = named.trim().to_ascii_lowercase();
     let algorithm = algorithm.strip_prefix("x-amz-checksum-")?;
     Some(algorithm.to_ascii_uppercase())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The algorithms whose value is set in `sums`.
+    fn set_in(sums: &s3s::dto::Checksum) -> Vec<&'static str> {
+        ALGORITHMS
+            .iter()
+            .filter(|a| (a.value)(sums).is_some())
+            .map(|a| a.name)
+            .collect()
+    }
+
+    #[test]
+    fn each_algorithm_is_found_by_its_name_and_owns_one_field() {
+        for a in &ALGORITHMS {
+            assert_eq!(Algorithm::named(a.name).map(|n| n.name), Some(a.name));
+            let stored = Checksum {
+                algorithm: a.name.into(),
+                value: "v".into(),
+                kind: "FULL_OBJECT".into(),
+            };
+            let sums = checksum_fields(Some(&stored));
+            assert_eq!(set_in(&sums), [a.name]);
+            assert_eq!((a.value)(&sums).as_deref(), Some("v"));
+        }
+        assert!(Algorithm::named("crc32").is_none());
+        assert!(checksum_fields(None) == s3s::dto::Checksum::default());
+    }
+
+    #[test]
+    fn each_hasher_fills_its_own_field() {
+        for a in &ALGORITHMS {
+            let mut h = hasher_for(Some(a));
+            h.update(b"abc");
+            assert_eq!(set_in(&h.finalize()), [a.name]);
+        }
+        assert!(set_in(&hasher_for(None).finalize()).is_empty());
+    }
+
+    #[test]
+    fn one_algorithm_is_chosen() {
+        let named = |n: &str| Declared {
+            algorithm: Some(n.into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            named("sha256").chosen().unwrap().map(|a| a.name),
+            Some("SHA256")
+        );
+        assert!(named("MD5").chosen().is_err());
+        let mut sent = Declared::default();
+        assert!(sent.chosen().unwrap().is_none());
+        sent.checksums.checksum_crc32c = Some("x".into());
+        assert_eq!(sent.chosen().unwrap().map(|a| a.name), Some("CRC32C"));
+        sent.checksums.checksum_sha1 = Some("y".into());
+        assert!(sent.chosen().is_err());
+    }
 }
