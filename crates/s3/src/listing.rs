@@ -167,26 +167,50 @@ fn is_url(encoding: Option<&EncodingType>) -> S3Result<bool> {
     }
 }
 
+/// A listed page, with the request's encoding and prefix it is answered in.
+struct Listing {
+    url: bool,
+    prefix: String,
+    page: Page,
+}
+
+/// What ListObjectsV2 and ListObjects share: the bucket checked, the encoding, max-keys and
+/// where to start (`after`, the version's own marker) read in the order S3 reports their
+/// errors, then one page.
+async fn list(
+    objects: &Objects,
+    bucket_name: &str,
+    encoding: Option<&EncodingType>,
+    prefix: Option<&str>,
+    delimiter: Option<&str>,
+    requested_max: Option<i32>,
+    after: impl FnOnce() -> S3Result<Option<String>>,
+) -> S3Result<Listing> {
+    bucket(objects, bucket_name).await?;
+    let url = is_url(encoding)?;
+    let prefix = prefix.unwrap_or_default().to_string();
+    let max = max_keys(requested_max)?;
+    let after = after()?;
+    let page = page(objects, bucket_name, &prefix, delimiter, after, max).await?;
+    Ok(Listing { url, prefix, page })
+}
+
 pub async fn list_v2(
     objects: &Objects,
     req: S3Request<ListObjectsV2Input>,
 ) -> S3Result<S3Response<ListObjectsV2Output>> {
     let input = req.input;
-    bucket(objects, &input.bucket).await?;
-    let url = is_url(input.encoding_type.as_ref())?;
-    let prefix = input.prefix.clone().unwrap_or_default();
-    let max = max_keys(input.max_keys)?;
-    let after = match &input.continuation_token {
-        Some(token) => Some(decode_token(token)?),
-        None => input.start_after.clone().filter(|s| !s.is_empty()),
-    };
-    let page = page(
+    let Listing { url, prefix, page } = list(
         objects,
         &input.bucket,
-        &prefix,
+        input.encoding_type.as_ref(),
+        input.prefix.as_deref(),
         input.delimiter.as_deref(),
-        after,
-        max,
+        input.max_keys,
+        || match &input.continuation_token {
+            Some(token) => decode_token(token).map(Some),
+            None => Ok(input.start_after.clone().filter(|s| !s.is_empty())),
+        },
     )
     .await?;
     let key_count = page.entries.len() as i32;
@@ -217,18 +241,14 @@ pub async fn list_v1(
     req: S3Request<ListObjectsInput>,
 ) -> S3Result<S3Response<ListObjectsOutput>> {
     let input = req.input;
-    bucket(objects, &input.bucket).await?;
-    let url = is_url(input.encoding_type.as_ref())?;
-    let prefix = input.prefix.clone().unwrap_or_default();
-    let max = max_keys(input.max_keys)?;
-    let after = input.marker.clone().filter(|m| !m.is_empty());
-    let page = page(
+    let Listing { url, prefix, page } = list(
         objects,
         &input.bucket,
-        &prefix,
+        input.encoding_type.as_ref(),
+        input.prefix.as_deref(),
         input.delimiter.as_deref(),
-        after,
-        max,
+        input.max_keys,
+        || Ok(input.marker.clone().filter(|m| !m.is_empty())),
     )
     .await?;
     // S3 gives NextMarker only with a delimiter (otherwise the last key is the marker).
