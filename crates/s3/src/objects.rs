@@ -550,13 +550,16 @@ async fn delete_one(
     key: &str,
     request: &RequestFacts,
 ) -> S3Result<()> {
-    // The events are built before the delete: only an object that exists is announced.
-    if objects
-        .store
-        .object(&bucket.name, key)
-        .await
-        .map_err(internal)?
-        .is_none()
+    // The delete does nothing for a missing key, but its events are built, and room reserved
+    // for them in the queue, before it runs: where there may be events, a missing key is looked
+    // for first, so that deleting it is never refused for a full queue.
+    if bucket.notification.is_some()
+        && objects
+            .store
+            .object(&bucket.name, key)
+            .await
+            .map_err(internal)?
+            .is_none()
     {
         return Ok(());
     }
