@@ -20,6 +20,7 @@ use std::collections::HashSet;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// The most bytes one read yields, and the most a writer buffers before it writes.
 pub const CHUNK: usize = 256 * 1024;
@@ -47,9 +48,14 @@ pub struct Blob {
 pub struct BlobWriter {
     blobs: PathBuf,
     path: PathBuf,
-    /// The file and the hash so far; `None` while a write is in flight, or after one failed.
+    /// The file and the hash so far, when no write is in flight; `None` after one failed.
     state: Option<(File, Md5)>,
-    buf: Vec<u8>,
+    /// The write and the hashing of the previous chunks, two tasks on the blocking pool running
+    /// side by side while the next chunks arrive.
+    in_flight: Option<(Pending<File>, Pending<Md5>)>,
+    /// Chunks received and not yet handed to a write, and their length.
+    buf: Vec<Bytes>,
+    buffered: usize,
     len: u64,
     /// Committed or discarded: nothing left for `Drop` to remove.
     finished: bool,
@@ -57,6 +63,15 @@ pub struct BlobWriter {
 
 fn fresh_id() -> String {
     uuid::Uuid::now_v7().simple().to_string()
+}
+
+/// File work already started on the blocking pool.
+type Pending<T> = tokio::task::JoinHandle<io::Result<T>>;
+
+async fn settled<T>(pending: Pending<T>) -> io::Result<T> {
+    pending
+        .await
+        .map_err(|e| io::Error::other(format!("blob task failed: {e}")))?
 }
 
 async fn blocking<T: Send + 'static>(
@@ -108,7 +123,9 @@ impl Blobs {
             blobs: self.blobs.clone(),
             path,
             state: Some((file, Md5::new())),
+            in_flight: None,
             buf: Vec::new(),
+            buffered: 0,
             len: 0,
             finished: false,
         })
@@ -148,22 +165,23 @@ impl Blobs {
             }
         }
         let state = Reader {
-            pieces: pieces.into_iter(),
-            current: None,
+            cursor: Some(Cursor {
+                pieces: pieces.into_iter(),
+                current: None,
+            }),
+            ahead: None,
             failed,
         };
         futures_util::stream::unfold(state, |mut reader| async move {
             if let Some(e) = reader.failed.take() {
-                reader.pieces = Vec::new().into_iter();
-                reader.current = None;
+                reader.cursor = None;
                 return Some((Err(e), reader));
             }
             match reader.next_chunk().await {
                 Ok(Some(chunk)) => Some((Ok(chunk), reader)),
                 Ok(None) => None,
                 Err(e) => {
-                    reader.pieces = Vec::new().into_iter();
-                    reader.current = None;
+                    reader.cursor = None;
                     Some((Err(e), reader))
                 }
             }
@@ -183,7 +201,7 @@ impl Blobs {
         let mut stream = std::pin::pin!(self.read(segments, start, end_exclusive));
         while let Some(chunk) = stream.next().await {
             let written = match chunk {
-                Ok(chunk) => writer.write(&chunk).await,
+                Ok(chunk) => writer.write(chunk).await,
                 Err(e) => Err(e),
             };
             if let Err(e) = written {
@@ -259,53 +277,68 @@ impl Blobs {
     }
 }
 
-/// The state of one [`Blobs::read`] stream.
+/// The state of one [`Blobs::read`] stream: the next chunk is read while the last one is sent.
 struct Reader {
-    pieces: std::vec::IntoIter<(PathBuf, u64, u64)>,
-    /// The open file and the bytes left to read from it.
-    current: Option<(File, u64)>,
+    /// Where reading has got to; `None` while a read is in flight.
+    cursor: Option<Cursor>,
+    /// The read of the next chunk, started when the previous chunk was handed out.
+    ahead: Option<Pending<(Cursor, Option<Bytes>)>>,
     failed: Option<io::Error>,
 }
 
-impl Reader {
-    async fn next_chunk(&mut self) -> io::Result<Option<Bytes>> {
-        let (file, left) = match self.current.take() {
+/// The pieces left to read, and the open file of the current one with its bytes left.
+struct Cursor {
+    pieces: std::vec::IntoIter<(PathBuf, u64, u64)>,
+    current: Option<(File, u64)>,
+}
+
+impl Cursor {
+    /// Reads the next chunk (blocking).
+    fn step(mut self) -> io::Result<(Cursor, Option<Bytes>)> {
+        let (mut file, left) = match self.current.take() {
             Some(open) => open,
             None => {
                 let Some((path, offset, len)) = self.pieces.next() else {
-                    return Ok(None);
+                    return Ok((self, None));
                 };
-                let file = blocking(move || {
-                    let mut file = File::open(&path)?;
-                    file.seek(SeekFrom::Start(offset))?;
-                    Ok(file)
-                })
-                .await?;
+                let mut file = File::open(&path)?;
+                file.seek(SeekFrom::Start(offset))?;
                 (file, len)
             }
         };
         let n = left.min(CHUNK as u64);
-        let (file, chunk) = blocking(move || {
-            let mut file = file;
-            let mut chunk = vec![0u8; n as usize];
-            file.read_exact(&mut chunk)?;
-            Ok((file, chunk))
-        })
-        .await?;
+        let mut chunk = vec![0u8; n as usize];
+        file.read_exact(&mut chunk)?;
         if left > n {
             self.current = Some((file, left - n));
         }
-        Ok(Some(Bytes::from(chunk)))
+        Ok((self, Some(Bytes::from(chunk))))
+    }
+}
+
+impl Reader {
+    async fn next_chunk(&mut self) -> io::Result<Option<Bytes>> {
+        let pending = match (self.ahead.take(), self.cursor.take()) {
+            (Some(pending), _) => pending,
+            (None, Some(cursor)) => tokio::task::spawn_blocking(move || cursor.step()),
+            (None, None) => return Ok(None),
+        };
+        let (cursor, chunk) = settled(pending).await?;
+        if chunk.is_some() {
+            self.ahead = Some(tokio::task::spawn_blocking(move || cursor.step()));
+        }
+        Ok(chunk)
     }
 }
 
 impl BlobWriter {
-    /// Appends `chunk`. Bytes are buffered up to [`CHUNK`] and written, and hashed, on the
-    /// blocking pool.
-    pub async fn write(&mut self, chunk: &[u8]) -> io::Result<()> {
-        self.buf.extend_from_slice(chunk);
+    /// Appends `chunk`. Chunks are held until [`CHUNK`] bytes are, then written and hashed on
+    /// the blocking pool (two tasks, side by side) while the next ones arrive.
+    pub async fn write(&mut self, chunk: Bytes) -> io::Result<()> {
         self.len += chunk.len() as u64;
-        if self.buf.len() >= CHUNK {
+        self.buffered += chunk.len();
+        self.buf.push(chunk);
+        if self.buffered >= CHUNK {
             self.flush().await?;
         }
         Ok(())
@@ -321,34 +354,48 @@ impl BlobWriter {
         self.len == 0
     }
 
+    /// Starts writing and hashing the held chunks, once the previous ones are done.
     async fn flush(&mut self) -> io::Result<()> {
-        let (file, hasher) = self.state.take().ok_or_else(broken)?;
-        let buf = std::mem::take(&mut self.buf);
-        let (file, hasher, mut buf) = blocking(move || {
-            let (mut file, mut hasher) = (file, hasher);
-            file.write_all(&buf)?;
-            hasher.update(&buf);
-            Ok((file, hasher, buf))
-        })
-        .await?;
-        buf.clear();
-        self.buf = buf;
-        self.state = Some((file, hasher));
+        let (mut file, mut hasher) = self.settle().await?;
+        let chunks = Arc::new(std::mem::take(&mut self.buf));
+        self.buffered = 0;
+        let to_hash = chunks.clone();
+        let write = tokio::task::spawn_blocking(move || {
+            for chunk in chunks.iter() {
+                file.write_all(chunk)?;
+            }
+            Ok(file)
+        });
+        let hash = tokio::task::spawn_blocking(move || {
+            for chunk in to_hash.iter() {
+                hasher.update(chunk);
+            }
+            Ok(hasher)
+        });
+        self.in_flight = Some((write, hash));
         Ok(())
+    }
+
+    /// The file and hash once the write in flight, if any, is done.
+    async fn settle(&mut self) -> io::Result<(File, Md5)> {
+        match self.in_flight.take() {
+            Some((write, hash)) => {
+                let (file, hasher) = (settled(write).await, settled(hash).await);
+                Ok((file?, hasher?))
+            }
+            None => self.state.take().ok_or_else(broken),
+        }
     }
 
     /// Writes what is buffered, fsyncs the file, renames it into `blobs/` under a fresh id and
     /// fsyncs that directory: the blob is durable when this returns.
     pub async fn commit(mut self) -> io::Result<Blob> {
-        let (file, hasher) = self.state.take().ok_or_else(broken)?;
-        let buf = std::mem::take(&mut self.buf);
+        self.flush().await?;
+        let (file, hasher) = self.settle().await?;
         let id = fresh_id();
         let (from, dir) = (self.path.clone(), self.blobs.clone());
         let to = dir.join(&id);
         let md5 = blocking(move || {
-            let (mut file, mut hasher) = (file, hasher);
-            file.write_all(&buf)?;
-            hasher.update(&buf);
             file.sync_all()?;
             drop(file);
             std::fs::rename(&from, &to)?;

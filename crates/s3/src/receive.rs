@@ -155,7 +155,7 @@ pub async fn receive(
                 return Err(s3(S3ErrorCode::EntityTooLarge));
             }
             hasher.update(&chunk);
-            if let Err(e) = writer.write(&chunk).await {
+            if let Err(e) = writer.write(chunk).await {
                 writer.discard().await;
                 return Err(internal(e));
             }

@@ -20,7 +20,7 @@ async fn collect(blobs: &Blobs, segments: &[Segment], start: u64, end: u64) -> i
 async fn put(blobs: &Blobs, bytes: &[u8], piece: usize) -> Blob {
     let mut w = blobs.create().await.unwrap();
     for chunk in bytes.chunks(piece.max(1)) {
-        w.write(chunk).await.unwrap();
+        w.write(Bytes::copy_from_slice(chunk)).await.unwrap();
     }
     assert_eq!(w.len(), bytes.len() as u64);
     w.commit().await.unwrap()
@@ -147,7 +147,7 @@ async fn a_crash_leaves_nothing_behind_once_reopened_and_swept() {
     let orphan = put(&blobs, b"orphan", 2).await;
     // A writer dropped without commit removes its staging file.
     let mut dropped = blobs.create().await.unwrap();
-    dropped.write(b"half").await.unwrap();
+    dropped.write(Bytes::from_static(b"half")).await.unwrap();
     drop(dropped);
     for _ in 0..100 {
         if files(&dir.path().join("staging")) == 0 {
@@ -158,7 +158,7 @@ async fn a_crash_leaves_nothing_behind_once_reopened_and_swept() {
     assert_eq!(files(&dir.path().join("staging")), 0);
     // A crashed writer's file (no drop ran) is emptied on open.
     let mut crashed = blobs.create().await.unwrap();
-    crashed.write(&pattern(CHUNK + 1, 6)).await.unwrap();
+    crashed.write(pattern(CHUNK + 1, 6).into()).await.unwrap();
     std::mem::forget(crashed);
     std::fs::create_dir(dir.path().join("staging/stray-dir")).unwrap();
     assert_eq!(files(&dir.path().join("staging")), 2);
