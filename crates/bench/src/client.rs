@@ -142,7 +142,7 @@ impl LambdaClient {
         &self.base
     }
 
-    /// Signs and sends one request; any status is returned as a [`Reply`].
+    /// Signs and sends one Lambda API request; any status is returned as a [`Reply`].
     pub async fn send(
         &self,
         op: &str,
@@ -151,28 +151,50 @@ impl LambdaClient {
         body: Bytes,
     ) -> Result<Reply, ClientError> {
         let mut headers = HeaderMap::new();
-        headers.insert(HOST, self.host.clone());
         if !body.is_empty() {
             headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         }
+        self.send_signed(op, "lambda", method, path, None, headers, body)
+            .await
+    }
+
+    /// Signs (for `service`, with `headers`) and sends one request to the endpoint; any status
+    /// is returned as a [`Reply`]. An `x-amz-content-sha256` among `headers` is signed as the
+    /// payload's hash instead of hashing `body` (`UNSIGNED-PAYLOAD` for S3).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn send_signed(
+        &self,
+        op: &str,
+        service: &str,
+        method: Method,
+        path: &str,
+        query: Option<&str>,
+        mut headers: HeaderMap,
+        body: Bytes,
+    ) -> Result<Reply, ClientError> {
+        headers.insert(HOST, self.host.clone());
         let signed = ignis_sigv4::sign(
             method.as_str(),
             path,
-            None,
+            query,
             &headers,
             &body,
             &self.credentials.access_key_id,
             &self.credentials.secret_access_key,
             &self.credentials.region,
-            "lambda",
+            service,
             chrono::Utc::now(),
         );
         for (name, value) in signed {
             headers.insert(name, value);
         }
+        let uri = match query {
+            Some(q) => format!("{}{path}?{q}", self.base),
+            None => format!("{}{path}", self.base),
+        };
         let mut request = Request::builder()
             .method(method)
-            .uri(format!("{}{path}", self.base))
+            .uri(uri)
             .body(Full::new(body))
             .map_err(|source| ClientError::Build {
                 op: op.to_owned(),
@@ -319,6 +341,22 @@ impl LambdaClient {
                 )
                 .await?;
         }
+    }
+
+    /// AddPermission with the statement `statement` (a JSON object).
+    pub async fn add_permission(
+        &self,
+        name: &str,
+        statement: &serde_json::Value,
+    ) -> Result<(), ClientError> {
+        self.call(
+            "AddPermission",
+            Method::POST,
+            &format!("/2015-03-31/functions/{name}/policy"),
+            json_bytes(statement),
+        )
+        .await
+        .map(drop)
     }
 
     /// DeleteFunction.

@@ -21,6 +21,7 @@ pub mod client;
 pub mod isolation;
 pub mod load;
 pub mod node;
+pub mod objects;
 pub mod package;
 pub mod report;
 pub mod soak;
@@ -115,6 +116,9 @@ pub struct Options {
     /// Instead of the usual phases: this many seconds of mixed load at 80 % of the measured
     /// capacity with a hostile function in the mix (see [`soak`]).
     pub soak_secs: Option<f64>,
+    /// Instead of the usual phases: the S3 endpoint's throughput beside a disk copy, and the
+    /// time from an upload to the start of the function it notifies (see [`objects`]).
+    pub s3: bool,
 }
 
 /// Options resolved against the mode's defaults and checked.
@@ -192,6 +196,10 @@ impl Plan {
 /// could not be measured.
 pub fn run(options: Options) -> anyhow::Result<()> {
     let plan = Plan::from_options(&options)?;
+    if options.s3 {
+        let (exe, _) = binaries(&options)?;
+        return objects::run(&exe, plan.short, plan.json);
+    }
     if let Some(seconds) = options.soak_secs {
         let (exe, noop) = binaries(&options)?;
         return soak::run(&exe, noop.as_deref(), &plan.runtimes, seconds, plan.json);

@@ -43,8 +43,8 @@ pub struct TempNode {
     isolation: Option<String>,
     credentials: Credentials,
     log: PathBuf,
-    // Removed when the node is gone.
-    _dir: tempfile::TempDir,
+    /// Holds the data directory and the log; removed when the node is gone.
+    dir: tempfile::TempDir,
 }
 
 impl TempNode {
@@ -120,7 +120,7 @@ impl TempNode {
             isolation,
             credentials,
             log,
-            _dir: dir,
+            dir,
         })
     }
 
@@ -137,6 +137,11 @@ impl TempNode {
     /// `http://127.0.0.1:port`.
     pub fn endpoint(&self) -> &str {
         &self.endpoint
+    }
+
+    /// The node's data directory.
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
     }
 
     /// The generated root credentials (region [`REGION`]).

@@ -249,6 +249,10 @@ struct BenchArgs {
     /// well-behaved functions.
     #[arg(long, value_name = "SECS")]
     soak: Option<f64>,
+    /// S3: PUT/GET throughput of 1 MiB and 100 MiB objects beside a disk copy of the same bytes,
+    /// and the time from an upload's answer to the start of the function it notifies.
+    #[arg(long)]
+    s3: bool,
 }
 
 fn main() -> ExitCode {
@@ -369,6 +373,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             isolation_overhead: a.isolation_overhead,
             idle_envs: a.idle_envs,
             soak_secs: a.soak,
+            s3: a.s3,
         }),
     }
 }
