@@ -12,7 +12,12 @@ import urllib.parse
 import urllib.request
 
 import pytest
+from botocore.auth import S3SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
+
+from conftest import ACCESS_KEY, REGION, SECRET_KEY
 
 from s3util import (MiB, b64, bucket_name, crc32, crc32c, err, md5_etag, multipart_etag, port, raises, raw,
                     s3_client, sha1, sha256)
@@ -359,7 +364,7 @@ def test_multipart_upload(s3, bucket):
     raises("NoSuchUpload", 404, s3.list_parts, Bucket=bucket, Key="big", UploadId=up)
 
 
-def test_multipart_errors_and_abort(s3, bucket):
+def test_multipart_errors_and_abort(node, s3, bucket):
     up = s3.create_multipart_upload(Bucket=bucket, Key="small")["UploadId"]
     e1 = s3.upload_part(Bucket=bucket, Key="small", UploadId=up, PartNumber=1, Body=b"a" * 1000)["ETag"]
     e2 = s3.upload_part(Bucket=bucket, Key="small", UploadId=up, PartNumber=2, Body=b"b" * 1000)["ETag"]
@@ -369,6 +374,11 @@ def test_multipart_errors_and_abort(s3, bucket):
            MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": '"00000000000000000000000000000000"'}]})
     raises("InvalidPartOrder", 400, s3.complete_multipart_upload, Bucket=bucket, Key="small", UploadId=up,
            MultipartUpload={"Parts": [{"PartNumber": 2, "ETag": e2}, {"PartNumber": 1, "ETag": e1}]})
+    # Part numbers run from 1 to 10,000.
+    for n in (0, 10001):
+        r = raw(node, "PUT", f"/{bucket}/small?partNumber={n}&uploadId={up}", body=b"x")
+        assert r.status == 400 and r.error()["Code"] == "InvalidArgument", r
+        assert r.error()["Message"] == "Part number must be an integer between 1 and 10000, inclusive"
     # A single part may be small: it is the last.
     other = s3.create_multipart_upload(Bucket=bucket, Key="one")["UploadId"]
     e = s3.upload_part(Bucket=bucket, Key="one", UploadId=other, PartNumber=1, Body=b"only")["ETag"]
@@ -386,6 +396,28 @@ def test_multipart_errors_and_abort(s3, bucket):
     raises("NoSuchUpload", 404, s3.abort_multipart_upload, Bucket=bucket, Key="small", UploadId="no-such-upload")
     raises("NoSuchKey", 404, s3.get_object, Bucket=bucket, Key="small")
     assert "Uploads" not in s3.list_multipart_uploads(Bucket=bucket)
+
+
+def test_a_single_put_over_5_gib_is_refused_before_its_body_is_read(node, s3, bucket):
+    """S3 answers EntityTooLarge on the declared length; the client need not send 5 GiB."""
+    size = 5 * 1024 ** 3 + 1
+    req = AWSRequest(method="PUT", url=f"http://127.0.0.1:{port(node)}/{bucket}/huge",
+                     headers={"x-amz-content-sha256": "UNSIGNED-PAYLOAD", "Content-Length": str(size)})
+    S3SigV4Auth(Credentials(ACCESS_KEY, SECRET_KEY), "s3", REGION).add_auth(req)
+    conn = http.client.HTTPConnection("127.0.0.1", port(node), timeout=30)
+    try:
+        conn.putrequest("PUT", f"/{bucket}/huge", skip_accept_encoding=True)
+        for name, value in req.headers.items():
+            conn.putheader(name, value)
+        conn.endheaders()
+        conn.send(b"x" * 65536)
+        r = conn.getresponse()
+        body = r.read()
+    finally:
+        conn.close()
+    assert r.status == 400 and b"<Code>EntityTooLarge</Code>" in body, body
+    assert b"<Message>Your proposed upload exceeds the maximum allowed size</Message>" in body
+    raises("404", 404, s3.head_object, Bucket=bucket, Key="huge")
 
 
 def test_upload_part_copy(s3, bucket):
