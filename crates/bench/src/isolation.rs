@@ -482,10 +482,7 @@ pub fn run(
     idle_envs: Option<usize>,
     json: bool,
 ) -> anyhow::Result<()> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
+    let rt = crate::async_runtime()?;
     let (o, d) = rt.block_on(async {
         let o = if overhead {
             cold_start_overhead(exe, noop, runtimes, cold_starts.unwrap_or(10)).await?
@@ -498,16 +495,9 @@ pub fn run(
         };
         anyhow::Ok((o, d))
     })?;
-    let text = render(&o, d.as_ref());
-    if json {
-        eprint!("{text}");
-        println!(
-            "{}",
-            serde_json::json!({ "cold_start_overhead": o, "density": d })
-        );
-    } else {
-        print!("{text}");
-    }
+    let document =
+        json.then(|| serde_json::json!({ "cold_start_overhead": o, "density": d }).to_string());
+    crate::print_report(&render(&o, d.as_ref()), document);
     Ok(())
 }
 

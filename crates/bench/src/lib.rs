@@ -221,18 +221,9 @@ pub fn run(options: Options) -> anyhow::Result<()> {
             plan.json,
         );
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
+    let runtime = async_runtime()?;
     let report = runtime.block_on(execute(&plan, &options))?;
-    let text = report.render();
-    if plan.json {
-        eprint!("{text}");
-        println!("{}", report.to_json());
-    } else {
-        print!("{text}");
-    }
+    print_report(&report.render(), plan.json.then(|| report.to_json()));
     let errors = report.total_errors();
     let failed: Vec<String> = report
         .failed_runtimes()
@@ -277,6 +268,25 @@ pub(crate) async fn stop_node(node: TempNode, failed: bool) {
     }
     if let Err(e) = node.stop().await {
         progress(format!("stopping the temporary node failed: {e}"));
+    }
+}
+
+/// The multi-threaded runtime every mode runs on.
+pub(crate) fn async_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+/// Prints a mode's table, on stdout; with `json`, on stderr and the JSON on stdout.
+pub(crate) fn print_report(text: &str, json: Option<String>) {
+    match json {
+        Some(json) => {
+            eprint!("{text}");
+            println!("{json}");
+        }
+        None => print!("{text}"),
     }
 }
 

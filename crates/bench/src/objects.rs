@@ -71,18 +71,14 @@ pub struct S3Report {
 
 /// `ignis bench --s3 [--short]`.
 pub fn run(exe: &Path, short: bool, json: bool) -> anyhow::Result<()> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
+    let rt = crate::async_runtime()?;
     let report = rt.block_on(bench(exe, short))?;
-    let text = render(&report);
-    if json {
-        eprint!("{text}");
-        println!("{}", serde_json::to_string(&report)?);
+    let document = if json {
+        Some(serde_json::to_string(&report)?)
     } else {
-        print!("{text}");
-    }
+        None
+    };
+    crate::print_report(&render(&report), document);
     Ok(())
 }
 

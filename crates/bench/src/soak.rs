@@ -173,18 +173,14 @@ pub fn run(
     if !(seconds.is_finite() && seconds > 0.0) {
         bail!("--soak must be a positive number of seconds");
     }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
+    let rt = crate::async_runtime()?;
     let report = rt.block_on(soak(exe, noop, runtimes, seconds, 0.8))?;
-    let text = render(&report);
-    if json {
-        eprint!("{text}");
-        println!("{}", serde_json::to_string(&report)?);
+    let document = if json {
+        Some(serde_json::to_string(&report)?)
     } else {
-        print!("{text}");
-    }
+        None
+    };
+    crate::print_report(&render(&report), document);
     if report.errors > 0 {
         bail!(
             "{} invokes of well-behaved functions failed during the soak",
