@@ -91,14 +91,22 @@ def check_record(r, *, bucket, key, config_id, event_name, size=None, etag=None)
     return o["sequencer"]
 
 
-def test_every_kind_of_change_sends_its_exact_record(node):
+def recorder(node, label, allowed=True):
+    """A bucket and a function that logs each event, allowed (or not) to be invoked by S3 for
+    that bucket: (lambda client, s3 client, bucket, function name, function ARN)."""
     lam, s3 = node.client(), s3_client(node)
-    bucket = bucket_name("events")
+    bucket = bucket_name(label)
     s3.create_bucket(Bucket=bucket)
-    fn = f"recorder-{bucket}"[:60]
+    fn = f"{label}-{bucket}"[:60]
     arn = create(lam, fn, make_zip({"app.py": RECORDER}))["FunctionArn"]
     settled(lam, fn)
-    allow_s3(lam, fn, bucket)
+    if allowed:
+        allow_s3(lam, fn, bucket)
+    return lam, s3, bucket, fn, arn
+
+
+def test_every_kind_of_change_sends_its_exact_record(node):
+    lam, s3, bucket, fn, arn = recorder(node, "events")
     s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={
         "LambdaFunctionConfigurations": [
             {"Id": "created", "LambdaFunctionArn": arn, "Events": ["s3:ObjectCreated:*"],
@@ -158,13 +166,7 @@ def test_every_kind_of_change_sends_its_exact_record(node):
 
 
 def test_removing_the_configuration_stops_the_events(node):
-    lam, s3 = node.client(), s3_client(node)
-    bucket = bucket_name("off")
-    s3.create_bucket(Bucket=bucket)
-    fn = f"off-{bucket}"[:60]
-    arn = create(lam, fn, make_zip({"app.py": RECORDER}))["FunctionArn"]
-    settled(lam, fn)
-    allow_s3(lam, fn, bucket)
+    lam, s3, bucket, fn, arn = recorder(node, "off")
     s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={
         "LambdaFunctionConfigurations": [{"LambdaFunctionArn": arn, "Events": ["s3:ObjectCreated:Put"]}]})
     got = s3.get_bucket_notification_configuration(Bucket=bucket)["LambdaFunctionConfigurations"]
@@ -183,12 +185,7 @@ def test_removing_the_configuration_stops_the_events(node):
 
 
 def test_invalid_configurations_are_refused(node):
-    lam, s3 = node.client(), s3_client(node)
-    bucket = bucket_name("bad")
-    s3.create_bucket(Bucket=bucket)
-    fn = f"bad-{bucket}"[:60]
-    arn = create(lam, fn, make_zip({"app.py": RECORDER}))["FunctionArn"]
-    settled(lam, fn)
+    lam, s3, bucket, fn, arn = recorder(node, "bad", allowed=False)
 
     def refused(cfg, code="InvalidArgument"):
         with pytest.raises(ClientError) as e:
