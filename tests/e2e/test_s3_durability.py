@@ -1,5 +1,6 @@
 """Objects are durable: an acknowledged PUT survives kill -9, an interrupted one leaves no
-object and no bytes behind, and a 1 GB multipart upload streams through in flat memory."""
+object and no bytes behind, and a 1 GB multipart upload streams through in flat memory. The
+disk they take is bounded (`--max-object-storage`)."""
 
 import hashlib
 import os
@@ -8,6 +9,9 @@ import socket
 import threading
 import time
 from pathlib import Path
+
+import pytest
+from botocore.exceptions import ClientError
 
 MiB = 1024 * 1024
 
@@ -104,3 +108,41 @@ def test_a_1_gb_multipart_upload_streams_in_flat_memory(fresh_node, tmp_path):
     for chunk in iter(lambda: body.read(8 * MiB), b""):
         back.update(chunk)
     assert back.hexdigest() == digest.hexdigest()
+
+
+def test_object_storage_is_bounded_and_freed_space_is_usable_again(fresh_node):
+    node = fresh_node(extra_args=["--max-object-storage", "2"])
+    s3 = node.client("s3")
+    s3.create_bucket(Bucket="bounded")
+
+    def refused(**kw):
+        with pytest.raises(ClientError) as e:
+            s3.put_object(Bucket="bounded", **kw)
+        assert e.value.response["Error"]["Code"] == "InsufficientStorage", e.value.response
+        assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 507
+        assert "delete objects to make room" in e.value.response["Error"]["Message"]
+
+    s3.put_object(Bucket="bounded", Key="a", Body=os.urandom(MiB + MiB // 2))
+    # Declared past the bound: refused before the body is read.
+    refused(Key="b", Body=os.urandom(MiB))
+    # A copy and a multipart part need room too.
+    with pytest.raises(ClientError) as e:
+        s3.copy_object(Bucket="bounded", Key="a2", CopySource="bounded/a")
+    assert e.value.response["Error"]["Code"] == "InsufficientStorage"
+    up = s3.create_multipart_upload(Bucket="bounded", Key="m")["UploadId"]
+    with pytest.raises(ClientError) as e:
+        s3.upload_part(Bucket="bounded", Key="m", UploadId=up, PartNumber=1, Body=os.urandom(MiB))
+    assert e.value.response["Error"]["Code"] == "InsufficientStorage"
+    s3.abort_multipart_upload(Bucket="bounded", Key="m", UploadId=up)
+    # Nothing refused was stored; what was there is intact.
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket="bounded")["Contents"]] == ["a"]
+    assert len(blob_files(node.data_dir)) == 1
+    # Deleting frees the room, also across a restart.
+    s3.delete_object(Bucket="bounded", Key="a")
+    s3.put_object(Bucket="bounded", Key="b", Body=os.urandom(MiB))
+    node.stop()
+    again = fresh_node(data_dir=node.data_dir, extra_args=["--max-object-storage", "2"])
+    s3 = again.client("s3")
+    refused(Key="c", Body=os.urandom(MiB + 1))
+    s3.put_object(Bucket="bounded", Key="c", Body=os.urandom(MiB // 2))
+    assert sorted(o["Key"] for o in s3.list_objects_v2(Bucket="bounded")["Contents"]) == ["b", "c"]

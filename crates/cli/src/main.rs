@@ -179,6 +179,11 @@ struct CeilingArgs {
     #[arg(long, env = "IGNIS_MAX_ASYNC_QUEUE_BYTES_PER_FUNCTION",
           value_parser = clap::value_parser!(u64).range(1..))]
     max_async_queue_bytes_per_function: Option<u64>,
+    /// MB of S3 object content the node stores (objects and uploads in progress) [default: the
+    /// data directory's free disk less the larger of 1 GiB and 10 %].
+    #[arg(long, env = "IGNIS_MAX_OBJECT_STORAGE", value_name = "MB",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    max_object_storage: Option<u64>,
 }
 
 impl CeilingArgs {
@@ -189,6 +194,7 @@ impl CeilingArgs {
             max_tmp_disk_mb: self.max_tmp_disk,
             max_async_queue_bytes: self.max_async_queue_bytes,
             max_async_queue_bytes_per_function: self.max_async_queue_bytes_per_function,
+            max_object_storage_mb: self.max_object_storage,
         }
     }
 }

@@ -21,6 +21,7 @@ use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The most bytes one read yields, and the most a writer buffers before it writes.
 pub const CHUNK: usize = 256 * 1024;
@@ -30,6 +31,44 @@ pub const CHUNK: usize = 256 * 1024;
 pub struct Blobs {
     blobs: PathBuf,
     staging: PathBuf,
+    space: Arc<Space>,
+}
+
+/// The bytes of content on disk, committed and being written, against the node's bound.
+#[derive(Debug)]
+struct Space {
+    used: AtomicU64,
+    max: u64,
+}
+
+impl Space {
+    /// Reserves `n` bytes, unless that would pass the bound.
+    fn take(&self, n: u64) -> bool {
+        self.used
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
+                used.checked_add(n).filter(|&total| total <= self.max)
+            })
+            .is_ok()
+    }
+
+    fn give_back(&self, n: u64) {
+        let _ = self
+            .used
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
+                Some(used.saturating_sub(n))
+            });
+    }
+
+    fn full(&self) -> io::Error {
+        io::Error::new(
+            io::ErrorKind::StorageFull,
+            format!(
+                "the node's object storage holds {} of its {} bytes",
+                self.used.load(Ordering::Acquire),
+                self.max
+            ),
+        )
+    }
 }
 
 /// A committed blob.
@@ -59,6 +98,8 @@ pub struct BlobWriter {
     len: u64,
     /// Committed or discarded: nothing left for `Drop` to remove.
     finished: bool,
+    /// The bytes written so far are reserved in here until the blob is discarded.
+    space: Arc<Space>,
 }
 
 fn fresh_id() -> String {
@@ -97,13 +138,22 @@ fn empty_dir(dir: &Path) -> io::Result<()> {
 impl Blobs {
     /// Opens the blob store under `root`, creating its directories, and empties `staging/`
     /// (anything there is from a write that never committed). Blocking: call it at start-up.
-    pub fn open(root: &Path) -> io::Result<Blobs> {
+    /// The store under `root`, holding at most `max_bytes` of content (committed blobs and
+    /// uploads in progress). What is there already is counted by [`Blobs::sweep`].
+    pub fn open(root: &Path, max_bytes: u64) -> io::Result<Blobs> {
         let blobs = root.join("blobs");
         let staging = root.join("staging");
         std::fs::create_dir_all(&blobs)?;
         std::fs::create_dir_all(&staging)?;
         empty_dir(&staging)?;
-        Ok(Blobs { blobs, staging })
+        Ok(Blobs {
+            blobs,
+            staging,
+            space: Arc::new(Space {
+                used: AtomicU64::new(0),
+                max: max_bytes,
+            }),
+        })
     }
 
     /// Starts a new blob in `staging/`.
@@ -128,7 +178,23 @@ impl Blobs {
             buffered: 0,
             len: 0,
             finished: false,
+            space: self.space.clone(),
         })
+    }
+
+    /// Whether `n` more bytes would fit under the bound now (a declared length, checked before
+    /// its body is read; the bytes are reserved as they are written).
+    pub fn has_room(&self, n: u64) -> bool {
+        self.space
+            .used
+            .load(Ordering::Acquire)
+            .checked_add(n)
+            .is_some_and(|total| total <= self.space.max)
+    }
+
+    /// The error a write past the bound fails with.
+    pub fn full(&self) -> io::Error {
+        self.space.full()
     }
 
     /// The file of a committed blob.
@@ -218,10 +284,12 @@ impl Blobs {
         if paths.is_empty() {
             return;
         }
+        let space = self.space.clone();
         let result = blocking(move || {
             for path in paths {
+                let size = std::fs::metadata(&path).map_or(0, |m| m.len());
                 match std::fs::remove_file(&path) {
-                    Ok(()) => {}
+                    Ok(()) => space.give_back(size),
                     Err(e) if e.kind() == io::ErrorKind::NotFound => {}
                     Err(e) => {
                         tracing::warn!(path = %path.display(), error = %e, "blob not removed")
@@ -245,16 +313,20 @@ impl Blobs {
             for entry in std::fs::read_dir(&dir)? {
                 let entry = entry?;
                 if entry.file_type()?.is_file() {
-                    names.push(entry.file_name());
+                    names.push((entry.file_name(), entry.metadata()?.len()));
                 }
             }
             Ok(names)
         })
         .await?;
-        let orphans: Vec<PathBuf> = names
+        let (kept, orphans): (Vec<_>, Vec<_>) = names
             .into_iter()
-            .filter(|n| n.to_str().is_none_or(|n| !referenced.contains(n)))
-            .map(|n| self.blobs.join(n))
+            .partition(|(n, _)| n.to_str().is_some_and(|n| referenced.contains(n)));
+        let kept: u64 = kept.iter().map(|(_, size)| size).sum();
+        self.space.used.store(kept, Ordering::Release);
+        let orphans: Vec<PathBuf> = orphans
+            .into_iter()
+            .map(|(n, _)| self.blobs.join(n))
             .collect();
         let count = orphans.len() as u64;
         if count == 0 {
@@ -334,7 +406,11 @@ impl Reader {
 impl BlobWriter {
     /// Appends `chunk`. Chunks are held until [`CHUNK`] bytes are, then written and hashed on
     /// the blocking pool (two tasks, side by side) while the next ones arrive.
+    /// Fails with [`io::ErrorKind::StorageFull`] when the node's object storage is full.
     pub async fn write(&mut self, chunk: Bytes) -> io::Result<()> {
+        if !self.space.take(chunk.len() as u64) {
+            return Err(self.space.full());
+        }
         self.len += chunk.len() as u64;
         self.buffered += chunk.len();
         self.buf.push(chunk);
@@ -417,6 +493,7 @@ impl BlobWriter {
     /// removes it too, in the background).
     pub async fn discard(mut self) {
         self.finished = true;
+        self.space.give_back(self.len);
         let path = std::mem::take(&mut self.path);
         let removed = blocking(move || match std::fs::remove_file(&path) {
             Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
@@ -438,6 +515,7 @@ impl Drop for BlobWriter {
         if self.finished {
             return;
         }
+        self.space.give_back(self.len);
         let path = std::mem::take(&mut self.path);
         let remove = move || {
             if let Err(e) = std::fs::remove_file(&path)

@@ -29,6 +29,28 @@ pub fn from_object(e: ObjectError) -> S3Error {
     }
 }
 
+/// A file failure writing content: the node's object storage being full is the caller's to
+/// hear (507 `InsufficientStorage`, which clients do not retry); anything else is internal.
+pub fn from_io(e: std::io::Error) -> S3Error {
+    if e.kind() == std::io::ErrorKind::StorageFull {
+        return storage_full(&e.to_string());
+    }
+    internal(e)
+}
+
+/// The node's object storage cannot take the bytes: nothing was written.
+pub fn storage_full(why: &str) -> S3Error {
+    let code: S3ErrorCode = "InsufficientStorage"
+        .parse()
+        .unwrap_or(S3ErrorCode::InternalError);
+    let mut e = S3Error::with_message(
+        code,
+        format!("The node's object storage is full ({why}): delete objects to make room."),
+    );
+    e.set_status_code(http::StatusCode::INSUFFICIENT_STORAGE);
+    e
+}
+
 /// A failure of Ignis itself: logged, and answered as S3's InternalError.
 pub fn internal(e: impl std::fmt::Debug) -> S3Error {
     tracing::error!(error = ?e, "object store failure");

@@ -61,16 +61,17 @@ pub struct Objects {
 }
 
 impl Objects {
-    /// Opens the object store whose content lives under `dir`, first removing what a crash
-    /// left behind: staging files and content no metadata names. Call it before anything
-    /// writes objects.
+    /// Opens the object store whose content lives under `dir`, holding at most `max_bytes` of
+    /// it, first removing what a crash left behind: staging files and content no metadata
+    /// names. Call it before anything writes objects.
     pub async fn open(
         dir: &Path,
+        max_bytes: u64,
         account: Account,
         store: Store,
         engine: Engine,
     ) -> std::io::Result<Arc<Objects>> {
-        let blobs = Blobs::open(dir)?;
+        let blobs = Blobs::open(dir, max_bytes)?;
         let referenced = store
             .referenced_blobs()
             .await

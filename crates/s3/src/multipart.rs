@@ -4,7 +4,7 @@
 use crate::Objects;
 use crate::buckets::owner;
 use crate::change::{self, Write};
-use crate::errors::{from_object, internal, s3};
+use crate::errors::{from_io, from_object, internal, s3};
 use crate::objects::{
     DEFAULT_CONTENT_TYPE, bucket, copy_conditions, copy_source, metadata_pairs,
     parse_tagging_header, stored_headers, timestamp,
@@ -229,7 +229,7 @@ pub async fn upload_part_copy(
         .blobs
         .copy(&source.segments, start, end)
         .await
-        .map_err(internal)?;
+        .map_err(from_io)?;
     let etag = hex::encode(blob.md5);
     let now = time::now_ms();
     put_part(

@@ -1,7 +1,7 @@
 //! Objects: PutObject, GetObject, HeadObject, DeleteObject(s), CopyObject and object tagging.
 
 use crate::change::{self, Write};
-use crate::errors::{from_object, internal, s3};
+use crate::errors::{from_io, from_object, internal, s3};
 use crate::events::RequestFacts;
 use crate::receive::{self, Declared, checksum_fields};
 use crate::{MAX_PUT_BYTES, Objects, ReadError};
@@ -697,7 +697,7 @@ pub async fn copy(
         .blobs
         .copy(&source.segments, 0, source.size)
         .await
-        .map_err(internal)?;
+        .map_err(from_io)?;
     let (content_type, headers, metadata) = if replace {
         let stored = stored_headers!(input);
         (

@@ -4,7 +4,7 @@
 //! `aws-chunked` body — before it is committed.
 
 use crate::blobs::{Blob, Blobs};
-use crate::errors::{internal, s3};
+use crate::errors::{from_io, internal, s3};
 use crate::{BODY_IDLE_TIMEOUT, MAX_PUT_BYTES};
 use base64::Engine as _;
 use futures_util::StreamExt;
@@ -128,6 +128,11 @@ pub async fn receive(
     if declared_length.is_some_and(|n| n as u64 > MAX_PUT_BYTES) {
         return Err(s3(S3ErrorCode::EntityTooLarge));
     }
+    if let Some(n) = declared_length
+        && !blobs.has_room(n as u64)
+    {
+        return Err(from_io(blobs.full()));
+    }
     let mut algorithm = declared.chosen()?;
     let mut hasher = hasher_for(algorithm);
     let mut writer = blobs.create().await.map_err(internal)?;
@@ -157,7 +162,7 @@ pub async fn receive(
             hasher.update(&chunk);
             if let Err(e) = writer.write(chunk).await {
                 writer.discard().await;
-                return Err(internal(e));
+                return Err(from_io(e));
             }
         }
     }

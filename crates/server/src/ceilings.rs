@@ -1,5 +1,5 @@
 //! The node-wide ceilings: what all execution environments together may hold (memory, pids,
-//! `/tmp` disk) and how many bytes the asynchronous queue holds, from the flags or, by default,
+//! `/tmp` disk), how many bytes the asynchronous queue and the object storage hold, from the flags or, by default,
 //! from what this host has, with headroom for the server and the rest of the host.
 
 use std::path::Path;
@@ -9,7 +9,7 @@ pub const ASYNC_QUEUE_BYTES_PER_FUNCTION: u64 = 64 << 20;
 /// Async queue bytes for the whole node, by default.
 pub const ASYNC_QUEUE_BYTES: u64 = 1 << 30;
 
-/// The ceilings as configured (`--max-memory`, `--max-pids`, `--max-tmp-disk`,
+/// The ceilings as configured (`--max-memory`, `--max-pids`, `--max-tmp-disk`, `--max-object-storage`,
 /// `--max-async-queue-bytes`, `--max-async-queue-bytes-per-function`); `None` takes the default.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct CeilingConfig {
@@ -18,6 +18,7 @@ pub struct CeilingConfig {
     pub max_tmp_disk_mb: Option<u64>,
     pub max_async_queue_bytes: Option<u64>,
     pub max_async_queue_bytes_per_function: Option<u64>,
+    pub max_object_storage_mb: Option<u64>,
 }
 
 /// The ceilings chosen.
@@ -25,13 +26,16 @@ pub struct CeilingConfig {
 pub(crate) struct Chosen {
     pub environments: ignis_invoker::Ceilings,
     pub queue: ignis_engine::QueueBounds,
+    /// Bytes of S3 object content (stored objects and uploads in progress).
+    pub object_bytes: u64,
 }
 
 const MB: u64 = 1 << 20;
 
-/// The default `/tmp` disk ceiling: what the file system of the data directory has free, less
-/// the larger of 1 GiB and 10 % of that (the images are sparse: they take what is written).
-fn default_tmp_bytes(dir: &Path) -> Option<u64> {
+/// The default `/tmp` disk and object storage ceilings: what the file system of the data
+/// directory has free, less the larger of 1 GiB and 10 % of that (the images are sparse: they
+/// take what is written).
+fn default_disk_bytes(dir: &Path) -> Option<u64> {
     let st = rustix::fs::statvfs(dir).ok()?;
     let free = st.f_bavail.saturating_mul(st.f_frsize);
     Some(free.saturating_sub((free / 10).max(1 << 30)))
@@ -55,7 +59,7 @@ pub(crate) fn choose(cfg: &CeilingConfig, data_dir: &Path) -> Chosen {
     let tmp = cfg
         .max_tmp_disk_mb
         .map(|m| m * MB)
-        .or_else(|| default_tmp_bytes(data_dir));
+        .or_else(|| default_disk_bytes(data_dir));
     let total = cfg.max_async_queue_bytes.unwrap_or(ASYNC_QUEUE_BYTES);
     Chosen {
         environments: ignis_invoker::Ceilings {
@@ -70,6 +74,11 @@ pub(crate) fn choose(cfg: &CeilingConfig, data_dir: &Path) -> Chosen {
                 .min(total),
             total,
         },
+        object_bytes: cfg
+            .max_object_storage_mb
+            .map(|m| m * MB)
+            .or_else(|| default_disk_bytes(data_dir))
+            .unwrap_or(u64::MAX),
     }
 }
 
@@ -89,12 +98,13 @@ pub(crate) fn describe(c: &Chosen) -> String {
     let or_unbounded =
         |v: Option<String>, why: &str| v.unwrap_or_else(|| format!("unbounded ({why})"));
     format!(
-        "ceilings: memory {}, pids {}, /tmp disk {}; async queue {} per function, {} in all",
+        "ceilings: memory {}, pids {}, /tmp disk {}; async queue {} per function, {} in all; object storage {}",
         or_unbounded(e.memory_bytes.map(size), "unknown"),
         or_unbounded(e.pids.map(|p| p.to_string()), "plain processes"),
         or_unbounded(e.tmp_bytes.map(size), "plain processes"),
         size(c.queue.per_function),
         size(c.queue.total),
+        size(c.object_bytes),
     )
 }
 
@@ -110,6 +120,7 @@ mod tests {
             max_tmp_disk_mb: Some(2048),
             max_async_queue_bytes: Some(4096),
             max_async_queue_bytes_per_function: Some(1 << 40),
+            max_object_storage_mb: Some(1),
         };
         let dir = tempfile::tempdir().unwrap();
         let sandbox = choose(&cfg, dir.path());
@@ -124,7 +135,7 @@ mod tests {
         assert_eq!(plain.environments.tmp_bytes, None);
         assert_eq!(
             describe(&plain),
-            "ceilings: memory 384 MiB, pids unbounded (plain processes), /tmp disk unbounded (plain processes); async queue 4096 bytes per function, 4096 bytes in all"
+            "ceilings: memory 384 MiB, pids unbounded (plain processes), /tmp disk unbounded (plain processes); async queue 4096 bytes per function, 4096 bytes in all; object storage 1 MiB"
         );
     }
 

@@ -205,6 +205,7 @@ pub async fn up(config: NodeConfig) -> Result<(), ServerError> {
     // Object content a crash left unnamed is removed before anything writes.
     let objects = ignis_s3::Objects::open(
         &data.objects_dir(),
+        ceilings.object_bytes,
         account.clone(),
         store.clone(),
         engine.clone(),

@@ -46,7 +46,7 @@ fn files(dir: &Path) -> usize {
 #[tokio::test]
 async fn written_blobs_commit_with_their_md5_and_read_back_in_ranges_across_segments() {
     let dir = tempfile::tempdir().unwrap();
-    let blobs = Blobs::open(dir.path()).unwrap();
+    let blobs = Blobs::open(dir.path(), u64::MAX).unwrap();
     // Larger than a chunk, written in odd pieces.
     let a = pattern(CHUNK + 12_345, 1);
     let b = pattern(100, 2);
@@ -112,7 +112,7 @@ async fn written_blobs_commit_with_their_md5_and_read_back_in_ranges_across_segm
 #[tokio::test]
 async fn copy_makes_a_new_blob_of_a_range() {
     let dir = tempfile::tempdir().unwrap();
-    let blobs = Blobs::open(dir.path()).unwrap();
+    let blobs = Blobs::open(dir.path(), u64::MAX).unwrap();
     let a = pattern(CHUNK + 10, 4);
     let b = pattern(500, 5);
     let segments = [
@@ -142,7 +142,7 @@ async fn copy_makes_a_new_blob_of_a_range() {
 #[tokio::test]
 async fn a_crash_leaves_nothing_behind_once_reopened_and_swept() {
     let dir = tempfile::tempdir().unwrap();
-    let blobs = Blobs::open(dir.path()).unwrap();
+    let blobs = Blobs::open(dir.path(), u64::MAX).unwrap();
     let kept = put(&blobs, b"kept", 2).await;
     let orphan = put(&blobs, b"orphan", 2).await;
     // A writer dropped without commit removes its staging file.
@@ -163,7 +163,7 @@ async fn a_crash_leaves_nothing_behind_once_reopened_and_swept() {
     std::fs::create_dir(dir.path().join("staging/stray-dir")).unwrap();
     assert_eq!(files(&dir.path().join("staging")), 2);
 
-    let reopened = Blobs::open(dir.path()).unwrap();
+    let reopened = Blobs::open(dir.path(), u64::MAX).unwrap();
     assert_eq!(files(&dir.path().join("staging")), 0);
     // The blob whose metadata never committed is swept; the referenced one stays.
     let referenced = HashSet::from([kept.id.clone(), "referenced-but-missing".to_string()]);
@@ -175,4 +175,36 @@ async fn a_crash_leaves_nothing_behind_once_reopened_and_swept() {
         collect(&reopened, &[segment(&kept)], 0, 4).await.unwrap(),
         b"kept"
     );
+}
+
+#[tokio::test]
+async fn content_is_bounded_and_what_is_freed_counts_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let blobs = Blobs::open(dir.path(), 1000).unwrap();
+    let kept = put(&blobs, &pattern(600, 1), 100).await;
+    // 600 + 500 is past the bound: the write that crosses it fails and reserves nothing.
+    let mut w = blobs.create().await.unwrap();
+    w.write(pattern(300, 2).into()).await.unwrap();
+    let e = w.write(pattern(200, 3).into()).await.unwrap_err();
+    assert_eq!(e.kind(), io::ErrorKind::StorageFull);
+    assert!(!blobs.has_room(101) && blobs.has_room(100));
+    // A discarded upload gives its bytes back; so does a removed blob.
+    w.discard().await;
+    assert!(blobs.has_room(400) && !blobs.has_room(401));
+    blobs.remove([kept.id.clone()]).await;
+    assert!(blobs.has_room(1000));
+    // Dropping an upload gives its bytes back too.
+    let mut dropped = blobs.create().await.unwrap();
+    dropped.write(pattern(900, 4).into()).await.unwrap();
+    assert!(!blobs.has_room(101));
+    drop(dropped);
+    assert!(blobs.has_room(1000));
+    // At start-up the content kept is counted.
+    let again = put(&blobs, &pattern(700, 5), 700).await;
+    let reopened = Blobs::open(dir.path(), 1000).unwrap();
+    reopened
+        .sweep(&[again.id].into_iter().collect())
+        .await
+        .unwrap();
+    assert!(reopened.has_room(300) && !reopened.has_room(301));
 }
