@@ -42,11 +42,16 @@ struct Space {
 }
 
 impl Space {
+    /// `used + n`, if that is within the bound.
+    fn fits(&self, used: u64, n: u64) -> Option<u64> {
+        used.checked_add(n).filter(|&total| total <= self.max)
+    }
+
     /// Reserves `n` bytes, unless that would pass the bound.
     fn take(&self, n: u64) -> bool {
         self.used
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
-                used.checked_add(n).filter(|&total| total <= self.max)
+                self.fits(used, n)
             })
             .is_ok()
     }
@@ -138,8 +143,8 @@ fn empty_dir(dir: &Path) -> io::Result<()> {
 impl Blobs {
     /// Opens the blob store under `root`, creating its directories, and empties `staging/`
     /// (anything there is from a write that never committed). Blocking: call it at start-up.
-    /// The store under `root`, holding at most `max_bytes` of content (committed blobs and
-    /// uploads in progress). What is there already is counted by [`Blobs::sweep`].
+    /// It holds at most `max_bytes` of content (committed blobs and uploads in progress); what
+    /// is there already is counted by [`Blobs::sweep`].
     pub fn open(root: &Path, max_bytes: u64) -> io::Result<Blobs> {
         let blobs = root.join("blobs");
         let staging = root.join("staging");
@@ -185,11 +190,8 @@ impl Blobs {
     /// Whether `n` more bytes would fit under the bound now (a declared length, checked before
     /// its body is read; the bytes are reserved as they are written).
     pub fn has_room(&self, n: u64) -> bool {
-        self.space
-            .used
-            .load(Ordering::Acquire)
-            .checked_add(n)
-            .is_some_and(|total| total <= self.space.max)
+        let used = self.space.used.load(Ordering::Acquire);
+        self.space.fits(used, n).is_some()
     }
 
     /// The error a write past the bound fails with.

@@ -33,22 +33,13 @@ pub fn from_object(e: ObjectError) -> S3Error {
 /// hear (507 `InsufficientStorage`, which clients do not retry); anything else is internal.
 pub fn from_io(e: std::io::Error) -> S3Error {
     if e.kind() == std::io::ErrorKind::StorageFull {
-        return storage_full(&e.to_string());
+        return custom(
+            "InsufficientStorage",
+            http::StatusCode::INSUFFICIENT_STORAGE,
+            format!("The node's object storage is full ({e}): delete objects to make room."),
+        );
     }
     internal(e)
-}
-
-/// The node's object storage cannot take the bytes: nothing was written.
-pub fn storage_full(why: &str) -> S3Error {
-    let code: S3ErrorCode = "InsufficientStorage"
-        .parse()
-        .unwrap_or(S3ErrorCode::InternalError);
-    let mut e = S3Error::with_message(
-        code,
-        format!("The node's object storage is full ({why}): delete objects to make room."),
-    );
-    e.set_status_code(http::StatusCode::INSUFFICIENT_STORAGE);
-    e
 }
 
 /// A failure of Ignis itself: logged, and answered as S3's InternalError.
@@ -58,7 +49,11 @@ pub fn internal(e: impl std::fmt::Debug) -> S3Error {
 }
 
 /// An error whose code s3s does not know, with S3's status.
-pub fn custom(code: &str, status: http::StatusCode, message: &'static str) -> S3Error {
+pub fn custom(
+    code: &str,
+    status: http::StatusCode,
+    message: impl Into<std::borrow::Cow<'static, str>>,
+) -> S3Error {
     let code: S3ErrorCode = code.parse().unwrap_or(S3ErrorCode::InternalError);
     let mut e = S3Error::with_message(code, message);
     e.set_status_code(status);
