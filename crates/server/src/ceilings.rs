@@ -1,6 +1,7 @@
 //! The node-wide ceilings: what all execution environments together may hold (memory, pids,
-//! `/tmp` disk), how many bytes the asynchronous queue and the object storage hold, from the flags or, by default,
-//! from what this host has, with headroom for the server and the rest of the host.
+//! `/tmp` disk) and how many bytes the asynchronous queue and the object storage hold, from the
+//! flags or, by default, from what this host has, with headroom for the server and the rest of
+//! the host.
 
 use std::path::Path;
 
@@ -9,8 +10,9 @@ pub const ASYNC_QUEUE_BYTES_PER_FUNCTION: u64 = 64 << 20;
 /// Async queue bytes for the whole node, by default.
 pub const ASYNC_QUEUE_BYTES: u64 = 1 << 30;
 
-/// The ceilings as configured (`--max-memory`, `--max-pids`, `--max-tmp-disk`, `--max-object-storage`,
-/// `--max-async-queue-bytes`, `--max-async-queue-bytes-per-function`); `None` takes the default.
+/// The ceilings as configured (`--max-memory`, `--max-pids`, `--max-tmp-disk`,
+/// `--max-async-queue-bytes`, `--max-async-queue-bytes-per-function`, `--max-object-storage`);
+/// `None` takes the default.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct CeilingConfig {
     pub max_memory_mb: Option<u64>,
@@ -26,8 +28,9 @@ pub struct CeilingConfig {
 pub(crate) struct Chosen {
     pub environments: ignis_invoker::Ceilings,
     pub queue: ignis_engine::QueueBounds,
-    /// Bytes of S3 object content (stored objects and uploads in progress).
-    pub object_bytes: u64,
+    /// Bytes of S3 object content (stored objects and uploads in progress); `None` when the
+    /// disk's free space could not be read and no flag gave it.
+    pub object_bytes: Option<u64>,
 }
 
 const MB: u64 = 1 << 20;
@@ -56,10 +59,8 @@ pub(crate) fn choose(cfg: &CeilingConfig, data_dir: &Path) -> Chosen {
     let host = ignis_sandbox::cgroup::host_ceilings();
     let memory = cfg.max_memory_mb.map(|m| m * MB).or(host.memory_bytes);
     let pids = cfg.max_pids.or(host.pids);
-    let tmp = cfg
-        .max_tmp_disk_mb
-        .map(|m| m * MB)
-        .or_else(|| default_disk_bytes(data_dir));
+    let disk = default_disk_bytes(data_dir);
+    let tmp = cfg.max_tmp_disk_mb.map(|m| m * MB).or(disk);
     let total = cfg.max_async_queue_bytes.unwrap_or(ASYNC_QUEUE_BYTES);
     Chosen {
         environments: ignis_invoker::Ceilings {
@@ -74,11 +75,7 @@ pub(crate) fn choose(cfg: &CeilingConfig, data_dir: &Path) -> Chosen {
                 .min(total),
             total,
         },
-        object_bytes: cfg
-            .max_object_storage_mb
-            .map(|m| m * MB)
-            .or_else(|| default_disk_bytes(data_dir))
-            .unwrap_or(u64::MAX),
+        object_bytes: cfg.max_object_storage_mb.map(|m| m * MB).or(disk),
     }
 }
 
@@ -104,7 +101,7 @@ pub(crate) fn describe(c: &Chosen) -> String {
         or_unbounded(e.tmp_bytes.map(size), "plain processes"),
         size(c.queue.per_function),
         size(c.queue.total),
-        size(c.object_bytes),
+        or_unbounded(c.object_bytes.map(size), "free disk unknown"),
     )
 }
 

@@ -205,7 +205,7 @@ pub async fn up(config: NodeConfig) -> Result<(), ServerError> {
     // Object content a crash left unnamed is removed before anything writes.
     let objects = ignis_s3::Objects::open(
         &data.objects_dir(),
-        ceilings.object_bytes,
+        ceilings.object_bytes.unwrap_or(u64::MAX),
         account.clone(),
         store.clone(),
         engine.clone(),
