@@ -285,8 +285,7 @@ pub fn verify_head_with_cache(
         return Err(SigV4Error::InvalidSignature);
     };
     let mode = UriMode::for_service(&auth.service);
-    let uri = canonical_uri(head.path, mode);
-    let mut uris = vec![uri];
+    let mut uris = vec![canonical_uri(head.path, mode)];
     if mode.normalize && (head.path.ends_with("/.") || head.path.ends_with("/..")) {
         // botocore keeps no trailing slash after a final dot segment; accept its form too.
         let alternative = encode_path(&normalize_path_botocore(head.path), mode.encoding);
@@ -294,15 +293,16 @@ pub fn verify_head_with_cache(
             uris.push(alternative);
         }
     }
+    let c = Canonical::of(head, &auth);
     let signed = SignedParts {
         key,
         provided,
         method: head.method.to_owned(),
         uris,
-        query: canonical_query(head.query.unwrap_or_default(), presigned),
-        headers_block: canonical_headers(head.headers, &auth.signed_headers),
-        signed_headers: auth.signed_headers.join(";"),
-        scope: credential_scope(&auth.scope_date, &auth.region, &auth.service),
+        query: c.query,
+        headers_block: c.headers_block,
+        signed_headers: c.signed_headers,
+        scope: c.scope,
         amz_date: auth.amz_date,
     };
     let identity = Identity {
@@ -338,23 +338,22 @@ pub struct Described {
 /// `None` when the request carries no readable signature.
 pub fn describe(head: &RequestHead<'_>) -> Option<Described> {
     let auth = parse::auth_params(head.headers, head.query).ok()?;
-    let presigned = auth.presigned.is_some();
     let payload_hash = match head.headers.get("x-amz-content-sha256") {
         Some(v) => String::from_utf8_lossy(v.as_bytes()).trim().to_owned(),
-        None if presigned => UNSIGNED_PAYLOAD.to_owned(),
+        None if auth.presigned.is_some() => UNSIGNED_PAYLOAD.to_owned(),
         None => return None,
     };
+    let c = Canonical::of(head, &auth);
     let creq = canonical_request(
         head.method,
         &canonical_uri(head.path, UriMode::for_service(&auth.service)),
-        &canonical_query(head.query.unwrap_or_default(), presigned),
-        &canonical_headers(head.headers, &auth.signed_headers),
-        &auth.signed_headers.join(";"),
+        &c.query,
+        &c.headers_block,
+        &c.signed_headers,
         &payload_hash,
     );
-    let scope = credential_scope(&auth.scope_date, &auth.region, &auth.service);
     Some(Described {
-        string_to_sign: string_to_sign(&auth.amz_date, &scope, &creq),
+        string_to_sign: string_to_sign(&auth.amz_date, &c.scope, &creq),
         canonical_request: String::from_utf8_lossy(&creq).into_owned(),
         access_key_id: auth.access_key_id,
         signature_provided: auth.signature,
@@ -398,6 +397,25 @@ enum Pending {
     Declared(String),
     /// The signature covers the body's hash, not known yet.
     BodyHash(Box<SignedParts>),
+}
+
+/// The parts of the canonical request (and the scope) that follow from the head alone.
+struct Canonical {
+    query: String,
+    headers_block: Vec<u8>,
+    signed_headers: String,
+    scope: String,
+}
+
+impl Canonical {
+    fn of(head: &RequestHead<'_>, auth: &AuthParams) -> Canonical {
+        Canonical {
+            query: canonical_query(head.query.unwrap_or_default(), auth.presigned.is_some()),
+            headers_block: canonical_headers(head.headers, &auth.signed_headers),
+            signed_headers: auth.signed_headers.join(";"),
+            scope: credential_scope(&auth.scope_date, &auth.region, &auth.service),
+        }
+    }
 }
 
 /// Everything of the canonical request but the payload hash.
