@@ -95,7 +95,7 @@ pub async fn invoke(
         "Event" => Mode::Event,
         _ => Mode::RequestResponse,
     };
-    let target = request::resolve_when_active(&state, &r).await?;
+    let target = state.engine.resolve_when_active(&r).await?;
     let request = Request {
         request_id,
         payload: json_payload(body)?,
@@ -159,7 +159,7 @@ pub async fn invoke_async(
     if body.len() > limits::MAX_INVOKE_ASYNC_PAYLOAD_BYTES {
         return Err(too_large(limits::MAX_INVOKE_ASYNC_PAYLOAD_BYTES));
     }
-    let target = request::resolve_when_active(&state, &r).await?;
+    let target = state.engine.resolve_when_active(&r).await?;
     let request = Request::new(request_id, json_payload(body)?, Mode::Event);
     state.engine.invoke(target, request).await?;
     Ok((

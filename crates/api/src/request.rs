@@ -110,33 +110,6 @@ pub fn resolve_config(
     state.engine.config(r, pick)
 }
 
-/// Longest an invocation waits for a function being created to turn Active.
-pub const PENDING_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
-
-/// The target `r` refers to once it is ready: while its configuration is still being created
-/// (`State: Pending`) this waits, at most [`PENDING_WAIT`], so that an Invoke sent right after
-/// CreateFunction runs once the function is ready instead of failing. Still Pending after
-/// that: AWS's `ResourceConflictException`. The ready case costs one resolution, as before the
-/// state existed.
-pub async fn resolve_when_active(
-    state: &ApiState,
-    r: &FunctionRef,
-) -> Result<ignis_engine::Target, LambdaApiError> {
-    let deadline = tokio::time::Instant::now() + PENDING_WAIT;
-    loop {
-        let target = state.engine.resolve(r)?;
-        if target.config().state != ignis_model::FunctionState::Pending {
-            return Ok(target);
-        }
-        if tokio::time::Instant::now() >= deadline {
-            return Err(LambdaApiError::ResourceConflict(
-                "The operation cannot be performed at this time. The function is currently in the following state: Pending".into(),
-            ));
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -27,7 +27,7 @@ pub use provisioned::ProvisionedStatus;
 pub use target::{AliasVersion, Target, Version};
 
 use bytes::Bytes;
-use ignis_invoker::{Invocation, InvokeError, Invoker};
+use ignis_invoker::{Invocation, InvokeError, Invoker, ResponseSink};
 use ignis_model::{Account, FunctionRef, time};
 use ignis_package::CodeStore;
 use ignis_store::{AsyncEvent, EnqueueError, Store};
@@ -87,6 +87,9 @@ const STREAM_CHUNKS: usize = 16;
 /// A synchronous invocation whose response arrives as it is written.
 #[derive(Debug)]
 pub struct Streaming {
+    /// The response's `Content-Type`, once the runtime starts its response (`None` when it gave
+    /// none); closed unanswered when the invocation ended without a response (see `end`).
+    pub content_type: tokio::sync::oneshot::Receiver<Option<String>>,
     /// The response body, chunk by chunk, for a function that streams; empty for one that
     /// answers whole (its payload is then in the result).
     pub chunks: tokio::sync::mpsc::Receiver<Bytes>,
@@ -214,15 +217,19 @@ impl Engine {
     /// Starts one invocation whose response streams; throttles and resolution failures are
     /// answered at once, everything after through [`Streaming`].
     fn stream(&self, target: Target, request: Request) -> Result<Streaming, LambdaApiError> {
-        let (tx, chunks) = tokio::sync::mpsc::channel(STREAM_CHUNKS);
-        let (invocation, permit) = self.prepare(target, request, Some(tx))?;
+        let (sink, chunks, content_type) = ResponseSink::new(STREAM_CHUNKS);
+        let (invocation, permit) = self.prepare(target, request, Some(sink))?;
         let (done, end) = tokio::sync::oneshot::channel();
         let invoker = self.inner.invoker.clone();
         tokio::spawn(async move {
             let result = invoker.invoke_holding(invocation, permit).await;
             let _ = done.send(result.map_err(invoke_error));
         });
-        Ok(Streaming { chunks, end })
+        Ok(Streaming {
+            content_type,
+            chunks,
+            end,
+        })
     }
 
     /// Takes a concurrency permit and a lease on the code, and builds the invocation.
@@ -230,7 +237,7 @@ impl Engine {
         &self,
         mut target: Target,
         request: Request,
-        stream: Option<tokio::sync::mpsc::Sender<Bytes>>,
+        stream: Option<ResponseSink>,
     ) -> Result<(Invocation, Permit), LambdaApiError> {
         let permit = self.inner.limiter.acquire(&target.config().name)?;
         let lease = self.lease(&mut target)?;

@@ -47,6 +47,9 @@ impl Target {
     }
 }
 
+/// Longest an invocation waits for a function being created to turn Active.
+pub const PENDING_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Versions by function and version number; an entry is used only while the store's cached
 /// configuration is the very one it was computed from.
 #[derive(Default)]
@@ -135,6 +138,27 @@ impl Engine {
     /// What an invocation of `r` runs, from memory; an alias draws its version by weight.
     pub fn resolve(&self, r: &FunctionRef) -> Result<Target, LambdaApiError> {
         self.target(r, AliasVersion::Routed)
+    }
+
+    /// The target `r` refers to once it is ready: while its configuration is still being
+    /// created (`State: Pending`) this waits, at most [`PENDING_WAIT`], so that an invocation
+    /// sent right after CreateFunction runs once the function is ready instead of failing.
+    /// Still Pending after that: AWS's `ResourceConflictException`. The ready case costs one
+    /// resolution.
+    pub async fn resolve_when_active(&self, r: &FunctionRef) -> Result<Target, LambdaApiError> {
+        let deadline = tokio::time::Instant::now() + PENDING_WAIT;
+        loop {
+            let target = self.resolve(r)?;
+            if target.config().state != ignis_model::FunctionState::Pending {
+                return Ok(target);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(LambdaApiError::ResourceConflict(
+                    "The operation cannot be performed at this time. The function is currently in the following state: Pending".into(),
+                ));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
     }
 
     pub(crate) fn target(

@@ -1,6 +1,9 @@
 //! One port, several services: each request on the node's port goes to the service it was
 //! addressed to, as AWS's endpoints would have sent it.
 //!
+//! - A request addressed to a service by its host or path (a function URL:
+//!   `<url-id>.lambda-url.<region>.localhost`) goes to that service whatever it carries: such a
+//!   service authenticates its requests itself, and may be open to unsigned ones.
 //! - A signed request names its service in its SigV4 credential scope
 //!   (`Credential=<key>/<date>/<region>/<service>/aws4_request`, in the `Authorization` header
 //!   or, for a presigned URL, in `X-Amz-Credential`); a SigV2-signed one (`AWS <key>:<sig>`)
@@ -31,6 +34,8 @@ struct Service {
 
 /// The services of one port.
 pub struct Gateway {
+    /// Services that claim requests by their address, before any signature is looked at.
+    addressed: Vec<(Claim, Router)>,
     services: Vec<Service>,
     default: usize,
 }
@@ -39,6 +44,7 @@ impl Gateway {
     /// A gateway whose default service is `name`.
     pub fn new(name: &'static str, router: Router, claims_unsigned: Claim) -> Gateway {
         Gateway {
+            addressed: Vec::new(),
             services: vec![Service {
                 name,
                 router,
@@ -56,6 +62,20 @@ impl Gateway {
             claims_unsigned,
         });
         self
+    }
+
+    /// Adds a service that takes every request `claims` (by its host or path), signed or not.
+    pub fn addressed(mut self, claims: Claim, router: Router) -> Self {
+        self.addressed.push((claims, router));
+        self
+    }
+
+    /// Which router gets this request.
+    fn route(&self, parts: &Parts) -> &Router {
+        match self.addressed.iter().find(|(claims, _)| claims(parts)) {
+            Some((_, router)) => router,
+            None => &self.services[self.pick(parts)].router,
+        }
     }
 
     /// Which service gets this request.
@@ -78,7 +98,7 @@ impl Gateway {
             let gateway = gateway.clone();
             async move {
                 let (parts, body) = req.into_parts();
-                let router = gateway.services[gateway.pick(&parts)].router.clone();
+                let router = gateway.route(&parts).clone();
                 let req = Request::from_parts(parts, body);
                 match router.oneshot(req).await {
                     Ok(response) => response,
@@ -177,7 +197,11 @@ mod tests {
             Router::new().fallback(|| async { "lambda" }),
             lambda_paths,
         )
-        .service("s3", Router::new().fallback(|| async { "s3" }), everything);
+        .service("s3", Router::new().fallback(|| async { "s3" }), everything)
+        .addressed(
+            |p| p.uri.path().starts_with("/url/"),
+            Router::new().fallback(|| async { "url" }),
+        );
         let router = gateway.into_router();
         let answer = |req: http::Request<axum::body::Body>| {
             let router = router.clone();
@@ -213,5 +237,14 @@ mod tests {
             .body(axum::body::Body::empty())
             .unwrap();
         assert_eq!(answer(unknown).await, "lambda");
+        let addressed = http::Request::builder()
+            .uri("/url/x")
+            .header(
+                "authorization",
+                "AWS4-HMAC-SHA256 Credential=A/20261207/us-east-1/lambda/aws4_request",
+            )
+            .body(axum::body::Body::empty())
+            .unwrap();
+        assert_eq!(answer(addressed).await, "url");
     }
 }

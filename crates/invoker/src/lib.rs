@@ -132,7 +132,48 @@ pub struct Invocation {
     /// streaming`) goes here chunk by chunk as it arrives, and the result's payload is empty
     /// unless the stream ended in an error (then it is the error JSON). A response that is not
     /// streamed still comes back whole in the result.
-    pub stream: Option<tokio::sync::mpsc::Sender<Bytes>>,
+    pub stream: Option<ResponseSink>,
+}
+
+/// Where a response the caller takes as a stream goes.
+#[derive(Debug, Clone)]
+pub struct ResponseSink {
+    /// The body, chunk by chunk as the runtime writes it.
+    pub chunks: tokio::sync::mpsc::Sender<Bytes>,
+    /// Told the response's `Content-Type` (if the runtime gave one) when the runtime starts
+    /// its response, streamed or not; dropped unanswered when the invocation ends without one.
+    pub content_type: Arc<std::sync::Mutex<Option<tokio::sync::oneshot::Sender<Option<String>>>>>,
+}
+
+impl ResponseSink {
+    /// A sink and the receivers of its chunks and content type.
+    pub fn new(
+        depth: usize,
+    ) -> (
+        ResponseSink,
+        tokio::sync::mpsc::Receiver<Bytes>,
+        tokio::sync::oneshot::Receiver<Option<String>>,
+    ) {
+        let (chunks, chunks_rx) = tokio::sync::mpsc::channel(depth);
+        let (content_type, content_type_rx) = tokio::sync::oneshot::channel();
+        let sink = ResponseSink {
+            chunks,
+            content_type: Arc::new(std::sync::Mutex::new(Some(content_type))),
+        };
+        (sink, chunks_rx, content_type_rx)
+    }
+
+    /// Says what the response's content type is (once; later calls do nothing).
+    pub fn started(&self, content_type: Option<&str>) {
+        let sender = self
+            .content_type
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(sender) = sender {
+            let _ = sender.send(content_type.map(str::to_string));
+        }
+    }
 }
 
 /// The measured numbers of one invocation, as on its `REPORT` line.

@@ -7,6 +7,7 @@
 //! `GET /invocation/next`. Request ids are this environment's state only: any other id, including
 //! one of another environment, is `InvalidRequestID` and changes nothing.
 
+use crate::ResponseSink;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -90,7 +91,7 @@ struct Current {
     /// `None` once the runtime has answered.
     outcome: Option<oneshot::Sender<Outcome>>,
     /// Where a streamed response's body goes as it arrives, when the caller takes a stream.
-    sink: Option<mpsc::Sender<Bytes>>,
+    sink: Option<ResponseSink>,
 }
 
 struct ApiState {
@@ -187,7 +188,7 @@ impl RuntimeApi {
     pub fn begin(
         &self,
         request_id: &str,
-        sink: Option<mpsc::Sender<Bytes>>,
+        sink: Option<ResponseSink>,
     ) -> oneshot::Receiver<Outcome> {
         let (tx, rx) = oneshot::channel();
         *lock(&self.state.current) = Some(Current {
@@ -300,7 +301,7 @@ impl Refusal {
     }
 }
 
-type Claim = (oneshot::Sender<Outcome>, Option<mpsc::Sender<Bytes>>);
+type Claim = (oneshot::Sender<Outcome>, Option<ResponseSink>);
 
 /// Takes the right to answer `id` (and the sink of a streamed answer).
 fn claim(st: &ApiState, id: &str) -> Result<Claim, Refusal> {
@@ -464,6 +465,14 @@ async fn answer(
         Ok(claimed) => claimed,
         Err(refusal) => return refusal.response(),
     };
+    if let Some(sink) = &sink {
+        sink.started(
+            headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok()),
+        );
+    }
+    let sink = sink.map(|s| s.chunks);
     let mode = if is_error {
         ResponseMode::Buffered
     } else {

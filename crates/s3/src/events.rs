@@ -137,6 +137,7 @@ async fn destination(objects: &Objects, arn: &str, source_arn: &str) -> Destinat
         function_arn: &function_arn,
         source_arn: Some(source_arn),
         source_account: Some(&objects.account.id),
+        ..Default::default()
     };
     let qualifier = function.qualifier.as_ref().map(|q| q.to_string());
     match objects

@@ -4,10 +4,13 @@
 //!
 //! A statement matches when its `Principal` (or `NotPrincipal`), `Action` (or `NotAction`),
 //! `Resource` (or `NotResource`) and every entry of its `Condition` match. Conditions know the
-//! keys a service request carries, `aws:SourceArn` and `aws:SourceAccount` (key names are
-//! case-insensitive, as in IAM), with the operators `StringEquals`, `StringNotEquals`,
-//! `StringEqualsIgnoreCase`, `StringNotEqualsIgnoreCase`, `StringLike`, `StringNotLike`,
-//! `ArnEquals`, `ArnLike`, `ArnNotEquals`, `ArnNotLike` (each also with `IfExists`). A key the
+//! keys a request carries — `aws:SourceArn` and `aws:SourceAccount` for a service, and
+//! `lambda:FunctionUrlAuthType` and `lambda:InvokedViaFunctionUrl` for a function URL's
+//! caller (key names are case-insensitive, as in IAM) — with the operators `StringEquals`,
+//! `StringNotEquals`, `StringEqualsIgnoreCase`, `StringNotEqualsIgnoreCase`, `StringLike`,
+//! `StringNotLike`, `ArnEquals`, `ArnLike`, `ArnNotEquals`, `ArnNotLike` and `Bool` (each also
+//! with `IfExists`). An anonymous caller (a function URL with auth type `NONE`) has no principal
+//! name: only `"*"` and `{"AWS": "*"}` match it. A key the
 //! request does not carry fails a positive operator and satisfies a negated or `IfExists` one.
 //! An operator Ignis does not know makes an Allow fail and a Deny match: unknown never grants.
 
@@ -15,10 +18,11 @@ use crate::policies::Policy;
 use ignis_model::arn::LATEST;
 use serde_json::Value;
 
-/// A request from a service principal, to check against a function's policy.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A request from a service principal (or an anonymous caller), to check against a function's
+/// policy.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ServiceRequest<'a> {
-    /// The calling service, e.g. `s3.amazonaws.com`.
+    /// The calling service, e.g. `s3.amazonaws.com`; empty for an anonymous caller.
     pub principal: &'a str,
     /// The action, e.g. `lambda:InvokeFunction`.
     pub action: &'a str,
@@ -28,6 +32,10 @@ pub struct ServiceRequest<'a> {
     pub source_arn: Option<&'a str>,
     /// `aws:SourceAccount`, the account owning the source.
     pub source_account: Option<&'a str>,
+    /// `lambda:FunctionUrlAuthType`, for a request through a function URL (`NONE`, `AWS_IAM`).
+    pub function_url_auth_type: Option<&'a str>,
+    /// `lambda:InvokedViaFunctionUrl` (`true`) for a request through a function URL.
+    pub invoked_via_function_url: Option<&'a str>,
 }
 
 /// `*` matches any run of characters and `?` any one, as IAM's `*Like` operators do.
@@ -87,7 +95,9 @@ fn principal_matches(p: &Value, service: &str) -> bool {
         Value::Object(m) => m.iter().any(|(kind, v)| {
             let vs = strings(v);
             (kind == "AWS" && vs.contains(&"*"))
-                || (kind == "Service" && vs.iter().any(|s| s.eq_ignore_ascii_case(service)))
+                || (kind == "Service"
+                    && !service.is_empty()
+                    && vs.iter().any(|s| s.eq_ignore_ascii_case(service)))
         }),
         _ => false,
     }
@@ -124,6 +134,7 @@ fn operator_holds(op: &str, block: &Value, req: &ServiceRequest<'_>) -> Option<b
         "StringNotLike" => (true, |p, v| glob(p, v, false)),
         "ArnEquals" | "ArnLike" => (false, arn_like),
         "ArnNotEquals" | "ArnNotLike" => (true, arn_like),
+        "Bool" => (false, |p, v| p.eq_ignore_ascii_case(v)),
         _ => return None,
     };
     let Value::Object(keys) = block else {
@@ -135,6 +146,10 @@ fn operator_holds(op: &str, block: &Value, req: &ServiceRequest<'_>) -> Option<b
             req.source_arn
         } else if key.eq_ignore_ascii_case("aws:SourceAccount") {
             req.source_account
+        } else if key.eq_ignore_ascii_case("lambda:FunctionUrlAuthType") {
+            req.function_url_auth_type
+        } else if key.eq_ignore_ascii_case("lambda:InvokedViaFunctionUrl") {
+            req.invoked_via_function_url
         } else {
             None
         };
@@ -243,6 +258,7 @@ mod tests {
             function_arn: F,
             source_arn: arn,
             source_account: account,
+            ..Default::default()
         }
     }
 
@@ -465,5 +481,37 @@ mod tests {
         for (cond, expected) in cases {
             assert_eq!(with(cond).allows_service(None, &r), *expected, "{cond}");
         }
+    }
+    /// The two statements `add-permission --function-url-auth-type NONE --principal '*'` and
+    /// `add-permission --action lambda:InvokeFunction --invoked-via-function-url` write.
+    const URL_NONE: &str = r#"{"Sid":"url","Effect":"Allow","Principal":"*","Action":"lambda:InvokeFunctionUrl","Resource":"arn:aws:lambda:us-east-1:123456789012:function:f","Condition":{"StringEquals":{"lambda:FunctionUrlAuthType":"NONE"}}}"#;
+    const VIA_URL: &str = r#"{"Sid":"via","Effect":"Allow","Principal":"*","Action":"lambda:InvokeFunction","Resource":"arn:aws:lambda:us-east-1:123456789012:function:f","Condition":{"Bool":{"lambda:InvokedViaFunctionUrl":"true"}}}"#;
+
+    fn anonymous<'a>(action: &'a str, auth: &'static str) -> ServiceRequest<'a> {
+        ServiceRequest {
+            action,
+            function_arn: F,
+            function_url_auth_type: Some(auth),
+            invoked_via_function_url: Some("true"),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn an_anonymous_url_caller_is_matched_by_the_public_statements_only() {
+        let p = policy(&[URL_NONE, VIA_URL]);
+        assert!(p.allows_service(None, &anonymous("lambda:InvokeFunctionUrl", "NONE")));
+        assert!(p.allows_service(None, &anonymous("lambda:InvokeFunction", "NONE")));
+        // The condition names the auth type.
+        assert!(!p.allows_service(None, &anonymous("lambda:InvokeFunctionUrl", "AWS_IAM")));
+        // A service's statement never matches an anonymous caller.
+        let s3_only = policy(&[ADD_PERMISSION]);
+        assert!(!s3_only.allows_service(None, &anonymous("lambda:InvokeFunction", "NONE")));
+        // Without the Bool condition's key the statement does not apply.
+        let direct = ServiceRequest {
+            invoked_via_function_url: None,
+            ..anonymous("lambda:InvokeFunction", "NONE")
+        };
+        assert!(!policy(&[VIA_URL]).allows_service(None, &direct));
     }
 }

@@ -437,6 +437,7 @@ async fn service_requests_are_checked_against_the_qualifiers_own_policy() {
         function_arn: arn,
         source_arn: Some("arn:aws:s3:::b"),
         source_account: Some("000000000000"),
+        ..Default::default()
     };
     // No policy allows nothing.
     assert!(
