@@ -152,6 +152,10 @@ struct FrontArgs {
     #[arg(long, env = "IGNIS_MAX_CONNECTIONS_PER_SOURCE",
           value_parser = clap::value_parser!(u64).range(1..))]
     max_connections_per_source: Option<u64>,
+    /// Also serve function URLs (only them) on this address, so that URLs can be exposed
+    /// without exposing the control API; the FunctionUrl the API prints then names its port.
+    #[arg(long, env = "IGNIS_URL_LISTEN")]
+    url_listen: Option<SocketAddr>,
 }
 
 /// Node-wide ceilings; an invocation that would need more is throttled (429), never started to
@@ -323,6 +327,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 function_host_access: front.function_host_access,
                 max_connections: front.max_connections.map(|n| n as usize),
                 max_connections_per_source: front.max_connections_per_source.map(|n| n as usize),
+                url_listen: front.url_listen,
                 ceilings: ceilings.config(),
             }))?;
             Ok(())

@@ -465,7 +465,8 @@ async fn answer(
         Ok(claimed) => claimed,
         Err(refusal) => return refusal.response(),
     };
-    if let Some(sink) = &sink {
+    // A response (not an error) has begun: its caller learns its content type now.
+    if let Some(sink) = sink.as_ref().filter(|_| !is_error) {
         sink.started(
             headers
                 .get(header::CONTENT_TYPE)

@@ -12,6 +12,7 @@ pub mod limits;
 pub mod runtime;
 pub mod state;
 pub mod time;
+pub mod url;
 
 pub use alias::Alias;
 pub use arn::{Account, FunctionRef, Qualifier};

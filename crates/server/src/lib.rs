@@ -91,6 +91,8 @@ pub struct NodeConfig {
     /// Connections held at once, and per source; `None` derives them from the descriptor limit.
     pub max_connections: Option<usize>,
     pub max_connections_per_source: Option<usize>,
+    /// A second address serving function URLs only.
+    pub url_listen: Option<SocketAddr>,
     /// Node-wide ceilings on environments (memory, pids, `/tmp`) and the async queue's bytes.
     pub ceilings: CeilingConfig,
 }
@@ -128,6 +130,16 @@ pub async fn up(config: NodeConfig) -> Result<(), ServerError> {
             source,
         })?;
     let local = listener.local_addr().map_err(ServerError::Serve)?;
+    let url_listener = match config.url_listen {
+        Some(addr) => Some(tokio::net::TcpListener::bind(addr).await.map_err(|source| {
+            ServerError::Listen { addr, source }
+        })?),
+        None => None,
+    };
+    let url_local = match &url_listener {
+        Some(l) => Some(l.local_addr().map_err(ServerError::Serve)?),
+        None => None,
+    };
 
     let logs = ignis_logs::LogStore::open(data.logs_dir(), LOG_BYTES_PER_FUNCTION)?;
     let mut invoker_config =
@@ -215,6 +227,12 @@ pub async fn up(config: NodeConfig) -> Result<(), ServerError> {
         path: data.objects_dir(),
         source,
     })?;
+    // Bodies read before their senders are proven (unsigned function URL callers too).
+    let unproven_bodies = ignis_front::BodyBudget::new(
+        UNPROVEN_BODY_BYTES,
+        UNPROVEN_BODY_SHARE,
+        UNPROVEN_BODY_WAIT,
+    );
     let state = Arc::new(Api {
         code_objects: Some(Arc::new(ObjectCode(objects.clone()))),
         account,
@@ -233,11 +251,7 @@ pub async fn up(config: NodeConfig) -> Result<(), ServerError> {
                 .await
                 .unwrap_or_default(),
         ),
-        unproven_bodies: ignis_front::BodyBudget::new(
-            UNPROVEN_BODY_BYTES,
-            UNPROVEN_BODY_SHARE,
-            UNPROVEN_BODY_WAIT,
-        ),
+        unproven_bodies: unproven_bodies.clone(),
     });
     // A create or update a previous run stored but did not settle is ready: settle it.
     ignis_api::functions::settle_all(&state).await?;
@@ -259,32 +273,70 @@ pub async fn up(config: NodeConfig) -> Result<(), ServerError> {
         );
         ignis_s3::Credentials(Arc::new(move |k: &str| (k == key).then(|| secret.clone())))
     };
+    let url_router = {
+        let lookup_store = store.clone();
+        let (key, secret) = (
+            credentials.access_key_id.clone(),
+            credentials.secret_access_key.clone(),
+        );
+        ignis_urls::router(Arc::new(ignis_urls::FunctionUrls::new(
+            state.account.clone(),
+            store.clone(),
+            engine.clone(),
+            Arc::new(move |id: &str| lookup_store.function_url(id)),
+            Arc::new(move |k: &str| (k == key).then(|| secret.clone())),
+            unproven_bodies,
+        )))
+    };
     let services = ignis_gateway::Gateway::new(
         "lambda",
         ignis_api::router(state),
         ignis_api::claims_unsigned,
     )
-    .service("s3", objects.router(s3_credentials), |_| true);
+    .service("s3", objects.router(s3_credentials), |_| true)
+    .addressed(ignis_urls::claims, url_router.clone());
     let front = Front::new(front_config(&config), services.into_router());
     let _ = front_slot.set(front.clone());
+    // The URL-only listener has a front of its own (its own connection cap) on the same router.
+    let url_front = url_listener.map(|l| (l, Front::new(front_config(&config), url_router)));
     // Signal handlers are installed before the node announces itself, so a signal sent the
     // moment it is up still shuts it down cleanly.
-    let shutdown = shutdown_signal().map_err(ServerError::Serve)?;
+    let signal = shutdown_signal().map_err(ServerError::Serve)?;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        signal.await;
+        let _ = stop.send(true);
+    });
+    let shutdown = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = stopped.wait_for(|s| *s).await;
+    };
     // One line on stdout that tools (and the test suite) can wait for.
     println!("isolation: {}", chosen.description);
     let ceilings_line = ceilings::describe(&ceilings);
     println!("{ceilings_line}");
     tracing::info!("{ceilings_line}");
+    if let Some(url_local) = url_local {
+        println!("function URLs also on http://{url_local}");
+    }
     println!(
         "ignis listening on http://{local} (data dir {})",
         data.path().display()
     );
     tracing::info!(%local, region = %config.region, account = %config.account_id, "ignis is up");
 
+    let url_serving = url_front.map(|(listener, url_front)| {
+        let stopped = stopped.clone();
+        tokio::spawn(async move { url_front.serve(listener, shutdown(stopped)).await })
+    });
     front
-        .serve(listener, shutdown)
+        .serve(listener, shutdown(stopped))
         .await
         .map_err(ServerError::Serve)?;
+    if let Some(serving) = url_serving
+        && let Ok(Err(e)) = serving.await
+    {
+        tracing::warn!(error = %e, "the function URL listener failed");
+    }
     let front_stats = front.stats();
     tracing::info!(
         connections_refused = front_stats.refused,
