@@ -1,5 +1,6 @@
 //! Invoke (RequestResponse, Event, DryRun) and the deprecated InvokeAsync: HTTP in, an engine
-//! call, HTTP out.
+//! call, HTTP out. InvokeWithResponseStream (`invoke_stream.rs`) reads its request here too
+//! ([`read_request`]).
 //!
 //! A synchronous invoke reads only memory on its way to the invoker (the engine resolves from
 //! the store's cache). An `Event` invoke is answered 202 only after the engine has committed
@@ -75,21 +76,26 @@ const INVOKE_TYPES: &[(&str, Mode)] = &[
     ("DryRun", Mode::DryRun),
 ];
 
+/// An invocation request, as axum extracts it for Invoke and InvokeWithResponseStream alike.
+pub(crate) type Input = (
+    Extension<RequestId>,
+    Path<String>,
+    RawQuery,
+    HeaderMap,
+    Bytes,
+);
+
 /// Reads an invocation request as Invoke and InvokeWithResponseStream both read theirs: the
 /// function and qualifier, the invocation type (one of `types`; none is `RequestResponse`), the
 /// payload within that type's limit, the client context and log type; then resolves the target
 /// once it is ready.
 pub(crate) async fn read_request(
     state: &ApiState,
-    request_id: String,
-    name: &str,
-    query: Option<&str>,
-    h: &HeaderMap,
-    body: Bytes,
+    (Extension(RequestId(request_id)), Path(name), RawQuery(query), h, body): Input,
     types: &[(&str, Mode)],
 ) -> Result<(Target, Request), LambdaApiError> {
-    let r = request::function_ref(state, name, query)?;
-    let invocation_type = header(h, headers::INVOCATION_TYPE).unwrap_or("RequestResponse");
+    let r = request::function_ref(state, &name, query.as_deref())?;
+    let invocation_type = header(&h, headers::INVOCATION_TYPE).unwrap_or("RequestResponse");
     let mode = types
         .iter()
         .find(|(t, _)| *t == invocation_type)
@@ -111,8 +117,8 @@ pub(crate) async fn read_request(
         request_id,
         payload: json_payload(body)?,
         mode,
-        client_context: client_context(h)?,
-        tail_log: header(h, headers::LOG_TYPE) == Some("Tail"),
+        client_context: client_context(&h)?,
+        tail_log: header(&h, headers::LOG_TYPE) == Some("Tail"),
         stream: false,
     };
     Ok((target, request))
@@ -125,22 +131,9 @@ pub(crate) fn executed_version(target: &Target) -> HeaderValue {
 
 pub async fn invoke(
     State(state): State<ApiState>,
-    Extension(RequestId(request_id)): Extension<RequestId>,
-    Path(name): Path<String>,
-    RawQuery(query): RawQuery,
-    h: HeaderMap,
-    body: Bytes,
+    input: Input,
 ) -> Result<Response, LambdaApiError> {
-    let (target, request) = read_request(
-        &state,
-        request_id,
-        &name,
-        query.as_deref(),
-        &h,
-        body,
-        INVOKE_TYPES,
-    )
-    .await?;
+    let (target, request) = read_request(&state, input, INVOKE_TYPES).await?;
     let executed = executed_version(&target);
     let result = match state.engine.invoke(target, request).await? {
         Outcome::Checked => return Ok(with_version(StatusCode::NO_CONTENT, executed)),

@@ -14,13 +14,11 @@
 //! drops only this answer, and the function runs to its end.
 
 use crate::ApiState;
-use crate::front::RequestId;
 use crate::invoke;
 use aws_smithy_types::event_stream::{Header, HeaderValue, Message};
-use axum::Extension;
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::State;
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use bytes::BytesMut;
 use ignis_engine::{InvokeResult, Mode, Outcome, Streaming};
@@ -43,22 +41,9 @@ const MAX_EVENT_PAYLOAD: usize = 1 << 20;
 
 pub async fn invoke_with_response_stream(
     State(state): State<ApiState>,
-    Extension(RequestId(request_id)): Extension<RequestId>,
-    Path(name): Path<String>,
-    RawQuery(query): RawQuery,
-    h: HeaderMap,
-    body: Bytes,
+    input: invoke::Input,
 ) -> Result<Response, LambdaApiError> {
-    let (target, mut request) = invoke::read_request(
-        &state,
-        request_id,
-        &name,
-        query.as_deref(),
-        &h,
-        body,
-        STREAM_TYPES,
-    )
-    .await?;
+    let (target, mut request) = invoke::read_request(&state, input, STREAM_TYPES).await?;
     let executed = invoke::executed_version(&target);
     request.stream = true;
     let tail = request.tail_log;
