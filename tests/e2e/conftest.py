@@ -3,6 +3,7 @@
 import io
 import os
 import re
+import shutil
 import signal
 import subprocess
 import time
@@ -28,6 +29,18 @@ def missing(reason: str):
     if IN_CI:
         pytest.fail(f"CI=true, but {reason}", pytrace=False)
     pytest.skip(reason)
+
+
+JS = ROOT / "tests" / "js"
+
+
+def require_js(package: str):
+    """Node.js and the npm package `package` of tests/js (pinned by its package-lock.json,
+    installed by scripts/test.sh with `npm ci`), or `missing`."""
+    if not shutil.which("node"):
+        missing("node is not installed")
+    if not (JS / "node_modules" / package).is_dir():
+        missing("tests/js/node_modules is not installed: run `npm ci` in tests/js (scripts/test.sh does)")
 
 
 def ignis_binary() -> str:
@@ -189,6 +202,27 @@ def make_zip(files: dict, modes: dict | None = None) -> bytes:
             data = content.encode() if isinstance(content, str) else content
             z.writestr(info, data)
     return buf.getvalue()
+
+
+RUST_STREAMING = ROOT / "tests" / "fixtures" / "rust-streaming"
+
+
+@pytest.fixture(scope="session")
+def rust_streaming_zip():
+    """The response-streaming function built with lambda_http (tests/fixtures/rust-streaming, a
+    workspace of its own), built once per session in release mode into target/rust-streaming
+    (where CI's cache of target/ keeps it; a second build is cargo's no-op) and zipped as the
+    `bootstrap` of a provided.al2023 function."""
+    cargo = shutil.which("cargo")
+    if cargo is None:
+        missing("cargo is not installed: the lambda_http streaming fixture cannot be built")
+    target = ROOT / "target" / "rust-streaming"
+    build = [cargo, "build", "--release", "--locked", "--manifest-path", str(RUST_STREAMING / "Cargo.toml"),
+             "--target-dir", str(target)]
+    r = subprocess.run(build, capture_output=True, text=True, timeout=1800)
+    assert r.returncode == 0, f"{' '.join(build)} failed:\n{r.stderr[-5000:]}"
+    binary = target / "release" / "bootstrap"
+    return make_zip({"bootstrap": binary.read_bytes()}, {"bootstrap": 0o755})
 
 
 PY_HANDLER = "def handler(event, context):\n    return event\n"

@@ -30,6 +30,14 @@ class Response:
 
 def request(endpoint, method, path, body=b"", headers=None, sign=True, access_key=ACCESS_KEY,
             secret_key=SECRET_KEY, at=None, presign=False, expires=300):
+    prepared = prepare(endpoint, method, path, body, headers, sign, access_key, secret_key, at, presign, expires)
+    r = _http.request(method, prepared.url, body=body or None, headers=dict(prepared.headers), redirect=False)
+    return Response(r)
+
+
+def prepare(endpoint, method, path, body=b"", headers=None, sign=True, access_key=ACCESS_KEY,
+            secret_key=SECRET_KEY, at=None, presign=False, expires=300):
+    """The request, signed as asked, ready to send (its `url` and `headers`)."""
     url = endpoint + path
     req = AWSRequest(method=method, url=url, data=body, headers=dict(headers or {}))
     if sign:
@@ -38,6 +46,4 @@ def request(endpoint, method, path, body=b"", headers=None, sign=True, access_ke
         when = at or datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
         with mock.patch("botocore.auth.get_current_datetime", return_value=when):
             signer.add_auth(req)
-    prepared = req.prepare()
-    r = _http.request(method, prepared.url, body=body or None, headers=dict(prepared.headers), redirect=False)
-    return Response(r)
+    return req.prepare()

@@ -5,24 +5,18 @@ tests/js/s3.mjs runs each step path-style and virtual-hosted and prints what it 
 import base64
 import hashlib
 import json
-import shutil
 import subprocess
 import zlib
 
 import pytest
 
-from conftest import ROOT, missing
+from conftest import JS, require_js
 from s3util import bucket_name, s3_client
-
-JS = ROOT / "tests" / "js"
 
 
 @pytest.fixture(scope="module")
 def js_run(node):
-    if not shutil.which("node"):
-        missing("node is not installed")
-    if not (JS / "node_modules" / "@aws-sdk" / "client-s3").is_dir():
-        missing("tests/js/node_modules is not installed: run `npm ci` in tests/js (scripts/test.sh does)")
+    require_js("@aws-sdk/client-s3")
     bucket = bucket_name("js")
     r = subprocess.run(["node", str(JS / "s3.mjs"), node.endpoint, bucket], env=node.aws_env(), capture_output=True,
                        text=True, timeout=300)

@@ -43,7 +43,8 @@ pub async fn unknown_operation() -> LambdaApiError {
 }
 
 fn too_large(path: &str) -> LambdaApiError {
-    let operation = if path.contains("/invocations") {
+    // InvokeWithResponseStream is authorised as lambda:InvokeFunction, and named so.
+    let operation = if path.ends_with("invocations") {
         "InvokeFunction"
     } else if path.ends_with("/code") {
         "UpdateFunctionCode"

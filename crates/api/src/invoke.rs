@@ -1,5 +1,6 @@
 //! Invoke (RequestResponse, Event, DryRun) and the deprecated InvokeAsync: HTTP in, an engine
-//! call, HTTP out.
+//! call, HTTP out. InvokeWithResponseStream (`invoke_stream.rs`) reads its request here too
+//! ([`read_request`]).
 //!
 //! A synchronous invoke reads only memory on its way to the invoker (the engine resolves from
 //! the store's cache). An `Event` invoke is answered 202 only after the engine has committed
@@ -14,7 +15,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use base64::Engine;
-use ignis_engine::{Mode, Outcome, Request};
+use ignis_engine::{Mode, Outcome, Request, Target};
 use ignis_model::limits;
 use ignis_wire::{LambdaApiError, headers};
 
@@ -68,33 +69,49 @@ fn client_context(h: &HeaderMap) -> Result<Option<String>, LambdaApiError> {
     Ok(Some(text))
 }
 
-pub async fn invoke(
-    State(state): State<ApiState>,
-    Extension(RequestId(request_id)): Extension<RequestId>,
-    Path(name): Path<String>,
-    RawQuery(query): RawQuery,
-    h: HeaderMap,
-    body: Bytes,
-) -> Result<Response, LambdaApiError> {
-    let r = request::function_ref(&state, &name, query.as_deref())?;
+/// How Invoke names its invocation types.
+const INVOKE_TYPES: &[(&str, Mode)] = &[
+    ("RequestResponse", Mode::RequestResponse),
+    ("Event", Mode::Event),
+    ("DryRun", Mode::DryRun),
+];
+
+/// An invocation request, as axum extracts it for Invoke and InvokeWithResponseStream alike.
+pub(crate) type Input = (
+    Extension<RequestId>,
+    Path<String>,
+    RawQuery,
+    HeaderMap,
+    Bytes,
+);
+
+/// Reads an invocation request as Invoke and InvokeWithResponseStream both read theirs: the
+/// function and qualifier, the invocation type (one of `types`; none is `RequestResponse`), the
+/// payload within that type's limit, the client context and log type; then resolves the target
+/// once it is ready.
+pub(crate) async fn read_request(
+    state: &ApiState,
+    (Extension(RequestId(request_id)), Path(name), RawQuery(query), h, body): Input,
+    types: &[(&str, Mode)],
+) -> Result<(Target, Request), LambdaApiError> {
+    let r = request::function_ref(state, &name, query.as_deref())?;
     let invocation_type = header(&h, headers::INVOCATION_TYPE).unwrap_or("RequestResponse");
-    let limit = match invocation_type {
-        "RequestResponse" | "DryRun" => limits::MAX_SYNC_PAYLOAD_BYTES,
-        "Event" => limits::MAX_ASYNC_PAYLOAD_BYTES,
-        other => {
-            return Err(LambdaApiError::InvalidParameterValue(format!(
-                "Unsupported invocation type: {other}"
-            )));
-        }
+    let mode = types
+        .iter()
+        .find(|(t, _)| *t == invocation_type)
+        .map(|(_, mode)| *mode)
+        .ok_or_else(|| {
+            LambdaApiError::InvalidParameterValue(format!(
+                "Unsupported invocation type: {invocation_type}"
+            ))
+        })?;
+    let limit = match mode {
+        Mode::Event => limits::MAX_ASYNC_PAYLOAD_BYTES,
+        Mode::RequestResponse | Mode::DryRun => limits::MAX_SYNC_PAYLOAD_BYTES,
     };
     if body.len() > limit {
         return Err(too_large(limit));
     }
-    let mode = match invocation_type {
-        "DryRun" => Mode::DryRun,
-        "Event" => Mode::Event,
-        _ => Mode::RequestResponse,
-    };
     let target = state.engine.resolve_when_active(&r).await?;
     let request = Request {
         request_id,
@@ -104,8 +121,20 @@ pub async fn invoke(
         tail_log: header(&h, headers::LOG_TYPE) == Some("Tail"),
         stream: false,
     };
-    let executed =
-        HeaderValue::from_str(&target.config().version).expect("versions are header-safe");
+    Ok((target, request))
+}
+
+/// The version a target runs, as `X-Amz-Executed-Version`.
+pub(crate) fn executed_version(target: &Target) -> HeaderValue {
+    HeaderValue::from_str(&target.config().version).expect("versions are header-safe")
+}
+
+pub async fn invoke(
+    State(state): State<ApiState>,
+    input: Input,
+) -> Result<Response, LambdaApiError> {
+    let (target, request) = read_request(&state, input, INVOKE_TYPES).await?;
+    let executed = executed_version(&target);
     let result = match state.engine.invoke(target, request).await? {
         Outcome::Checked => return Ok(with_version(StatusCode::NO_CONTENT, executed)),
         Outcome::Queued => return Ok(with_version(StatusCode::ACCEPTED, executed)),
@@ -140,7 +169,7 @@ pub async fn invoke(
     Ok(response)
 }
 
-fn with_version(status: StatusCode, executed: HeaderValue) -> Response {
+pub(crate) fn with_version(status: StatusCode, executed: HeaderValue) -> Response {
     let mut response = status.into_response();
     response
         .headers_mut()

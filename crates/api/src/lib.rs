@@ -15,6 +15,7 @@ mod concurrency;
 mod front;
 pub mod functions;
 mod invoke;
+mod invoke_stream;
 mod layers;
 mod policy;
 mod provisioned;
@@ -86,8 +87,9 @@ pub fn spawn_code_sweeper(
 }
 
 /// The path prefixes of the Lambda API (its API versions, and code downloads).
-const PATHS: [&str; 8] = [
+const PATHS: [&str; 9] = [
     "/2015-03-31/",
+    "/2021-11-15/",
     "/2014-11-13/",
     "/2017-03-31/",
     "/2017-10-31/",
@@ -126,6 +128,10 @@ pub fn router(state: ApiState) -> Router {
         .route(
             "/2015-03-31/functions/{name}/invocations",
             post(invoke::invoke),
+        )
+        .route(
+            "/2021-11-15/functions/{name}/response-streaming-invocations",
+            post(invoke_stream::invoke_with_response_stream),
         )
         .route(
             "/2014-11-13/functions/{name}/invoke-async",

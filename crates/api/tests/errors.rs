@@ -191,6 +191,31 @@ fn cases() -> Vec<Case> {
             NOT_FOUND,
             "function:f:9",
         ),
+        // InvokeWithResponseStream: failures before the stream are the usual errors.
+        case(
+            M::POST,
+            "/2021-11-15/functions/missing/response-streaming-invocations",
+            "{}",
+            404,
+            NOT_FOUND,
+            "Function not found",
+        ),
+        case(
+            M::POST,
+            "/2021-11-15/functions/f/response-streaming-invocations",
+            "{not json",
+            400,
+            BAD_JSON,
+            "json",
+        ),
+        case(
+            M::POST,
+            "/2021-11-15/functions/f/response-streaming-invocations?Qualifier=9",
+            "{}",
+            404,
+            NOT_FOUND,
+            "function:f:9",
+        ),
         case(
             M::POST,
             "/2014-11-13/functions/missing/invoke-async",
@@ -506,29 +531,45 @@ async fn unsigned_and_badly_signed_requests_are_refused() {
     );
 }
 
+/// A signed POST of `{}` to `path` with `X-Amz-Invocation-Type: invocation_type`.
+async fn invoke_as(h: &Harness, path: &str, invocation_type: &str) -> harness::Answer {
+    h.call_with(
+        Method::POST,
+        path,
+        "{}",
+        &[("x-amz-invocation-type", invocation_type)],
+        true,
+    )
+    .await
+}
+
 #[tokio::test]
 async fn invoke_dry_runs_and_refuses_unknown_invocation_types() {
     let h = with_function().await;
-    let a = h
-        .call_with(
-            Method::POST,
-            "/2015-03-31/functions/f/invocations",
-            "{}",
-            &[("x-amz-invocation-type", "DryRun")],
-            true,
-        )
-        .await;
+    let a = invoke_as(&h, "/2015-03-31/functions/f/invocations", "DryRun").await;
     assert_eq!(a.status, StatusCode::NO_CONTENT, "{a:?}");
     assert_eq!(a.headers["x-amz-executed-version"], "$LATEST");
-    let a = h
-        .call_with(
-            Method::POST,
-            &format!("/2015-03-31/functions/{ARN}:f/invocations"),
-            "{}",
-            &[("x-amz-invocation-type", "Sometimes")],
-            true,
-        )
-        .await;
+    let path = format!("/2015-03-31/functions/{ARN}:f/invocations");
+    let a = invoke_as(&h, &path, "Sometimes").await;
     assert_eq!((a.status.as_u16(), a.error_type()), (400, INVALID), "{a:?}");
     assert_eq!(a.message(), "Unsupported invocation type: Sometimes");
+}
+
+#[tokio::test]
+async fn invoke_with_response_stream_dry_runs_and_takes_no_event_invocations() {
+    let h = with_function().await;
+    let path = "/2021-11-15/functions/f/response-streaming-invocations?Qualifier=1";
+    let a = invoke_as(&h, path, "DryRun").await;
+    assert_eq!(a.status, StatusCode::NO_CONTENT, "{a:?}");
+    assert_eq!(a.headers["x-amz-executed-version"], "1");
+    let a = invoke_as(&h, path, "Event").await;
+    assert_eq!((a.status.as_u16(), a.error_type()), (400, INVALID), "{a:?}");
+    assert_eq!(a.message(), "Unsupported invocation type: Event");
+    let big = format!("\"{}\"", "x".repeat(6_291_456));
+    let a = h.call(Method::POST, path, &big).await;
+    assert_eq!(
+        (a.status.as_u16(), a.error_type()),
+        (413, "RequestEntityTooLargeException"),
+        "{a:?}"
+    );
 }
