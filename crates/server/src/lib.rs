@@ -17,7 +17,7 @@ pub use data_dir::{DataDir, default_data_dir, logs_dir};
 pub use isolation::Isolation;
 pub use usage::report as usage_report;
 
-use ignis_api::{Api, CodeUrlSigner, RootCredentials};
+use ignis_api::{Api, CodeUrlSigner, RootCredentials, UrlIds};
 use ignis_front::{Front, FrontConfig, Source};
 use ignis_model::Account;
 use ignis_package::CodeStore;
@@ -215,6 +215,11 @@ pub async fn up(config: NodeConfig) -> Result<(), ServerError> {
         path: data.objects_dir(),
         source,
     })?;
+    let url_key = data.url_signing_key()?;
+    // Function URLs are printed with the port they are served on. They are served on this
+    // node's port until the node has a listener of their own (`--url-listen`): its port goes
+    // here instead.
+    let url_port = local.port();
     let state = Arc::new(Api {
         code_objects: Some(Arc::new(ObjectCode(objects.clone()))),
         account,
@@ -224,7 +229,9 @@ pub async fn up(config: NodeConfig) -> Result<(), ServerError> {
             access_key_id: credentials.access_key_id.clone(),
             secret_access_key: credentials.secret_access_key.clone(),
         },
-        code_urls: CodeUrlSigner::new(&data.url_signing_key()?),
+        code_urls: CodeUrlSigner::new(&url_key),
+        url_ids: UrlIds::new(&url_key),
+        url_port,
         code_locks: Default::default(),
         engine: engine.clone(),
         // Probing the host's interpreters blocks (it runs them); keep it off the reactor.
