@@ -25,6 +25,8 @@ use ignis_wire::LambdaApiError;
 use ignis_wire::url::{
     FunctionUrlConfig, ListFunctionUrlConfigsResponse, UrlConfigRequest, UrlSettings,
 };
+use regex::Regex;
+use std::sync::LazyLock;
 
 /// The pattern of these operations' `FunctionName` (botocore's `FunctionName` shape).
 const FUNCTION_NAME_PATTERN: &str = "(arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:)?(\\d{12}:)?(function:)?([a-zA-Z0-9-_]+)(:(\\$LATEST|[a-zA-Z0-9-_]+))?";
@@ -62,6 +64,13 @@ struct Target {
     qualifier: Option<String>,
 }
 
+/// [`FUNCTION_NAME_PATTERN`] as AWS's (Java) validator applies it: to the whole value, `\d`
+/// meaning an ASCII digit.
+static FUNCTION_NAME: LazyLock<Regex> = LazyLock::new(|| {
+    let pattern = FUNCTION_NAME_PATTERN.replace("\\d", "[0-9]");
+    Regex::new(&format!("^(?:{pattern})$")).expect("the model's pattern compiles")
+});
+
 /// The `FunctionName` member's model constraints.
 fn function_name_violations(name: &str) -> Vec<ValidationError> {
     let mut found = Vec::new();
@@ -74,7 +83,7 @@ fn function_name_violations(name: &str) -> Vec<ValidationError> {
             ),
         });
     }
-    if matches!(FunctionRef::parse(name), Err(e) if e.is_constraint()) {
+    if !FUNCTION_NAME.is_match(name) {
         found.push(ValidationError::Constraint {
             field: "functionName",
             value: name.to_string(),
@@ -102,7 +111,13 @@ fn function_ref(
     }
     found.extend(body);
     ValidationError::collect(found)?;
-    let r = FunctionRef::parse(name)?.with_query_qualifier(qualifier.as_deref())?;
+    let r = match FunctionRef::parse(name) {
+        Ok(r) => r,
+        // Well-formed for the model, but no function has such a name (longer than 64).
+        Err(e) if e.is_constraint() => return Err(function_missing(op)),
+        Err(e) => return Err(e.into()),
+    };
+    let r = r.with_query_qualifier(qualifier.as_deref())?;
     request::check_region(state, &r)?;
     if !r.belongs_to(&state.account) || state.store.cached(&r.name, LATEST).is_none() {
         return Err(function_missing(op));

@@ -25,6 +25,11 @@ async fn with_alias() -> Harness {
     h
 }
 
+/// A call under the URL API's prefix.
+async fn call(h: &Harness, method: Method, path: &str, body: &str) -> Answer {
+    h.call(method, &format!("{URL}/{path}"), body).await
+}
+
 fn keys(a: &Answer) -> Vec<&str> {
     let mut k: Vec<&str> = a
         .json
@@ -46,13 +51,7 @@ fn assert_error(a: &Answer, status: u16, error_type: &str, message: &str) {
 #[tokio::test]
 async fn lifecycle_with_the_members_aws_answers_with() {
     let h = with_alias().await;
-    let created = h
-        .call(
-            Method::POST,
-            &format!("{URL}/f/url"),
-            r#"{"AuthType":"NONE"}"#,
-        )
-        .await;
+    let created = call(&h, Method::POST, "f/url", r#"{"AuthType":"NONE"}"#).await;
     assert_eq!(created.status, StatusCode::CREATED, "{created:?}");
     assert_eq!(
         keys(&created),
@@ -66,13 +65,7 @@ async fn lifecycle_with_the_members_aws_answers_with() {
         .unwrap();
     assert!(ignis_model::url::is_url_id(id), "{address}");
 
-    let again = h
-        .call(
-            Method::POST,
-            &format!("{URL}/f/url"),
-            r#"{"AuthType":"NONE"}"#,
-        )
-        .await;
+    let again = call(&h, Method::POST, "f/url", r#"{"AuthType":"NONE"}"#).await;
     assert_error(
         &again,
         409,
@@ -82,7 +75,7 @@ async fn lifecycle_with_the_members_aws_answers_with() {
         ),
     );
 
-    let got = h.call(Method::GET, &format!("{URL}/f/url"), "").await;
+    let got = call(&h, Method::GET, "f/url", "").await;
     assert_eq!(
         keys(&got),
         [
@@ -99,13 +92,13 @@ async fn lifecycle_with_the_members_aws_answers_with() {
 
     let cors =
         json!({"AllowOrigins": ["https://example.com"], "AllowMethods": ["GET"], "MaxAge": 60});
-    let updated = h
-        .call(
-            Method::PUT,
-            &format!("{URL}/f/url"),
-            &json!({"AuthType": "AWS_IAM", "Cors": cors}).to_string(),
-        )
-        .await;
+    let updated = call(
+        &h,
+        Method::PUT,
+        "f/url",
+        &json!({"AuthType": "AWS_IAM", "Cors": cors}).to_string(),
+    )
+    .await;
     assert_eq!(updated.status, StatusCode::OK, "{updated:?}");
     assert_eq!(
         keys(&updated),
@@ -124,13 +117,13 @@ async fn lifecycle_with_the_members_aws_answers_with() {
         updated.json["LastModifiedTime"],
         got.json["LastModifiedTime"]
     );
-    let streamed = h
-        .call(
-            Method::PUT,
-            &format!("{URL}/f/url"),
-            r#"{"InvokeMode":"RESPONSE_STREAM"}"#,
-        )
-        .await;
+    let streamed = call(
+        &h,
+        Method::PUT,
+        "f/url",
+        r#"{"InvokeMode":"RESPONSE_STREAM"}"#,
+    )
+    .await;
     assert_eq!(streamed.json["InvokeMode"], "RESPONSE_STREAM");
     assert_eq!(streamed.json["AuthType"], "AWS_IAM");
     assert_eq!(
@@ -138,34 +131,32 @@ async fn lifecycle_with_the_members_aws_answers_with() {
         "an Update without Cors keeps it"
     );
 
-    let alias = h
-        .call(
-            Method::POST,
-            &format!("{URL}/f/url?Qualifier=live"),
-            r#"{"AuthType":"NONE","InvokeMode":"BUFFERED"}"#,
-        )
-        .await;
+    let alias = call(
+        &h,
+        Method::POST,
+        "f/url?Qualifier=live",
+        r#"{"AuthType":"NONE","InvokeMode":"BUFFERED"}"#,
+    )
+    .await;
     assert_eq!(alias.status, StatusCode::CREATED, "{alias:?}");
     assert_eq!(alias.json["FunctionArn"], format!("{ARN}:f:live"));
     assert_eq!(alias.json["InvokeMode"], "BUFFERED", "given, so shown");
     assert_ne!(alias.json["FunctionUrl"], address);
 
-    let page = h
-        .call(Method::GET, &format!("{URL}/f/urls?MaxItems=1"), "")
-        .await;
+    let page = call(&h, Method::GET, "f/urls?MaxItems=1", "").await;
     assert_eq!(page.json["FunctionUrlConfigs"].as_array().unwrap().len(), 1);
     assert_eq!(
         page.json["FunctionUrlConfigs"][0]["FunctionArn"],
         format!("{ARN}:f")
     );
     let marker = page.json["NextMarker"].as_str().unwrap().to_string();
-    let rest = h
-        .call(
-            Method::GET,
-            &format!("{URL}/f/urls?MaxItems=1&Marker={marker}"),
-            "",
-        )
-        .await;
+    let rest = call(
+        &h,
+        Method::GET,
+        &format!("f/urls?MaxItems=1&Marker={marker}"),
+        "",
+    )
+    .await;
     assert_eq!(
         rest.json["FunctionUrlConfigs"][0]["FunctionArn"],
         format!("{ARN}:f:live")
@@ -173,28 +164,20 @@ async fn lifecycle_with_the_members_aws_answers_with() {
     assert!(rest.json.get("NextMarker").is_none());
 
     // Deleting the unqualified URL leaves the alias's.
-    let deleted = h.call(Method::DELETE, &format!("{URL}/f/url"), "").await;
+    let deleted = call(&h, Method::DELETE, "f/url", "").await;
     assert_eq!(deleted.status, StatusCode::NO_CONTENT);
-    let gone = h.call(Method::GET, &format!("{URL}/f/url"), "").await;
+    let gone = call(&h, Method::GET, "f/url", "").await;
     assert_error(
         &gone,
         404,
         "ResourceNotFoundException",
         "The resource you requested does not exist.",
     );
-    let kept = h
-        .call(Method::GET, &format!("{URL}/f/url?Qualifier=live"), "")
-        .await;
+    let kept = call(&h, Method::GET, "f/url?Qualifier=live", "").await;
     assert_eq!(kept.status, StatusCode::OK);
 
     // The same function and qualifier get the same id back.
-    let recreated = h
-        .call(
-            Method::POST,
-            &format!("{URL}/f/url"),
-            r#"{"AuthType":"NONE"}"#,
-        )
-        .await;
+    let recreated = call(&h, Method::POST, "f/url", r#"{"AuthType":"NONE"}"#).await;
     assert_eq!(recreated.json["FunctionUrl"], address);
 
     // An alias's URL goes with the alias, every URL with the function.
@@ -202,11 +185,11 @@ async fn lifecycle_with_the_members_aws_answers_with() {
         .call(Method::DELETE, "/2015-03-31/functions/f/aliases/live", "")
         .await;
     assert_eq!(a.status, StatusCode::NO_CONTENT);
-    let urls = h.call(Method::GET, &format!("{URL}/f/urls"), "").await;
+    let urls = call(&h, Method::GET, "f/urls", "").await;
     assert_eq!(urls.json["FunctionUrlConfigs"].as_array().unwrap().len(), 1);
     let a = h.call(Method::DELETE, "/2015-03-31/functions/f", "").await;
     assert_eq!(a.status, StatusCode::NO_CONTENT);
-    let urls = h.call(Method::GET, &format!("{URL}/f/urls"), "").await;
+    let urls = call(&h, Method::GET, "f/urls", "").await;
     assert_error(
         &urls,
         404,
@@ -246,6 +229,11 @@ async fn refusals_are_worded_per_operation_as_aws_words_them() {
             "1 validation error detected: Value null at 'authType' failed to satisfy constraint: Member must not be null".into()),
         (Method::POST, "f/url".into(), r#"{"AuthType":"OPEN","InvokeMode":"STREAM","Cors":{"MaxAge":86401}}"#, 400, "ValidationException",
             "3 validation errors detected: Value 'OPEN' at 'authType' failed to satisfy constraint: Member must satisfy enum value set: [NONE, AWS_IAM]; Value '86401' at 'cors.maxAge' failed to satisfy constraint: Member must have value less than or equal to 86400; Value 'STREAM' at 'invokeMode' failed to satisfy constraint: Member must satisfy enum value set: [RESPONSE_STREAM, BUFFERED]".into()),
+        (Method::POST, format!("{}/url", "a".repeat(141)), none, 400, "ValidationException",
+            format!("1 validation error detected: Value '{}' at 'functionName' failed to satisfy constraint: Member must have length less than or equal to 140", "a".repeat(141))),
+        (Method::POST, "a.b/url".into(), none, 400, "ValidationException",
+            "1 validation error detected: Value 'a.b' at 'functionName' failed to satisfy constraint: Member must satisfy regular expression pattern: (arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:)?(\\d{12}:)?(function:)?([a-zA-Z0-9-_]+)(:(\\$LATEST|[a-zA-Z0-9-_]+))?".into()),
+        (Method::GET, format!("{}/url", "a".repeat(65)), "", 404, "ResourceNotFoundException", "The resource you requested does not exist.".into()),
         (Method::GET, "f/urls?MaxItems=51".into(), "", 400, "ValidationException",
             "1 validation error detected: Value '51' at 'maxItems' failed to satisfy constraint: Member must have value between 1 and 50".into()),
         (Method::POST, "f/url".into(), "{not json", 400, "InvalidRequestContentException", String::new()),

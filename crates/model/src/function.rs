@@ -100,16 +100,32 @@ impl ValidationError {
     }
 
     fn range(field: &'static str, value: u32, (lo, hi): (u32, u32)) -> Result<(), ValidationError> {
-        let constraint = if value < lo {
-            format!("Member must have value greater than or equal to {lo}")
-        } else if value > hi {
-            format!("Member must have value less than or equal to {hi}")
+        let bounds = (i64::from(lo), i64::from(hi));
+        match ValidationError::outside(field, &value.to_string(), value.into(), bounds, "value") {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// `n` outside `lo..=hi`, as AWS words it: `what` is `value` for a number, `length` for
+    /// the length of a string or a list (`shown` is what the message quotes).
+    pub(crate) fn outside(
+        field: &'static str,
+        shown: &str,
+        n: i64,
+        (lo, hi): (i64, i64),
+        what: &str,
+    ) -> Option<ValidationError> {
+        let constraint = if n < lo {
+            format!("Member must have {what} greater than or equal to {lo}")
+        } else if n > hi {
+            format!("Member must have {what} less than or equal to {hi}")
         } else {
-            return Ok(());
+            return None;
         };
-        Err(ValidationError::Constraint {
+        Some(ValidationError::Constraint {
             field,
-            value: value.to_string(),
+            value: shown.to_string(),
             constraint,
         })
     }

@@ -171,22 +171,15 @@ impl Cors {
             }
         }
         if let Some(age) = self.max_age {
-            let constraint = if age < 0 {
-                Some("Member must have value greater than or equal to 0".to_string())
-            } else if age > MAX_AGE_SECONDS {
-                Some(format!(
-                    "Member must have value less than or equal to {MAX_AGE_SECONDS}"
-                ))
-            } else {
-                None
-            };
-            if let Some(constraint) = constraint {
-                found.push(ValidationError::Constraint {
-                    field: "cors.maxAge",
-                    value: age.to_string(),
-                    constraint,
-                });
-            }
+            let bounds = (0, i64::from(MAX_AGE_SECONDS));
+            let shown = age.to_string();
+            found.extend(ValidationError::outside(
+                "cors.maxAge",
+                &shown,
+                age.into(),
+                bounds,
+                "value",
+            ));
         }
         found
     }
@@ -226,22 +219,11 @@ pub fn is_url_id(s: &str) -> bool {
 /// [`QUALIFIER_PATTERN`]): `$LATEST` and version numbers break it, so a URL is only ever on the
 /// unqualified function or an alias.
 pub fn qualifier_violations(q: &str) -> Vec<ValidationError> {
-    let mut found = Vec::new();
-    let n = q.chars().count();
-    let length = if n < 1 {
-        Some("Member must have length greater than or equal to 1".to_string())
-    } else if n > 128 {
-        Some("Member must have length less than or equal to 128".to_string())
-    } else {
-        None
-    };
-    if let Some(constraint) = length {
-        found.push(ValidationError::Constraint {
-            field: "qualifier",
-            value: q.to_string(),
-            constraint,
-        });
-    }
+    let n = i64::try_from(q.chars().count()).unwrap_or(i64::MAX);
+    let mut found: Vec<ValidationError> =
+        ValidationError::outside("qualifier", q, n, (1, 128), "length")
+            .into_iter()
+            .collect();
     let ok = q
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
