@@ -112,7 +112,7 @@ def test_curl_calls_the_function_url_it_was_given(lam, fname):
     # curl resolves *.localhost to the loopback address itself.
     out = subprocess.run(["curl", "-sS", "-i", f"{url}hello?name=Jane"], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
-    head, _, body = out.stdout.partition("\r\n\r\n")
+    head, _, body = out.stdout.partition("\n\n")
     assert head.startswith("HTTP/1.1 200"), head
     event = json.loads(body)
     assert event["rawPath"] == "/hello" and event["queryStringParameters"] == {"name": "Jane"}

@@ -1,7 +1,8 @@
 """Function URLs in RESPONSE_STREAM mode: Node.js functions with awslambda.streamifyResponse and
-HttpResponseStream.from (status, headers and cookies from the prelude), the first byte before
-the function has finished, 20 MB responses, errors, a function that does not stream, and a
-client that leaves midway."""
+HttpResponseStream.from, and a Rust function with lambda_http's run_with_streaming_response
+(status, headers and cookies from the prelude), the first byte before the function has
+finished, 20 MB responses, errors, a function that does not stream, and a client that leaves
+midway."""
 
 import hashlib
 import http.client
@@ -9,7 +10,8 @@ import time
 
 import pytest
 
-from urlutil import call, public_url, send, split
+from conftest import create, settled
+from urlutil import allow_public, call, public_url, send, split
 
 STREAMER = """
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -55,6 +57,15 @@ def streaming_url(node, lam, fname):
                       Timeout=30, url_config={"InvokeMode": "RESPONSE_STREAM"})
 
 
+@pytest.fixture
+def rust_url(lam, fname, rust_streaming_zip):
+    create(lam, fname, rust_streaming_zip, Runtime="provided.al2023", Handler="bootstrap", Timeout=30)
+    settled(lam, fname)
+    url = lam.create_function_url_config(FunctionName=fname, AuthType="NONE", InvokeMode="RESPONSE_STREAM")
+    allow_public(lam, fname)
+    return url["FunctionUrl"]
+
+
 def open_stream(url, path):
     url_id, port = split(url)
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
@@ -85,6 +96,23 @@ def test_a_20_mb_response_streams_whole(streaming_url):
     assert r.status == 201
     assert len(body) == 320 * 64 * 1024
     assert hashlib.sha256(body).hexdigest() == hashlib.sha256(b"z" * len(body)).hexdigest()
+
+
+def test_lambda_http_streams_through_a_url(rust_url):
+    conn, r, start = open_stream(rust_url, "/")
+    assert r.status == 200 and r.getheader("content-type") == "text/plain"
+    first = r.read1(65536)
+    first_at = time.monotonic() - start
+    rest = r.read()
+    total = time.monotonic() - start
+    conn.close()
+    assert first + rest == b"first-second" and first.startswith(b"first-")
+    assert first_at < 0.8 and total >= 1.0, (first_at, total)
+    conn, r, _ = open_stream(rust_url, "/big")
+    body = r.read()
+    conn.close()
+    expected = b"".join(bytes([ord("a") + k % 26]) * 65536 for k in range(320))
+    assert len(body) == len(expected) and body == expected
 
 
 def test_a_stream_without_a_prelude_is_a_200_of_its_content_type(streaming_url):

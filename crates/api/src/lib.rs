@@ -21,6 +21,8 @@ mod policy;
 mod provisioned;
 mod request;
 mod tags;
+mod url_ids;
+mod urls;
 mod versions;
 
 use axum::Router;
@@ -35,6 +37,7 @@ pub use code_locks::CodeLocks;
 pub use code_source::{CodeObjectError, CodeObjects};
 pub use code_url::CodeUrlSigner;
 pub use front::RequestId;
+pub use url_ids::UrlIds;
 
 /// The root credentials every request must be signed with.
 #[derive(Clone)]
@@ -50,6 +53,10 @@ pub struct Api {
     pub code: Arc<CodeStore>,
     pub credentials: RootCredentials,
     pub code_urls: CodeUrlSigner,
+    /// Derives the ids function URLs are served at.
+    pub url_ids: UrlIds,
+    /// The port function URLs are printed with (`FunctionUrl`): where the node serves them.
+    pub url_port: u16,
     /// Orders code-store writes with the garbage collection of unused packages, per function
     /// and per package, so a package being referenced is never removed underneath.
     pub code_locks: CodeLocks,
@@ -87,7 +94,7 @@ pub fn spawn_code_sweeper(
 }
 
 /// The path prefixes of the Lambda API (its API versions, and code downloads).
-const PATHS: [&str; 9] = [
+const PATHS: [&str; 10] = [
     "/2015-03-31/",
     "/2021-11-15/",
     "/2014-11-13/",
@@ -96,6 +103,7 @@ const PATHS: [&str; 9] = [
     "/2019-09-30/",
     "/2018-10-31/",
     "/2016-08-19/",
+    "/2021-10-31/",
     code_url::PREFIX,
 ];
 
@@ -195,6 +203,14 @@ pub fn router(state: ApiState) -> Router {
             axum::routing::delete(layers::remove_permission),
         )
         .route("/2016-08-19/account-settings", get(account::settings))
+        .route(
+            "/2021-10-31/functions/{name}/url",
+            get(urls::get)
+                .post(urls::create)
+                .put(urls::update)
+                .delete(urls::delete),
+        )
+        .route("/2021-10-31/functions/{name}/urls", get(urls::list))
         .route(code_url::ROUTE, get(code_url::download))
         .fallback(front::unknown_operation)
         .with_state(state.clone());

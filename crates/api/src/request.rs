@@ -84,18 +84,25 @@ pub fn function_ref(
 ) -> Result<FunctionRef, LambdaApiError> {
     let r = FunctionRef::parse(name)?
         .with_query_qualifier(query_value(query, "Qualifier").as_deref())?;
-    if let Some(region) = r.region.as_deref()
-        && region != state.account.region
-    {
-        return Err(LambdaApiError::ResourceNotFound(format!(
-            "Functions from '{region}' are not reachable in this region ('{}')",
-            state.account.region
-        )));
-    }
+    check_region(state, &r)?;
     if !r.belongs_to(&state.account) {
         return Err(function_not_found(state, &r.name, r.qualifier.as_ref()));
     }
     Ok(r)
+}
+
+/// An ARN of another region is answered as AWS answers it: that region's functions are not
+/// reachable from here.
+pub fn check_region(state: &ApiState, r: &FunctionRef) -> Result<(), LambdaApiError> {
+    match r.region.as_deref() {
+        Some(region) if region != state.account.region => {
+            Err(LambdaApiError::ResourceNotFound(format!(
+                "Functions from '{region}' are not reachable in this region ('{}')",
+                state.account.region
+            )))
+        }
+        _ => Ok(()),
+    }
 }
 
 pub use ignis_engine::AliasVersion;

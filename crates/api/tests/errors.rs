@@ -3,43 +3,10 @@
 
 mod harness;
 
-use base64::Engine as _;
-use harness::Harness;
+use harness::{Harness, with_function};
 use http::{Method, StatusCode};
-use std::io::Write;
 
 const ARN: &str = "arn:aws:lambda:us-east-1:000000000000:function";
-
-fn zip_b64() -> String {
-    let mut buf = std::io::Cursor::new(Vec::new());
-    {
-        let mut z = zip::ZipWriter::new(&mut buf);
-        z.start_file("app.py", zip::write::SimpleFileOptions::default())
-            .unwrap();
-        z.write_all(b"def handler(event, context):\n    return event\n")
-            .unwrap();
-        z.finish().unwrap();
-    }
-    base64::engine::general_purpose::STANDARD.encode(buf.into_inner())
-}
-
-/// A harness with one function, `f`, and its version 1.
-async fn with_function() -> Harness {
-    let h = Harness::new().await;
-    let body = serde_json::json!({
-        "FunctionName": "f", "Runtime": "python3.11", "Handler": "app.handler",
-        "Role": "arn:aws:iam::000000000000:role/any", "Code": {"ZipFile": zip_b64()},
-    });
-    let a = h
-        .call(Method::POST, "/2015-03-31/functions", &body.to_string())
-        .await;
-    assert_eq!(a.status, StatusCode::CREATED, "{a:?}");
-    let a = h
-        .call(Method::POST, "/2015-03-31/functions/f/versions", "{}")
-        .await;
-    assert_eq!(a.status, StatusCode::CREATED, "{a:?}");
-    h
-}
 
 struct Case {
     method: Method,

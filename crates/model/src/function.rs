@@ -21,6 +21,9 @@ pub enum ValidationError {
         value: String,
         constraint: String,
     },
+    /// A required member is absent (AWS writes `Value null`, unquoted).
+    #[error("1 validation error detected: {}", violation_null(field))]
+    Null { field: &'static str },
     /// Several modelled constraints broken at once, reported together as AWS's front end does
     /// ("N validation errors detected: …; …"). Each item is a `Constraint`.
     #[error("{} validation errors detected: {}", .0.len(), violations(.0))]
@@ -30,8 +33,17 @@ pub enum ValidationError {
     InvalidParameter(String),
 }
 
+/// A list as AWS's front end shows it in a violation: `[a, b]`.
+pub(crate) fn list_display(list: &[String]) -> String {
+    format!("[{}]", list.join(", "))
+}
+
 fn violation(field: &str, value: &str, constraint: &str) -> String {
     format!("Value '{value}' at '{field}' failed to satisfy constraint: {constraint}")
+}
+
+fn violation_null(field: &str) -> String {
+    format!("Value null at '{field}' failed to satisfy constraint: Member must not be null")
 }
 
 fn violations(all: &[ValidationError]) -> String {
@@ -42,6 +54,7 @@ fn violations(all: &[ValidationError]) -> String {
                 value,
                 constraint,
             } => Some(violation(field, value, constraint)),
+            ValidationError::Null { field } => Some(violation_null(field)),
             _ => None,
         })
         .collect::<Vec<_>>()
@@ -63,7 +76,9 @@ impl ValidationError {
         for e in errors {
             match e {
                 ValidationError::Constraints(many) => constraints.extend(many),
-                c @ ValidationError::Constraint { .. } => constraints.push(c),
+                c @ (ValidationError::Constraint { .. } | ValidationError::Null { .. }) => {
+                    constraints.push(c)
+                }
                 p @ ValidationError::InvalidParameter(_) => {
                     parameter.get_or_insert(p);
                 }
@@ -85,16 +100,32 @@ impl ValidationError {
     }
 
     fn range(field: &'static str, value: u32, (lo, hi): (u32, u32)) -> Result<(), ValidationError> {
-        let constraint = if value < lo {
-            format!("Member must have value greater than or equal to {lo}")
-        } else if value > hi {
-            format!("Member must have value less than or equal to {hi}")
+        let bounds = (i64::from(lo), i64::from(hi));
+        match ValidationError::outside(field, &value.to_string(), value.into(), bounds, "value") {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// `n` outside `lo..=hi`, as AWS words it: `what` is `value` for a number, `length` for
+    /// the length of a string or a list (`shown` is what the message quotes).
+    pub(crate) fn outside(
+        field: &'static str,
+        shown: &str,
+        n: i64,
+        (lo, hi): (i64, i64),
+        what: &str,
+    ) -> Option<ValidationError> {
+        let constraint = if n < lo {
+            format!("Member must have {what} greater than or equal to {lo}")
+        } else if n > hi {
+            format!("Member must have {what} less than or equal to {hi}")
         } else {
-            return Ok(());
+            return None;
         };
-        Err(ValidationError::Constraint {
+        Some(ValidationError::Constraint {
             field,
-            value: value.to_string(),
+            value: shown.to_string(),
             constraint,
         })
     }
@@ -608,6 +639,22 @@ impl FunctionConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_missing_member_is_value_null_unquoted() {
+        let e = ValidationError::Null { field: "authType" };
+        assert_eq!(
+            e.to_string(),
+            "1 validation error detected: Value null at 'authType' failed to satisfy constraint: Member must not be null"
+        );
+        let both =
+            ValidationError::collect(vec![e, ValidationError::one_of("invokeMode", "X", &["A"])])
+                .unwrap_err();
+        assert!(
+            both.to_string()
+                .starts_with("2 validation errors detected: Value null at 'authType'")
+        );
+    }
 
     fn sample() -> FunctionConfig {
         FunctionConfig::fixture("hello")

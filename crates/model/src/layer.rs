@@ -5,7 +5,7 @@
 //! numbers are never reused, even after every version of a layer has been deleted.
 
 use crate::Account;
-use crate::function::{CodeRef, ValidationError};
+use crate::function::{CodeRef, ValidationError, list_display};
 use crate::runtime::KNOWN_RUNTIMES;
 use serde::{Deserialize, Serialize};
 
@@ -259,10 +259,6 @@ impl LayerFilter {
         has(&v.compatible_runtimes, &self.runtime)
             && has(&v.compatible_architectures, &self.architecture)
     }
-}
-
-fn list_display(list: &[String]) -> String {
-    format!("[{}]", list.join(", "))
 }
 
 impl LayerVersion {

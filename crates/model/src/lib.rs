@@ -1,5 +1,5 @@
 //! Ignis's domain types: functions, their configuration and its validation, names, qualifiers and
-//! ARNs, runtimes and Lambda's limits.
+//! ARNs, runtimes, function URLs and Lambda's limits.
 //!
 //! This crate does no I/O and knows nothing of HTTP or JSON wire shapes (those live in
 //! `ignis-wire`). Everything here is pure and unit-tested beside the code.

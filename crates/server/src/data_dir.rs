@@ -3,7 +3,8 @@
 //! ```text
 //! <data>/lock            held (flock) by the running node
 //! <data>/credentials     root credentials, mode 0600, when generated
-//! <data>/url-key         HMAC key of code download URLs, mode 0600
+//! <data>/url-key         HMAC key of code download URLs (function URL ids use a key derived
+//!                        from it), mode 0600
 //! <data>/metadata.db     SQLite (WAL) metadata
 //! <data>/code/           content-addressed packages (ignis-package)
 //! <data>/logs/           function logs, per log group and stream (ignis-logs)

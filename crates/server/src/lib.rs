@@ -17,7 +17,7 @@ pub use data_dir::{DataDir, default_data_dir, logs_dir};
 pub use isolation::Isolation;
 pub use usage::report as usage_report;
 
-use ignis_api::{Api, CodeUrlSigner, RootCredentials};
+use ignis_api::{Api, CodeUrlSigner, RootCredentials, UrlIds};
 use ignis_front::{Front, FrontConfig, Source};
 use ignis_model::Account;
 use ignis_package::CodeStore;
@@ -131,9 +131,11 @@ pub async fn up(config: NodeConfig) -> Result<(), ServerError> {
         })?;
     let local = listener.local_addr().map_err(ServerError::Serve)?;
     let url_listener = match config.url_listen {
-        Some(addr) => Some(tokio::net::TcpListener::bind(addr).await.map_err(|source| {
-            ServerError::Listen { addr, source }
-        })?),
+        Some(addr) => Some(
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|source| ServerError::Listen { addr, source })?,
+        ),
         None => None,
     };
     let url_local = match &url_listener {
@@ -228,11 +230,11 @@ pub async fn up(config: NodeConfig) -> Result<(), ServerError> {
         source,
     })?;
     // Bodies read before their senders are proven (unsigned function URL callers too).
-    let unproven_bodies = ignis_front::BodyBudget::new(
-        UNPROVEN_BODY_BYTES,
-        UNPROVEN_BODY_SHARE,
-        UNPROVEN_BODY_WAIT,
-    );
+    let unproven_bodies =
+        ignis_front::BodyBudget::new(UNPROVEN_BODY_BYTES, UNPROVEN_BODY_SHARE, UNPROVEN_BODY_WAIT);
+    let url_key = data.url_signing_key()?;
+    // Function URLs are printed with the port they are served on: --url-listen's when given.
+    let url_port = url_local.map_or(local.port(), |a| a.port());
     let state = Arc::new(Api {
         code_objects: Some(Arc::new(ObjectCode(objects.clone()))),
         account,
@@ -242,7 +244,9 @@ pub async fn up(config: NodeConfig) -> Result<(), ServerError> {
             access_key_id: credentials.access_key_id.clone(),
             secret_access_key: credentials.secret_access_key.clone(),
         },
-        code_urls: CodeUrlSigner::new(&data.url_signing_key()?),
+        code_urls: CodeUrlSigner::new(&url_key),
+        url_ids: UrlIds::new(&url_key),
+        url_port,
         code_locks: Default::default(),
         engine: engine.clone(),
         // Probing the host's interpreters blocks (it runs them); keep it off the reactor.
@@ -259,7 +263,7 @@ pub async fn up(config: NodeConfig) -> Result<(), ServerError> {
     let metering = usage::spawn(invoker.clone(), store.clone(), dispatch_stopped.clone());
     let sweeper = ignis_api::spawn_code_sweeper(state.clone(), dispatch_stopped.clone());
     let dispatcher = ignis_engine::dispatch::spawn(
-        engine,
+        engine.clone(),
         ignis_engine::DispatchConfig {
             retry_base: config.async_retry_base,
             ..Default::default()

@@ -21,6 +21,7 @@ use crate::usage::Usage;
 use crate::versions::ProvisionedConfig;
 use async_trait::async_trait;
 use ignis_model::layer::LayerVersion;
+use ignis_model::url::FunctionUrl;
 use ignis_model::{Alias, FunctionConfig};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -34,6 +35,7 @@ pub trait Backend:
     + QueueRows
     + UsageRows
     + ObjectRows
+    + UrlRows
 {
 }
 
@@ -46,6 +48,7 @@ impl<T> Backend for T where
         + QueueRows
         + UsageRows
         + ObjectRows
+        + UrlRows
 {
 }
 
@@ -121,7 +124,7 @@ pub trait VersionRows: Send + Sync {
     /// Replaces an alias if its revision is still `expected_revision`: `RevisionMismatch`
     /// when it is not, `AliasNotFound` when there is no such alias.
     async fn update_alias(&self, alias: &Alias, expected_revision: &str) -> Result<(), StoreError>;
-    /// Deletes an alias and its provisioned concurrency.
+    /// Deletes an alias, its provisioned concurrency and its function URL.
     async fn delete_alias(&self, function: &str, name: &str) -> Result<(), StoreError>;
     async fn set_reserved_concurrency(
         &self,
@@ -251,6 +254,24 @@ pub trait UsageRows: Send + Sync {
     async fn add_usage(&self, batch: &[Usage], now_ms: i64) -> Result<(), StoreError>;
     /// Usage of every function that has been invoked, by name.
     async fn function_usage(&self) -> Result<Vec<Usage>, StoreError>;
+}
+
+/// Function URL configurations, one per function and qualifier (`None`: `$LATEST`).
+#[async_trait]
+pub trait UrlRows: Send + Sync {
+    /// Every URL configuration, to fill the cache.
+    async fn all_function_urls(&self) -> Result<Vec<FunctionUrl>, StoreError>;
+    /// Inserts one after checking, in the same transaction, that its function (`NotFound`) and
+    /// alias (`AliasNotFound`) exist; `UrlExists` when the function and qualifier have one.
+    async fn create_function_url(&self, url: &FunctionUrl) -> Result<(), StoreError>;
+    /// Replaces the one of `url.function` and `url.qualifier`; `UrlNotFound` when there is none.
+    async fn update_function_url(&self, url: &FunctionUrl) -> Result<(), StoreError>;
+    /// Deletes one; `UrlNotFound` when there is none.
+    async fn delete_function_url(
+        &self,
+        function: &str,
+        qualifier: Option<&str>,
+    ) -> Result<(), StoreError>;
 }
 
 /// Buckets, objects, multipart uploads and their parts (see [`crate::Store::put_object`] and

@@ -84,6 +84,7 @@ impl Store {
         let hashes = self.backend.delete_function(name).await?;
         self.cache_remove_function(name);
         self.aliases_remove_function(name);
+        self.urls_remove_function(name);
         Ok(hashes)
     }
 

@@ -1,9 +1,9 @@
 //! Ignis's metadata store: functions, their versions, aliases, tags and concurrency settings,
-//! layers, policies, metered usage, the durable queue of asynchronous invocations, and the
+//! function URL configurations, layers, policies, metered usage, the durable queue of asynchronous invocations, and the
 //! metadata of the S3-compatible object store (buckets, objects, multipart uploads).
 //!
 //! [`Store`] is the handle callers hold. It keeps an in-memory cache of every version's
-//! configuration and every alias, so that the invoke path reads no disk: the cache is filled on
+//! configuration, every alias and every function URL, so that the invoke path reads no disk: the cache is filled on
 //! open and updated after each committed write. The rows themselves live in a [`Backend`]
 //! (see [`backend`]): SQLite ([`SqliteBackend`], WAL, embedded migrations) is the one built,
 //! and another database plugs in through [`Store::with_backend`] without touching callers.
@@ -19,6 +19,7 @@ mod policies;
 mod queue;
 mod shapes;
 mod sqlite;
+mod urls;
 mod usage;
 mod versions;
 
@@ -69,6 +70,10 @@ pub enum StoreError {
         version: String,
         alias: String,
     },
+    #[error("function URL of {0} already exists")]
+    UrlExists(String),
+    #[error("function URL of {0} not found")]
+    UrlNotFound(String),
     #[error("stored configuration of {name} is unreadable")]
     Corrupt {
         name: String,
@@ -92,6 +97,8 @@ pub struct Store {
     node: Arc<str>,
     cache: Arc<RwLock<ConfigCache>>,
     aliases: Arc<RwLock<AliasCache>>,
+    /// Every function URL configuration, by id and by function and qualifier.
+    urls: Arc<RwLock<urls::UrlCache>>,
     /// Payload bytes in the async queue, per function and in all.
     queue_bytes: Arc<queue::QueueBytes>,
 }
@@ -112,11 +119,13 @@ impl Store {
             node: Arc::from(node),
             cache: Arc::new(RwLock::new(HashMap::new())),
             aliases: Arc::new(RwLock::new(HashMap::new())),
+            urls: Arc::default(),
         };
         for config in store.backend.all_versions().await? {
             store.cache_put(config);
         }
         store.load_aliases().await?;
+        store.load_function_urls().await?;
         store.backend.release_leases(node).await?;
         Ok(store)
     }

@@ -46,6 +46,9 @@ pub(crate) const UPLOAD: Shape = Shape { upgrades: &[] };
 /// One uploaded part (`crate::PartRecord`).
 pub(crate) const PART: Shape = Shape { upgrades: &[] };
 
+/// A function URL's configuration (`ignis_model::url::FunctionUrl`).
+pub(crate) const FUNCTION_URL: Shape = Shape { upgrades: &[] };
+
 impl Shape {
     fn current(&self) -> u64 {
         FIRST + self.upgrades.len() as u64

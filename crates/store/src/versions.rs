@@ -98,14 +98,17 @@ impl Store {
         Ok(())
     }
 
+    /// Deletes an alias with its provisioned concurrency and its function URL.
     pub async fn delete_alias(&self, function: &str, name: &str) -> Result<(), StoreError> {
         self.backend.delete_alias(function, name).await?;
+        self.urls_remove_alias(function, name);
         self.aliases
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .remove(&(function.to_string(), name.to_string()));
         Ok(())
     }
+
     /// Aliases of a function by name, optionally only those routing to `version`.
     pub fn list_aliases(
         &self,

@@ -13,7 +13,7 @@
 
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use ignis_engine::{InvokeResult, Streaming};
 use ignis_wire::LambdaApiError;
@@ -225,7 +225,8 @@ pub async fn streamed(s: Streaming) -> Response {
         },
     };
     let mut head = Response::new(());
-    let mut first = Bytes::new();
+    let mut end = Some(end);
+    let first;
     if content_type.as_deref() == Some(HTTP_INTEGRATION) {
         let mut prelude = BytesMut::new();
         let at = loop {
@@ -256,6 +257,16 @@ pub async fn streamed(s: Streaming) -> Response {
         }
         first = rest.freeze();
     } else {
+        // The head waits for the first chunk, so that a function failing before it writes
+        // anything is a 502, as a buffered one is.
+        match chunks.recv().await {
+            Some(chunk) => first = chunk,
+            None => match end.take().expect("the end is still to come").await {
+                Ok(Ok(result)) if result.function_error.is_none() => first = result.payload,
+                Ok(Ok(_)) | Err(_) => return bad_gateway(),
+                Ok(Err(e)) => return refused(e),
+            },
+        }
         let ct = content_type
             .as_deref()
             .and_then(|c| HeaderValue::from_str(c).ok())
@@ -263,7 +274,7 @@ pub async fn streamed(s: Streaming) -> Response {
         head.headers_mut().insert(header::CONTENT_TYPE, ct);
     }
     let body = futures_util::stream::unfold(
-        (Some(first), chunks, Some(end)),
+        (Some(first), chunks, end),
         |(first, mut chunks, end)| async move {
             if let Some(first) = first.filter(|b| !b.is_empty()) {
                 return Some((Ok(first), (None, chunks, end)));

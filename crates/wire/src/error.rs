@@ -255,6 +255,7 @@ impl From<ignis_model::ValidationError> for LambdaApiError {
     fn from(e: ignis_model::ValidationError) -> LambdaApiError {
         match e {
             ignis_model::ValidationError::Constraint { .. }
+            | ignis_model::ValidationError::Null { .. }
             | ignis_model::ValidationError::Constraints(_) => {
                 LambdaApiError::Validation(e.to_string())
             }

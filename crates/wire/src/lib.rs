@@ -10,5 +10,6 @@ pub mod function;
 pub mod headers;
 pub mod layer;
 pub mod policy;
+pub mod url;
 
 pub use error::LambdaApiError;

@@ -4,10 +4,12 @@
 
 use axum::Router;
 use axum::body::Body;
+use base64::Engine as _;
 use http::{HeaderMap, HeaderValue, Method, Request, StatusCode};
 use http_body_util::BodyExt;
 use ignis_api::{Api, CodeUrlSigner, RootCredentials};
 use ignis_model::Account;
+use std::io::Write;
 use std::sync::Arc;
 use tower::ServiceExt;
 
@@ -84,6 +86,8 @@ impl Harness {
                 secret_access_key: SECRET_KEY.into(),
             },
             code_urls: CodeUrlSigner::new(b"harness-url-key"),
+            url_ids: ignis_api::UrlIds::new(b"harness-url-key"),
+            url_port: 9070,
             code_locks: Default::default(),
             engine,
             runtimes: Arc::new(vec!["python3.11".into(), "nodejs20.x".into()]),
@@ -166,4 +170,35 @@ impl Harness {
             json,
         }
     }
+}
+
+pub fn zip_b64() -> String {
+    let mut buf = std::io::Cursor::new(Vec::new());
+    {
+        let mut z = zip::ZipWriter::new(&mut buf);
+        z.start_file("app.py", zip::write::SimpleFileOptions::default())
+            .unwrap();
+        z.write_all(b"def handler(event, context):\n    return event\n")
+            .unwrap();
+        z.finish().unwrap();
+    }
+    base64::engine::general_purpose::STANDARD.encode(buf.into_inner())
+}
+
+/// A harness with one function, `f`, and its version 1.
+pub async fn with_function() -> Harness {
+    let h = Harness::new().await;
+    let body = serde_json::json!({
+        "FunctionName": "f", "Runtime": "python3.11", "Handler": "app.handler",
+        "Role": "arn:aws:iam::000000000000:role/any", "Code": {"ZipFile": zip_b64()},
+    });
+    let a = h
+        .call(Method::POST, "/2015-03-31/functions", &body.to_string())
+        .await;
+    assert_eq!(a.status, StatusCode::CREATED, "{a:?}");
+    let a = h
+        .call(Method::POST, "/2015-03-31/functions/f/versions", "{}")
+        .await;
+    assert_eq!(a.status, StatusCode::CREATED, "{a:?}");
+    h
 }

@@ -9,6 +9,7 @@ mod layers;
 mod objects;
 mod policies;
 mod queue;
+mod urls;
 mod usage;
 mod versions;
 

@@ -260,6 +260,7 @@ impl VersionRows for SqliteBackend {
             .execute(&mut *tx)
             .await?;
         delete_provisioned_row(&mut *tx, function, name).await?;
+        super::urls::delete_url_row(&mut *tx, function, name).await?;
         tx.commit().await?;
         Ok(())
     }
