@@ -72,7 +72,11 @@ async fn engine(dir: &std::path::Path) -> Engine {
 async fn stream(
     engine: &Engine,
     payload: &'static str,
-) -> (Vec<bytes::Bytes>, ignis_engine::InvokeResult) {
+) -> (
+    Option<String>,
+    Vec<bytes::Bytes>,
+    ignis_engine::InvokeResult,
+) {
     let target = engine
         .resolve(&FunctionRef::parse("streams").unwrap())
         .unwrap();
@@ -85,11 +89,12 @@ async fn stream(
     let Outcome::Streaming(mut s) = engine.invoke(target, request).await.unwrap() else {
         panic!("a streamed request streams");
     };
+    let content_type = s.content_type.await.ok().flatten();
     let mut chunks = Vec::new();
     while let Some(c) = s.chunks.recv().await {
         chunks.push(c);
     }
-    (chunks, s.end.await.unwrap().unwrap())
+    (content_type, chunks, s.end.await.unwrap().unwrap())
 }
 
 #[tokio::test]
@@ -108,7 +113,9 @@ async fn chunks_stream_and_a_late_error_is_a_function_error() {
     let dir = tempfile::tempdir().unwrap();
     let engine = engine(dir.path()).await;
 
-    let (chunks, end) = stream(&engine, "{}").await;
+    let (content_type, chunks, end) = stream(&engine, "{}").await;
+    // The bootstrap's default for a stream whose type the handler did not set.
+    assert_eq!(content_type.as_deref(), Some("application/octet-stream"));
     assert_eq!(chunks.concat(), b"partial-rest");
     assert!(
         chunks.len() >= 2,
@@ -117,7 +124,7 @@ async fn chunks_stream_and_a_late_error_is_a_function_error() {
     assert!(end.function_error.is_none(), "{end:?}");
     assert!(end.payload.is_empty());
 
-    let (chunks, end) = stream(&engine, r#"{"fail":true}"#).await;
+    let (_, chunks, end) = stream(&engine, r#"{"fail":true}"#).await;
     assert_eq!(chunks.concat(), b"partial-");
     assert_eq!(end.function_error.as_deref(), Some("Unhandled"));
     let error: serde_json::Value = serde_json::from_slice(&end.payload).unwrap();
