@@ -86,11 +86,7 @@ async fn authenticate(
 ) -> Result<Request, LambdaApiError> {
     let (mut parts, body) = req.into_parts();
     let path = parts.uri.path().to_string();
-    let declared = parts
-        .headers
-        .get(http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
+    let declared = ignis_front::declared_length(&parts.headers);
     if declared.is_some_and(|n| n > limits::MAX_CODE_REQUEST_BYTES) {
         return Err(too_large(&path));
     }
@@ -117,15 +113,7 @@ async fn authenticate(
     };
 
     // A body whose sender is not proven yet draws on the node's budget for such bodies.
-    // (A request that did not come through the front — the in-process harness — counts as one
-    // source.)
-    let source = parts
-        .extensions
-        .get::<ignis_front::Source>()
-        .cloned()
-        .unwrap_or(ignis_front::Source::Peer(
-            std::net::Ipv4Addr::LOCALHOST.into(),
-        ));
+    let source = ignis_front::Source::of(&parts.extensions);
     let budget = verification
         .as_ref()
         .filter(|v| !v.signature_checked())

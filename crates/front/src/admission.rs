@@ -26,6 +26,26 @@ pub enum Source {
     Function(String),
 }
 
+impl Source {
+    /// The source the front recorded on a request; a request that did not come through the
+    /// front (an in-process harness) counts as one loopback peer.
+    pub fn of(extensions: &http::Extensions) -> Source {
+        extensions
+            .get::<Source>()
+            .cloned()
+            .unwrap_or(Source::Peer(std::net::Ipv4Addr::LOCALHOST.into()))
+    }
+
+    /// The client's address as a service reports it (`sourceIp`); a function reaching the node
+    /// from its sandbox is on the loopback address.
+    pub fn ip(&self) -> IpAddr {
+        match self {
+            Source::Peer(ip) => *ip,
+            Source::Function(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+        }
+    }
+}
+
 /// The state of one connection, shared between its task and the registry.
 #[derive(Debug)]
 pub(crate) struct ConnState {

@@ -139,6 +139,14 @@ impl BodyBudget {
 /// Content-Length — says so) or when no byte arrives for `idle`. Each chunk is shown to `seen`
 /// as it arrives (to hash it). With a `budget`, the bytes are drawn from it (within `source`'s
 /// share) before they are buffered and stay drawn until the returned [`Reservation`] is dropped.
+/// The body length a request declares (`Content-Length`), if it declares a readable one.
+pub fn declared_length(headers: &http::HeaderMap) -> Option<usize> {
+    headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+}
+
 pub async fn read_body(
     body: Body,
     declared: Option<usize>,

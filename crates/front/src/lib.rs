@@ -16,7 +16,7 @@ mod admission;
 mod body;
 
 pub use admission::{Source, Stats};
-pub use body::{BodyBudget, BodyError, read_body};
+pub use body::{BodyBudget, BodyError, declared_length, read_body};
 
 use admission::{Admission, BusyGuard};
 use axum::Router;

@@ -105,10 +105,7 @@ pub fn router(objects: Arc<Objects>, credentials: Credentials) -> Router {
 }
 
 fn request_facts(req: &Request<Body>, account: &str) -> RequestFacts {
-    let source_ip = match req.extensions().get::<ignis_front::Source>() {
-        Some(ignis_front::Source::Peer(ip)) => ip.to_string(),
-        _ => "127.0.0.1".into(),
-    };
+    let source_ip = ignis_front::Source::of(req.extensions()).ip().to_string();
     let id = uuid::Uuid::new_v4();
     RequestFacts {
         // S3's request ids are 16 upper-case hex digits; its host ids longer and base64.

@@ -136,13 +136,6 @@ enum Caller {
     Signed(ignis_sigv4::Verification),
 }
 
-fn source_ip(parts: &Parts) -> String {
-    match parts.extensions.get::<ignis_front::Source>() {
-        Some(ignis_front::Source::Peer(ip)) => ip.to_string(),
-        _ => std::net::Ipv4Addr::LOCALHOST.to_string(),
-    }
-}
-
 fn trace_id(now: chrono::DateTime<chrono::Utc>) -> String {
     let random = uuid::Uuid::new_v4().simple().to_string();
     format!("Root=1-{:08x}-{}", now.timestamp().max(0), &random[..24])
@@ -182,18 +175,8 @@ async fn invoke(
         }
     };
 
-    let declared = parts
-        .headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    let source = parts
-        .extensions
-        .get::<ignis_front::Source>()
-        .cloned()
-        .unwrap_or(ignis_front::Source::Peer(
-            std::net::Ipv4Addr::LOCALHOST.into(),
-        ));
+    let declared = ignis_front::declared_length(&parts.headers);
+    let source = ignis_front::Source::of(&parts.extensions);
     let unproven = match &caller {
         Caller::Anonymous => true,
         Caller::Signed(v) => !v.signature_checked(),
@@ -253,7 +236,7 @@ async fn invoke(
         protocol: protocol(parts.version),
         headers: &parts.headers,
         host: &host,
-        source_ip: &source_ip(&parts),
+        source_ip: &source.ip().to_string(),
         port,
         request_id,
         trace_id: &trace_id(now),
