@@ -31,6 +31,7 @@ mod host;
 mod invoker;
 mod launcher;
 mod output;
+mod platform;
 mod process;
 mod report;
 mod runtime_api;
