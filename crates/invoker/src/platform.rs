@@ -164,16 +164,27 @@ struct Envelope<'a, R: Serialize> {
 struct InitRecord<'a> {
     initialization_type: &'a str,
     phase: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    runtime_version: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    runtime_version_arn: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    function_name: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    function_version: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    status: Option<&'a str>,
+    /// `platform.initStart`'s.
+    #[serde(flatten)]
+    runtime: Option<InitRuntime<'a>>,
+    /// `platform.initRuntimeDone`'s and `platform.initReport`'s.
+    #[serde(flatten)]
+    outcome: Option<InitOutcome<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct InitRuntime<'a> {
+    runtime_version: &'a str,
+    runtime_version_arn: &'a str,
+    function_name: &'a str,
+    function_version: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct InitOutcome<'a> {
+    status: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     error_type: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -185,21 +196,25 @@ impl<'a> InitRecord<'a> {
         InitRecord {
             initialization_type,
             phase: "init",
-            runtime_version: None,
-            runtime_version_arn: None,
-            function_name: None,
-            function_version: None,
-            status: None,
-            error_type: None,
-            metrics: None,
+            runtime: None,
+            outcome: None,
         }
     }
 
-    fn with_status(mut self, status: &'a Status) -> InitRecord<'a> {
-        let (s, t) = status_fields(status, false);
-        self.status = Some(s);
-        self.error_type = t;
-        self
+    fn ended(
+        initialization_type: &'a str,
+        status: &'a Status,
+        duration: Option<Duration>,
+    ) -> InitRecord<'a> {
+        let (status, error_type) = status_fields(status, false);
+        InitRecord {
+            outcome: Some(InitOutcome {
+                status,
+                error_type,
+                metrics: duration.map(|d| InitMetrics { duration_ms: ms(d) }),
+            }),
+            ..InitRecord::new(initialization_type)
+        }
     }
 }
 
@@ -307,10 +322,12 @@ impl Event<'_> {
             } => envelope(
                 "platform.initStart",
                 InitRecord {
-                    runtime_version: Some(runtime_version),
-                    runtime_version_arn: Some(runtime_version_arn),
-                    function_name: Some(function_name),
-                    function_version: Some(function_version),
+                    runtime: Some(InitRuntime {
+                        runtime_version,
+                        runtime_version_arn,
+                        function_name,
+                        function_version,
+                    }),
                     ..InitRecord::new(initialization_type)
                 },
             ),
@@ -319,7 +336,7 @@ impl Event<'_> {
                 status,
             } => envelope(
                 "platform.initRuntimeDone",
-                InitRecord::new(initialization_type).with_status(status),
+                InitRecord::ended(initialization_type, status, None),
             ),
             Event::InitReport {
                 initialization_type,
@@ -327,12 +344,7 @@ impl Event<'_> {
                 status,
             } => envelope(
                 "platform.initReport",
-                InitRecord {
-                    metrics: Some(InitMetrics {
-                        duration_ms: ms(*duration),
-                    }),
-                    ..InitRecord::new(initialization_type).with_status(status)
-                },
+                InitRecord::ended(initialization_type, status, Some(*duration)),
             ),
             Event::Start {
                 request_id,
