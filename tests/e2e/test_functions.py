@@ -36,8 +36,9 @@ def test_create_returns_the_full_configuration(lam, fname, hello_zip):
     assert c["EphemeralStorage"] == {"Size": 1024}
     assert c["Architectures"] == ["arm64"]
     assert c["TracingConfig"] == {"Mode": "Active"}
+    # JSON gets SystemLogLevel INFO when it is not given, as on AWS.
     assert c["LoggingConfig"] == {"LogFormat": "JSON", "ApplicationLogLevel": "DEBUG",
-                                  "LogGroup": f"/aws/lambda/{fname}"}
+                                  "SystemLogLevel": "INFO", "LogGroup": f"/aws/lambda/{fname}"}
     # Being created, as AWS answers it (tests/e2e/test_conformance.py follows it to Active).
     assert (c["State"], c["StateReasonCode"], c["PackageType"]) == ("Pending", "Creating", "Zip")
     assert "LastUpdateStatus" not in c

@@ -206,6 +206,20 @@ fn apply_logging(
     if spec.system_log_level.is_some() {
         logging.system_log_level = spec.system_log_level.clone();
     }
+    // As Lambda: a JSON format has both levels (INFO unless given); switching to Text drops
+    // them (levels given with Text are kept, to be refused by the parameter check).
+    match logging.log_format {
+        LogFormat::Json => {
+            let default = || Some(ignis_model::function::DEFAULT_LOG_LEVEL.to_string());
+            logging.application_log_level = logging.application_log_level.take().or_else(default);
+            logging.system_log_level = logging.system_log_level.take().or_else(default);
+        }
+        LogFormat::Text if spec.log_format.is_some() => {
+            logging.application_log_level = spec.application_log_level.clone();
+            logging.system_log_level = spec.system_log_level.clone();
+        }
+        LogFormat::Text => {}
+    }
     if let Some(g) = &spec.log_group {
         logging.log_group = g.clone();
     }
@@ -781,5 +795,43 @@ fn check_runtime_available(
             )))
         }
         _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(format: Option<&str>, app: Option<&str>, system: Option<&str>) -> LoggingSpec {
+        LoggingSpec {
+            log_format: format.map(str::to_string),
+            application_log_level: app.map(str::to_string),
+            system_log_level: system.map(str::to_string),
+            log_group: None,
+        }
+    }
+
+    fn levels(l: &LoggingConfig) -> (Option<&str>, Option<&str>) {
+        (
+            l.application_log_level.as_deref(),
+            l.system_log_level.as_deref(),
+        )
+    }
+
+    #[test]
+    fn logging_levels_follow_the_format_as_on_lambda() {
+        let mut l = LoggingConfig::default_for("f");
+        apply_logging(Some(&spec(Some("JSON"), None, None)), &mut l).unwrap();
+        assert_eq!(levels(&l), (Some("INFO"), Some("INFO")));
+        apply_logging(Some(&spec(None, Some("DEBUG"), None)), &mut l).unwrap();
+        assert_eq!(levels(&l), (Some("DEBUG"), Some("INFO")));
+        apply_logging(Some(&spec(Some("Text"), None, None)), &mut l).unwrap();
+        assert_eq!((l.log_format, levels(&l)), (LogFormat::Text, (None, None)));
+        // Levels with Text are kept so that the parameter check refuses them.
+        apply_logging(Some(&spec(Some("Text"), Some("WARN"), None)), &mut l).unwrap();
+        assert_eq!(levels(&l), (Some("WARN"), None));
+        let mut l = LoggingConfig::default_for("f");
+        apply_logging(Some(&spec(Some("JSON"), None, Some("DEBUG"))), &mut l).unwrap();
+        assert_eq!(levels(&l), (Some("INFO"), Some("DEBUG")));
     }
 }

@@ -21,6 +21,15 @@ pub const INITIALIZATION_TYPE: &str = "on-demand";
 /// `AWS_LAMBDA_INITIALIZATION_TYPE` of environments started ahead of use.
 pub const PROVISIONED_INITIALIZATION_TYPE: &str = "provisioned-concurrency";
 
+/// `AWS_LAMBDA_INITIALIZATION_TYPE`, also the `initializationType` of the platform's init records.
+pub(crate) fn initialization_type(provisioned: bool) -> &'static str {
+    if provisioned {
+        PROVISIONED_INITIALIZATION_TYPE
+    } else {
+        INITIALIZATION_TYPE
+    }
+}
+
 /// Everything the variables are computed from.
 pub(crate) struct EnvInputs<'a> {
     pub function: &'a FunctionConfig,
@@ -97,8 +106,8 @@ pub(crate) fn build_environment(i: &EnvInputs<'_>) -> Vec<(String, String)> {
         "AWS_LAMBDA_LOG_FORMAT",
         f.logging.log_format.as_str().into(),
     );
-    if let Some(level) = &f.logging.application_log_level {
-        set("AWS_LAMBDA_LOG_LEVEL", level.clone());
+    if let Some(level) = f.logging.effective_application_level() {
+        set("AWS_LAMBDA_LOG_LEVEL", level.into());
     }
 
     // The node's variables, then the function's own (never a reserved key).
@@ -125,12 +134,10 @@ pub(crate) fn build_environment(i: &EnvInputs<'_>) -> Vec<(String, String)> {
     set("AWS_LAMBDA_FUNCTION_NAME", f.name.clone());
     set("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", f.memory_size.to_string());
     set("AWS_LAMBDA_FUNCTION_VERSION", f.version.clone());
-    let init_type = if i.provisioned {
-        PROVISIONED_INITIALIZATION_TYPE
-    } else {
-        INITIALIZATION_TYPE
-    };
-    set("AWS_LAMBDA_INITIALIZATION_TYPE", init_type.into());
+    set(
+        "AWS_LAMBDA_INITIALIZATION_TYPE",
+        initialization_type(i.provisioned).into(),
+    );
     set("AWS_LAMBDA_LOG_GROUP_NAME", f.logging.log_group.clone());
     set("AWS_LAMBDA_LOG_STREAM_NAME", i.log_stream.to_string());
     set("AWS_LAMBDA_RUNTIME_API", i.runtime_api.to_string());

@@ -2,11 +2,12 @@
 //! start (init) through any number of invocations, one at a time, until it is dropped, which
 //! kills its process tree.
 
-use crate::env::{EnvInputs, build_environment};
+use crate::env::{EnvInputs, build_environment, initialization_type};
 use crate::host::{self, Resolved};
 use crate::invoker::Inner;
 use crate::launcher::{EnvironmentProcess, LaunchError, LaunchSpec, ProcessExit};
 use crate::output::{Output, Pumps};
+use crate::platform::{Controls, Event};
 use crate::report::{self, Report, Status};
 use crate::runtime_api::{Dispatch, Outcome, RuntimeApi};
 use crate::{Invocation, InvokeError, InvokeMetrics, InvokeResult};
@@ -178,8 +179,16 @@ fn finish(
     payload: Bytes,
     function_error: bool,
 ) -> InvokeResult {
-    output.line(&report::end_line(&inv.request_id));
-    output.line(&report.line());
+    let request_id = &inv.request_id;
+    output.platform(&Event::RuntimeDone {
+        report: &report,
+        function_error,
+    });
+    output.platform(&Event::End { request_id });
+    output.platform(&Event::Report {
+        report: &report,
+        function_error,
+    });
     let tail = output.take_tail();
     let log_tail = inv.tail_log.then(|| {
         let bytes = tail.as_ref().map_or(&[][..], |t| t.last_bytes());
@@ -247,6 +256,7 @@ pub(crate) async fn start(
         cfg.logs.clone(),
         f.logging.log_group.clone(),
         stream.clone(),
+        Controls::of(&f.logging),
     ));
     if inv.tail_log {
         // Until init succeeds, its output belongs to this invocation's tail (an init failure
@@ -278,10 +288,13 @@ pub(crate) async fn start(
     );
     let runtime_id = f.runtime.as_deref().unwrap_or_default();
     let label = resolved.version_label(runtime_id);
-    output.line(&report::init_start_line(
-        &label,
-        &runtime_version_arn(&cfg.account.region, resolved, &label),
-    ));
+    output.platform(&Event::InitStart {
+        initialization_type: initialization_type(provisioned),
+        runtime_version: &label,
+        runtime_version_arn: &runtime_version_arn(&cfg.account.region, resolved, &label),
+        function_name: &f.name,
+        function_version: &f.version,
+    });
     let spec = LaunchSpec {
         name: format!("{}-{}", f.name, env_id),
         function: f.name.clone(),
@@ -311,8 +324,11 @@ pub(crate) async fn start(
             return Ok(Started::Failed(init_failed(
                 &output,
                 inv,
-                launched_at.elapsed(),
-                None,
+                InitFailure {
+                    initialization_type: initialization_type(provisioned),
+                    duration: launched_at.elapsed(),
+                    peak_memory: None,
+                },
                 error_json("Runtime.InvalidEntrypoint", &message),
                 Status::Error("Runtime.InvalidEntrypoint".into()),
                 &[message.as_str(), "Runtime.InvalidEntrypoint"],
@@ -424,6 +440,10 @@ pub(crate) async fn start(
             if provisioned {
                 env.freeze_when_idle();
             }
+            output.platform(&Event::InitRuntimeDone {
+                initialization_type: initialization_type(provisioned),
+                status: &Status::Success,
+            });
             if inv.tail_log {
                 output.start_tail();
             }
@@ -462,26 +482,51 @@ pub(crate) async fn start(
     Ok(Started::Failed(init_failed(
         &output,
         inv,
-        init_duration,
-        peak,
+        InitFailure {
+            initialization_type: initialization_type(provisioned),
+            duration: init_duration,
+            peak_memory: peak,
+        },
         payload,
         status,
         &lines,
     )))
 }
 
+/// How long a failed init ran, and what it used.
+struct InitFailure {
+    initialization_type: &'static str,
+    duration: Duration,
+    peak_memory: Option<u64>,
+}
+
 /// The log lines and result of an invocation whose environment never became ready.
 fn init_failed(
     output: &Output,
     inv: &Invocation,
-    init_duration: Duration,
-    peak_memory: Option<u64>,
+    init: InitFailure,
     payload: Bytes,
     status: Status,
     lines: &[&str],
 ) -> InvokeResult {
-    output.line(&report::init_report_line(init_duration, &status));
-    output.line(&report::start_line(&inv.request_id, &inv.function.version));
+    let InitFailure {
+        initialization_type,
+        duration: init_duration,
+        peak_memory,
+    } = init;
+    output.platform(&Event::InitRuntimeDone {
+        initialization_type,
+        status: &status,
+    });
+    output.platform(&Event::InitReport {
+        initialization_type,
+        duration: init_duration,
+        status: &status,
+    });
+    output.platform(&Event::Start {
+        request_id: &inv.request_id,
+        version: &inv.function.version,
+    });
     for l in lines {
         output.line(l);
     }
@@ -565,8 +610,10 @@ impl Environment {
         } else {
             self.output.take_tail();
         }
-        self.output
-            .line(&report::start_line(&inv.request_id, &f.version));
+        self.output.platform(&Event::Start {
+            request_id: &inv.request_id,
+            version: &f.version,
+        });
 
         let mut outcome = self.api.begin(&inv.request_id, inv.stream.clone());
         let (handed_out_tx, handed_out_rx) = oneshot::channel();

@@ -13,7 +13,8 @@
 //! - the function process's environment variables, exactly as Lambda sets them;
 //! - which runtimes this host can run ([`available_runtimes`]) and how each is started, with
 //!   Ignis's bootstraps from `ignis-runtimes`;
-//! - the platform log lines (`START`, `END`, `REPORT`, …), the function's output lines and the
+//! - the platform log events (`START`, `END`, `REPORT`, … or, with `LogFormat: JSON`, the
+//!   Telemetry API records, filtered by the log levels), the function's output lines and the
 //!   `LogType: Tail` text, written through `ignis-logs`;
 //! - the [`Launcher`] seam; [`ProcessLauncher`], which runs environments as plain child
 //!   processes in their own process groups and isolates nothing; and [`SandboxLauncher`], which
@@ -31,6 +32,7 @@ mod host;
 mod invoker;
 mod launcher;
 mod output;
+mod platform;
 mod process;
 mod report;
 mod runtime_api;

@@ -14,6 +14,7 @@
 //! dropped, counted and reported in the function's own stream, never held here.
 
 use crate::launcher::OutputPipe;
+use crate::platform::{Controls, Event};
 use ignis_logs::LogStore;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -54,21 +55,37 @@ impl Tail {
     }
 }
 
-/// Where an environment's lines go.
+/// Where an environment's lines go, in the function's log format.
 pub(crate) struct Output {
     logs: LogStore,
     group: String,
     stream: String,
+    controls: Controls,
     tail: Mutex<Option<Tail>>,
 }
 
 impl Output {
-    pub fn new(logs: LogStore, group: String, stream: String) -> Output {
+    pub fn new(logs: LogStore, group: String, stream: String, controls: Controls) -> Output {
         Output {
             logs,
             group,
             stream,
+            controls,
             tail: Mutex::new(None),
+        }
+    }
+
+    /// Writes a platform event in the function's log format, unless its level filters it out.
+    pub fn platform(&self, event: &Event<'_>) {
+        if let Some(line) = self.controls.render(event) {
+            self.line(&line);
+        }
+    }
+
+    /// Writes a line the function printed, unless `ApplicationLogLevel` filters it out.
+    fn function_line(&self, line: &str) {
+        if self.controls.keeps_function_line(line) {
+            self.line(line);
         }
     }
 
@@ -167,7 +184,7 @@ impl LineSplitter {
         if self.partial.last() == Some(&b'\r') {
             self.partial.pop();
         }
-        out.line(&String::from_utf8_lossy(&self.partial));
+        out.function_line(&String::from_utf8_lossy(&self.partial));
         if self.partial.capacity() > KEEP_LINE_CAPACITY {
             self.partial = Vec::new();
         } else {
@@ -270,7 +287,7 @@ mod tests {
     async fn a_line_without_end_is_cut_into_bounded_records() {
         let dir = tempfile::tempdir().unwrap();
         let logs = LogStore::open(dir.path(), 64 << 20).unwrap();
-        let out = Output::new(logs.clone(), "g".into(), "s".into());
+        let out = Output::new(logs.clone(), "g".into(), "s".into(), Controls::Text);
         let mut lines = LineSplitter {
             partial: Vec::new(),
         };

@@ -25,7 +25,7 @@ pub struct Report {
 }
 
 /// Milliseconds with two decimals, as the line shows them, in hundredths.
-fn centis(d: Duration) -> u128 {
+pub(crate) fn centis(d: Duration) -> u128 {
     (d.as_micros() + 5) / 10
 }
 

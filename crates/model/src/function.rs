@@ -249,7 +249,28 @@ impl LoggingConfig {
             log_group: format!("/aws/lambda/{function_name}"),
         }
     }
+
+    /// The application log level in effect: the one set, else Lambda's `INFO` in JSON format;
+    /// none in Text format (nothing is filtered).
+    pub fn effective_application_level(&self) -> Option<&str> {
+        self.effective(self.application_log_level.as_deref())
+    }
+
+    /// The system log level in effect, as [`Self::effective_application_level`].
+    pub fn effective_system_level(&self) -> Option<&str> {
+        self.effective(self.system_log_level.as_deref())
+    }
+
+    fn effective<'a>(&self, level: Option<&'a str>) -> Option<&'a str> {
+        match self.log_format {
+            LogFormat::Text => None,
+            LogFormat::Json => Some(level.unwrap_or(DEFAULT_LOG_LEVEL)),
+        }
+    }
 }
+
+/// The level Lambda gives both log levels when `LogFormat` becomes JSON without them.
+pub const DEFAULT_LOG_LEVEL: &str = "INFO";
 
 /// The deployment package behind a version: its SHA-256 (hex) and sizes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

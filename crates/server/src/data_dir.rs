@@ -29,6 +29,11 @@ pub fn logs_dir(data_dir: &Path) -> PathBuf {
     data_dir.join("logs")
 }
 
+/// The metadata database of a data directory.
+pub fn metadata_db(data_dir: &Path) -> PathBuf {
+    data_dir.join("metadata.db")
+}
+
 /// An opened, locked data directory; the lock is released on drop.
 pub struct DataDir {
     path: PathBuf,
@@ -66,7 +71,7 @@ impl DataDir {
     }
 
     pub fn metadata_db(&self) -> PathBuf {
-        self.path.join("metadata.db")
+        metadata_db(&self.path)
     }
 
     pub fn code_dir(&self) -> PathBuf {

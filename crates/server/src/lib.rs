@@ -435,7 +435,9 @@ pub fn runtimes_report(isolation: Isolation) -> String {
     out
 }
 
-/// Prints a function's log records (`ignis logs`), and keeps following when asked.
+/// Prints a function's log records (`ignis logs`), and keeps following when asked: those of every
+/// log group its versions write to (`LoggingConfig.LogGroup`) and of its default group, in time
+/// order.
 pub async fn print_logs(
     data_dir: &std::path::Path,
     function: &str,
@@ -444,18 +446,36 @@ pub async fn print_logs(
     ignis_model::arn::validate_function_name(function)
         .map_err(|e| ServerError::InvalidArgument(e.to_string()))?;
     let logs = ignis_logs::LogStore::open(logs_dir(data_dir), LOG_BYTES_PER_FUNCTION)?;
-    let group = ignis_model::LoggingConfig::default_for(function).log_group;
+    let groups = function_log_groups(data_dir, function).await?;
     let print = |r: &ignis_logs::Record| {
         let t = ignis_model::time::last_modified(r.timestamp_ms);
         println!("{t} {} {}", r.stream, r.message);
     };
     if !follow {
-        for r in logs.read(&group, None, None).await? {
-            print(&r);
+        let mut all = Vec::new();
+        for g in &groups {
+            all.extend(logs.read(g, None, None).await?);
+        }
+        // Stable: each group's records keep their order.
+        all.sort_by_key(|r| r.timestamp_ms);
+        for r in &all {
+            print(r);
         }
         return Ok(());
     }
-    let mut records = logs.follow(&group, None, Duration::from_millis(500));
+    let (tx, mut records) = tokio::sync::mpsc::channel(1024);
+    for g in &groups {
+        let mut group = logs.follow(g, None, Duration::from_millis(500));
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            while let Some(r) = group.recv().await {
+                if tx.send(r).await.is_err() {
+                    return;
+                }
+            }
+        });
+    }
+    drop(tx);
     loop {
         tokio::select! {
             r = records.recv() => match r {
@@ -465,6 +485,23 @@ pub async fn print_logs(
             _ = tokio::signal::ctrl_c() => return Ok(()),
         }
     }
+}
+
+/// The default group of `function` and the groups its stored versions name.
+async fn function_log_groups(
+    data_dir: &std::path::Path,
+    function: &str,
+) -> Result<Vec<String>, ServerError> {
+    let mut groups = vec![ignis_model::LoggingConfig::default_for(function).log_group];
+    let db = data_dir::metadata_db(data_dir);
+    if db.exists() {
+        for g in ignis_store::read_log_groups(&db, function).await? {
+            if !groups.contains(&g) {
+                groups.push(g);
+            }
+        }
+    }
+    Ok(groups)
 }
 
 /// Code packages from the node's own S3.

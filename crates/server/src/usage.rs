@@ -53,7 +53,7 @@ pub(crate) fn spawn(
 
 /// `ignis usage`: requests and GB-seconds per function, read beside a running node.
 pub async fn report(data_dir: &Path) -> Result<String, ignis_store::StoreError> {
-    let db = data_dir.join("metadata.db");
+    let db = crate::data_dir::metadata_db(data_dir);
     let all = ignis_store::read_usage(&db).await?;
     let mut out = format!(
         "{:<64} {:>12} {:>16}\n",

@@ -24,7 +24,7 @@ mod usage;
 mod versions;
 
 pub use backend::Backend;
-pub use sqlite::{SqliteBackend, read_usage};
+pub use sqlite::{SqliteBackend, read_log_groups, read_usage};
 
 pub use evaluate::ServiceRequest;
 pub use functions::{FunctionRecord, Page};

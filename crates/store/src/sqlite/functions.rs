@@ -8,7 +8,25 @@ use async_trait::async_trait;
 use ignis_model::FunctionConfig;
 use ignis_model::arn::LATEST;
 use sqlx::Row;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+/// The log groups the versions of `function` write to (`LoggingConfig.LogGroup`), read from the
+/// SQLite database at `path` beside a running node, as [`super::read_usage`] reads usage.
+pub async fn read_log_groups(path: &Path, function: &str) -> Result<Vec<String>, StoreError> {
+    let pool = super::read_only_pool(path).await?;
+    let rows = sqlx::query("SELECT name, config FROM function_versions WHERE name = $1")
+        .bind(function)
+        .fetch_all(&pool)
+        .await;
+    pool.close().await;
+    let mut groups = BTreeSet::new();
+    for r in rows? {
+        let config: FunctionConfig = decode(r.get(0), r.get(1))?;
+        groups.insert(config.logging.log_group);
+    }
+    Ok(groups.into_iter().collect())
+}
 
 #[async_trait]
 impl FunctionRows for SqliteBackend {

@@ -13,6 +13,7 @@ mod urls;
 mod usage;
 mod versions;
 
+pub use functions::read_log_groups;
 pub use usage::read_usage;
 
 use crate::StoreError;
@@ -60,4 +61,14 @@ impl Connection for SqliteBackend {
 
 fn as_i64(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// One read-only connection to the database at `path`, without opening the store (no
+/// migrations, no writes), so that a command can read beside a running node.
+async fn read_only_pool(path: &Path) -> Result<SqlitePool, StoreError> {
+    let options = SqliteConnectOptions::new().filename(path).read_only(true);
+    Ok(SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(options)
+        .await?)
 }

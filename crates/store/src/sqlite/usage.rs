@@ -5,7 +5,6 @@ use crate::backend::UsageRows;
 use crate::{StoreError, Usage};
 use async_trait::async_trait;
 use sqlx::Row;
-use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 use std::path::Path;
 
 fn rows_to_usage(rows: Vec<sqlx::sqlite::SqliteRow>) -> Result<Vec<Usage>, StoreError> {
@@ -55,11 +54,7 @@ impl UsageRows for SqliteBackend {
 /// Reads the usage table of the SQLite database at `path` without opening the store (no
 /// migrations, no writes), so it works beside a running node.
 pub async fn read_usage(path: &Path) -> Result<Vec<Usage>, StoreError> {
-    let options = SqliteConnectOptions::new().filename(path).read_only(true);
-    let pool = SqlitePoolOptions::new()
-        .max_connections(1)
-        .connect_with(options)
-        .await?;
+    let pool = super::read_only_pool(path).await?;
     let rows = sqlx::query(SELECT).fetch_all(&pool).await;
     pool.close().await;
     match rows {
