@@ -184,6 +184,16 @@ impl TraceContext {
         self.format(self.parent)
     }
 
+    /// The decided trace as a header to continue (what [`TraceContext::header`] parses to).
+    pub fn as_header(&self) -> TraceHeader {
+        TraceHeader {
+            root: Some(self.root),
+            parent: self.parent,
+            sampled: Some(self.sampled),
+            lineage: self.lineage.clone(),
+        }
+    }
+
     /// `_X_AMZN_TRACE_ID` and `Lambda-Runtime-Trace-Id`: the same trace, with `parent` the
     /// span the function's own work belongs under.
     pub fn runtime_header(&self, parent: SpanId) -> String {
@@ -306,6 +316,7 @@ mod tests {
         );
         // Continuing what was decided gives the same trace, whatever the mode.
         let again = TraceHeader::parse(&c.header());
+        assert_eq!(again, c.as_header());
         for mode in [TracingMode::PassThrough, TracingMode::Active] {
             assert_eq!(
                 TraceContext::continue_from(Some(&again), mode, 9, || false),
