@@ -17,6 +17,7 @@ use axum::{Extension, Json};
 use base64::Engine;
 use ignis_engine::{Mode, Outcome, Request, Target};
 use ignis_model::limits;
+use ignis_model::trace::{self, TraceHeader, Trigger};
 use ignis_wire::{LambdaApiError, headers};
 
 /// Largest `X-Amz-Client-Context` header (base64), as Lambda documents it.
@@ -43,6 +44,11 @@ fn json_payload(body: Bytes) -> Result<Bytes, LambdaApiError> {
 
 fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
     h.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// The caller's `X-Amzn-Trace-Id`, which the invocation continues.
+fn trace_header(h: &HeaderMap) -> Option<TraceHeader> {
+    header(h, trace::HEADER).map(TraceHeader::parse)
 }
 
 /// Decodes `X-Amz-Client-Context` (base64 of a JSON object).
@@ -120,6 +126,8 @@ pub(crate) async fn read_request(
         client_context: client_context(&h)?,
         tail_log: header(&h, headers::LOG_TYPE) == Some("Tail"),
         stream: false,
+        trace: trace_header(&h),
+        trigger: Trigger::Other,
     };
     Ok((target, request))
 }
@@ -182,6 +190,7 @@ pub async fn invoke_async(
     State(state): State<ApiState>,
     Extension(RequestId(request_id)): Extension<RequestId>,
     Path(name): Path<String>,
+    h: HeaderMap,
     body: Bytes,
 ) -> Result<Response, LambdaApiError> {
     let r = request::function_ref(&state, &name, None)?;
@@ -189,7 +198,8 @@ pub async fn invoke_async(
         return Err(too_large(limits::MAX_INVOKE_ASYNC_PAYLOAD_BYTES));
     }
     let target = state.engine.resolve_when_active(&r).await?;
-    let request = Request::new(request_id, json_payload(body)?, Mode::Event);
+    let mut request = Request::new(request_id, json_payload(body)?, Mode::Event);
+    request.trace = trace_header(&h);
     state.engine.invoke(target, request).await?;
     Ok((
         StatusCode::ACCEPTED,

@@ -96,6 +96,12 @@ enum Command {
         front: FrontArgs,
         #[command(flatten)]
         ceilings: Box<CeilingArgs>,
+        /// Export each sampled invocation's spans over OTLP/HTTP (protobuf) to this collector
+        /// (a base URL such as http://127.0.0.1:4318, or one ending in /v1/traces). Unset:
+        /// OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, then OTEL_EXPORTER_OTLP_ENDPOINT; none: nothing
+        /// is exported.
+        #[arg(long, value_name = "URL")]
+        otlp_endpoint: Option<String>,
     },
     /// List the runtimes this host can run, and how functions would be isolated.
     Runtimes {
@@ -306,6 +312,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             function_egress,
             front,
             ceilings,
+            otlp_endpoint,
         } => {
             return_memory_in_background();
             let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -329,6 +336,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 max_connections_per_source: front.max_connections_per_source.map(|n| n as usize),
                 url_listen: front.url_listen,
                 ceilings: ceilings.config(),
+                otlp_endpoint: ignis_server::traces_endpoint(
+                    otlp_endpoint.as_deref(),
+                    std::env::var(ignis_server::OTLP_TRACES_ENDPOINT_ENV)
+                        .ok()
+                        .as_deref(),
+                    std::env::var(ignis_server::OTLP_ENDPOINT_ENV)
+                        .ok()
+                        .as_deref(),
+                ),
             }))?;
             Ok(())
         }

@@ -6,6 +6,7 @@
 
 use crate::{Engine, Mode, Request};
 use ignis_model::time;
+use ignis_model::trace::{TraceHeader, Trigger};
 use ignis_store::AsyncEvent;
 use std::sync::Arc;
 use std::time::Duration;
@@ -134,11 +135,17 @@ async fn attempt(engine: &Engine, config: &DispatchConfig, event: &AsyncEvent) -
         Err(reason) => return Outcome::Drop(reason),
     };
     target.invoked_arn = event.invoked_arn.clone();
-    let request = Request::new(
+    let mut request = Request::new(
         event.request_id.clone(),
         event.payload.clone().into(),
         Mode::RequestResponse,
     );
+    // The trace decided when the event was queued, continued by every attempt.
+    request.trace = event.trace.as_deref().map(TraceHeader::parse);
+    request.trigger = event
+        .trigger
+        .as_deref()
+        .map_or(Trigger::Other, Trigger::parse);
     let result = engine.run(target, request).await;
     match result {
         Ok(r) if r.function_error.is_none() => Outcome::Done,

@@ -18,6 +18,7 @@ pub mod dispatch;
 mod limiter;
 mod provisioned;
 mod target;
+mod trace;
 
 pub use dispatch::DispatchConfig;
 pub use ignis_invoker::{InvokeMetrics, InvokeResult};
@@ -28,6 +29,7 @@ pub use target::{AliasVersion, Target, Version};
 
 use bytes::Bytes;
 use ignis_invoker::{Invocation, InvokeError, Invoker, ResponseSink};
+use ignis_model::trace::{TraceContext, TraceHeader, Trigger};
 use ignis_model::{Account, FunctionRef, time};
 use ignis_package::CodeStore;
 use ignis_store::{AsyncEvent, EnqueueError, Store};
@@ -59,6 +61,10 @@ pub struct Request {
     pub tail_log: bool,
     /// The caller takes the response as a stream ([`Outcome::Streaming`]).
     pub stream: bool,
+    /// The caller's `X-Amzn-Trace-Id`, which the invocation continues.
+    pub trace: Option<TraceHeader>,
+    /// What made it happen.
+    pub trigger: Trigger,
 }
 
 impl Request {
@@ -71,6 +77,8 @@ impl Request {
             client_context: None,
             tail_log: false,
             stream: false,
+            trace: None,
+            trigger: Trigger::Other,
         }
     }
 }
@@ -134,6 +142,7 @@ pub(crate) struct Inner {
     /// Wakes the dispatcher when an event is queued.
     async_wake: tokio::sync::Notify,
     async_queue: QueueBounds,
+    sampler: trace::Sampler,
 }
 
 /// The invocation engine. Cheap to clone.
@@ -159,6 +168,7 @@ impl Engine {
                 provisioning: Default::default(),
                 async_wake: tokio::sync::Notify::new(),
                 async_queue: parts.async_queue,
+                sampler: Default::default(),
             }),
         };
         for config in &provisioned {
@@ -242,6 +252,7 @@ impl Engine {
         let permit = self.inner.limiter.acquire(&target.config().name)?;
         let lease = self.lease(&mut target)?;
         let config = target.config().clone();
+        let trace = self.trace(&target, request.trace.as_ref());
         let invocation = Invocation {
             function: config,
             code_root: target.version.code_root.clone(),
@@ -254,6 +265,8 @@ impl Engine {
             opt_dir: target.version.opt_dir.clone(),
             lease: Some(lease),
             stream,
+            trace: Some(trace),
+            trigger: request.trigger,
         };
         Ok((invocation, permit))
     }
@@ -268,6 +281,7 @@ impl Engine {
             request.request_id.clone(),
             request.payload.to_vec(),
             now,
+            (request.trace.as_ref(), request.trigger),
         );
         let queued = self
             .inner
@@ -279,17 +293,32 @@ impl Engine {
         Ok(())
     }
 
+    /// The trace an invocation of `target` continuing `incoming` belongs to, sampled as the
+    /// function's `TracingConfig` says (`Active` without the caller's decision: X-Ray's default
+    /// rule, one a second and 5 % of the rest). Deciding again from its [`TraceContext::header`]
+    /// gives the same trace.
+    pub fn trace(&self, target: &Target, incoming: Option<&TraceHeader>) -> TraceContext {
+        let now = u32::try_from(time::now_ms() / 1000).unwrap_or(0);
+        TraceContext::continue_from(incoming, target.config().tracing_mode, now, || {
+            self.inner.sampler.sample()
+        })
+    }
+
     /// An asynchronous invocation of `target`, for a producer that commits it itself together
     /// with what caused it (an object notification commits its events with the object), within
-    /// [`Engine::async_bounds`], and then calls [`Engine::queued`].
+    /// [`Engine::async_bounds`], and then calls [`Engine::queued`]. Its trace is decided now,
+    /// continuing `trace`, and kept with it (and what triggered it), so every attempt belongs to it.
     pub fn async_event(
         &self,
         target: &Target,
         request_id: String,
         payload: Vec<u8>,
         now_ms: i64,
+        (trace, trigger): (Option<&TraceHeader>, Trigger),
     ) -> AsyncEvent {
         AsyncEvent {
+            trace: Some(self.trace(target, trace).header()),
+            trigger: Some(trigger.as_str().to_string()),
             request_id,
             function_name: target.config().name.clone(),
             qualifier: target.qualifier.clone(),

@@ -76,6 +76,8 @@ impl Engine {
                 opt_dir: version.opt_dir.clone(),
                 lease: Some(lease),
                 stream: None,
+                trace: None,
+                trigger: Default::default(),
             };
             if let Err(e) = engine.inner.invoker.provision(template, requested).await {
                 tracing::warn!(function = %key.0, qualifier = %key.1, error = %e, "provisioned concurrency failed");

@@ -10,13 +10,14 @@ use crate::output::{Output, Pumps};
 use crate::platform::{Controls, Event};
 use crate::report::{self, Report, Status};
 use crate::runtime_api::{Dispatch, Outcome, RuntimeApi};
+use crate::trace::Timeline;
 use crate::{Invocation, InvokeError, InvokeMetrics, InvokeResult};
 use base64::Engine;
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::{oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
@@ -67,6 +68,8 @@ pub(crate) struct Environment {
     cancel: CancellationToken,
     /// Set until the first invocation (the cold start) reports it.
     init_duration: Option<Duration>,
+    /// When init began (wall clock), for the cold start's span.
+    init_started: SystemTime,
     /// The last peak memory measured: reported when a runtime died before it could be measured.
     last_peak: Option<u64>,
     /// Set on environments started ahead of use for provisioned concurrency: they are never
@@ -102,8 +105,8 @@ impl Drop for Environment {
 /// The result of starting an environment.
 pub(crate) enum Started {
     Ready(Environment),
-    /// Init failed; this is what the invocation that needed it gets.
-    Failed(InvokeResult),
+    /// Init failed; this is what the invocation that needed it gets, and when init ran.
+    Failed(InvokeResult, Timeline),
 }
 
 /// How an invocation ended.
@@ -321,7 +324,7 @@ pub(crate) async fn start(
                 host::PROVIDED_BOOTSTRAP,
                 spawn_error_text(&source)
             );
-            return Ok(Started::Failed(init_failed(
+            let result = init_failed(
                 &output,
                 inv,
                 InitFailure {
@@ -332,7 +335,8 @@ pub(crate) async fn start(
                 error_json("Runtime.InvalidEntrypoint", &message),
                 Status::Error("Runtime.InvalidEntrypoint".into()),
                 &[message.as_str(), "Runtime.InvalidEntrypoint"],
-            )));
+            );
+            return Ok(Started::Failed(result, Timeline::default()));
         }
         Err(source) => {
             cancel.cancel();
@@ -344,6 +348,7 @@ pub(crate) async fn start(
     };
     // Init runs from the moment the runtime was started (a sandbox's set-up is not part of it).
     let spawned_at = Instant::now();
+    let init_started = SystemTime::now();
     let api = match host_api {
         Some(api) => api,
         None => {
@@ -425,6 +430,7 @@ pub(crate) async fn start(
         cancel,
         // A provisioned environment's init is not part of any invocation's cold start.
         init_duration: (!provisioned).then_some(init_duration),
+        init_started,
         last_peak: None,
         provision: None,
         freezing: Arc::new(FreezeGate::default()),
@@ -479,18 +485,25 @@ pub(crate) async fn start(
     env.process.kill();
     env.pumps.sync(SYNC_AFTER_FAILURE).await;
     let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
-    Ok(Started::Failed(init_failed(
-        &output,
-        inv,
-        InitFailure {
-            initialization_type: initialization_type(provisioned),
-            duration: init_duration,
-            peak_memory: peak,
-        },
-        payload,
-        status,
-        &lines,
-    )))
+    let timeline = Timeline {
+        init: Some((init_started, init_duration)),
+        invoke: None,
+    };
+    Ok(Started::Failed(
+        init_failed(
+            &output,
+            inv,
+            InitFailure {
+                initialization_type: initialization_type(provisioned),
+                duration: init_duration,
+                peak_memory: peak,
+            },
+            payload,
+            status,
+            &lines,
+        ),
+        timeline,
+    ))
 }
 
 /// How long a failed init ran, and what it used.
@@ -590,8 +603,13 @@ impl Environment {
         self.exit.borrow().is_none()
     }
 
-    /// Runs one invocation. Returns the result and whether the environment may be reused.
-    pub async fn invoke(&mut self, inv: &Invocation) -> (InvokeResult, bool) {
+    /// Runs one invocation, its runtime handed `trace_header`. Returns the result, when its
+    /// phases ran, and whether the environment may be reused.
+    pub async fn invoke(
+        &mut self,
+        inv: &Invocation,
+        trace_header: &str,
+    ) -> (InvokeResult, Timeline, bool) {
         let f = &inv.function;
         let init_duration = self.init_duration.take();
         let timeout = Duration::from_secs(u64::from(f.timeout.max(1)));
@@ -617,14 +635,13 @@ impl Environment {
 
         let mut outcome = self.api.begin(&inv.request_id, inv.stream.clone());
         let (handed_out_tx, handed_out_rx) = oneshot::channel();
-        let now = chrono::Utc::now();
         let dispatch = Dispatch {
             request_id: inv.request_id.clone(),
             payload: inv.payload.clone(),
             invoked_arn: inv.invoked_arn.clone(),
             client_context: inv.client_context.clone(),
             cognito_identity: inv.cognito_identity.clone(),
-            trace_id: crate::trace::new_trace_id(now.timestamp().max(0) as u64),
+            trace_id: trace_header.to_string(),
             timeout,
             handed_out: handed_out_tx,
         };
@@ -658,6 +675,10 @@ impl Environment {
             handed_out = Some(t);
         }
         let duration = handed_out.unwrap_or(dispatched_at).elapsed();
+        let timeline = Timeline {
+            init: init_duration.map(|d| (self.init_started, d)),
+            invoke: Some((SystemTime::now() - duration, duration)),
+        };
         let peak = self.process.peak_memory_bytes().await.or(self.last_peak);
         self.last_peak = peak;
 
@@ -765,7 +786,7 @@ impl Environment {
             self.process.kill();
         }
         self.last_used = Instant::now();
-        (result, keep)
+        (result, timeline, keep)
     }
 }
 

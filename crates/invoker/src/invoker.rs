@@ -10,6 +10,7 @@ use crate::capacity::{Demand, Ledger, Reservation};
 use crate::environment::{self, EnvKey, Environment, Started};
 use crate::host;
 use crate::launcher::Launcher;
+use crate::trace::Timeline;
 use crate::usage::{FunctionUsage, UsageMeter};
 use crate::{Invocation, InvokeError, InvokeResult, InvokerConfig, InvokerError};
 use std::collections::HashMap;
@@ -160,9 +161,14 @@ impl Invoker {
         let inner = self.inner.clone();
         let function = inv.function.name.clone();
         let task = tokio::spawn(async move {
-            let result = inner.invoke(inv).await;
+            let telemetry = inner.cfg.telemetry.as_ref();
+            let trace = crate::trace::Plan::new(&inv, telemetry);
+            let result = inner.invoke(&inv, &trace.runtime_header).await;
             drop(held);
-            result
+            result.map(|(result, timeline)| {
+                trace.report(telemetry, &inv, &result, timeline);
+                result
+            })
         });
         match task.await {
             Ok(result) => {
@@ -214,7 +220,7 @@ impl Invoker {
                     env.provision = Some(ProvisionGuard(counter.clone()));
                     inner.release(env);
                 }
-                Started::Failed(result) => {
+                Started::Failed(result, _) => {
                     return Err(InvokeError::Internal(format!(
                         "provisioned environment failed to initialise: {}",
                         String::from_utf8_lossy(&result.payload)
@@ -370,28 +376,32 @@ impl Inner {
         self.pool.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    async fn invoke(&self, inv: Invocation) -> Result<InvokeResult, InvokeError> {
+    async fn invoke(
+        &self,
+        inv: &Invocation,
+        trace_header: &str,
+    ) -> Result<(InvokeResult, Timeline), InvokeError> {
         if self.shutdown.is_cancelled() {
             return Err(InvokeError::ShuttingDown);
         }
-        let resolved = self.resolve_runtime(&inv).await?;
-        let key = EnvKey::of(&inv);
+        let resolved = self.resolve_runtime(inv).await?;
+        let key = EnvKey::of(inv);
         let generation = self.generation(&inv.function.name);
         let mut env = match self.take_idle(&key) {
             Some(env) => env,
             None => {
-                let slot = self.slot(demand_of(&inv))?;
-                match environment::start(self, &inv, &resolved, generation, slot, false).await? {
+                let slot = self.slot(demand_of(inv))?;
+                match environment::start(self, inv, &resolved, generation, slot, false).await? {
                     Started::Ready(env) => env,
-                    Started::Failed(result) => return Ok(result),
+                    Started::Failed(result, timeline) => return Ok((result, timeline)),
                 }
             }
         };
-        let (result, keep) = env.invoke(&inv).await;
+        let (result, timeline, keep) = env.invoke(inv, trace_header).await;
         if keep {
             self.release(env);
         }
-        Ok(result)
+        Ok((result, timeline))
     }
 
     /// The host interpreter for the function's runtime.

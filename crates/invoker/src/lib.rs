@@ -13,6 +13,8 @@
 //! - the function process's environment variables, exactly as Lambda sets them;
 //! - which runtimes this host can run ([`available_runtimes`]) and how each is started, with
 //!   Ignis's bootstraps from `ignis-runtimes`;
+//! - each invocation's X-Ray trace header and, when it is sampled, its spans, reported to
+//!   `ignis-telemetry`;
 //! - the platform log events (`START`, `END`, `REPORT`, … or, with `LogFormat: JSON`, the
 //!   Telemetry API records, filtered by the log levels), the function's output lines and the
 //!   `LogType: Tail` text, written through `ignis-logs`;
@@ -87,6 +89,8 @@ pub struct InvokerConfig {
     /// Node-wide ceilings on what environments reserve together (memory, `/tmp`, pids); an
     /// environment that would pass one is not started (idle ones are retired first).
     pub ceilings: Ceilings,
+    /// Where sampled invocations' spans go; `None`: no spans are made.
+    pub telemetry: Option<ignis_telemetry::Telemetry>,
 }
 
 impl InvokerConfig {
@@ -105,6 +109,7 @@ impl InvokerConfig {
             logs,
             max_environments: DEFAULT_MAX_ENVIRONMENTS,
             ceilings: Ceilings::default(),
+            telemetry: None,
         }
     }
 }
@@ -135,6 +140,11 @@ pub struct Invocation {
     /// unless the stream ended in an error (then it is the error JSON). A response that is not
     /// streamed still comes back whole in the result.
     pub stream: Option<ResponseSink>,
+    /// The trace it belongs to, continued and sampled by the engine; `None` starts a new,
+    /// unsampled one.
+    pub trace: Option<ignis_model::trace::TraceContext>,
+    /// What made it happen (`faas.trigger` on its span).
+    pub trigger: ignis_model::trace::Trigger,
 }
 
 /// Where a response the caller takes as a stream goes.

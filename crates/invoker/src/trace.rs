@@ -1,37 +1,91 @@
-//! X-Ray trace ids handed to the runtime in `Lambda-Runtime-Trace-Id`.
+//! One invocation's trace: the X-Ray header its runtime is handed (`Lambda-Runtime-Trace-Id`,
+//! which the bootstraps turn into `_X_AMZN_TRACE_ID`), and, when it is sampled and the node
+//! exports spans, the span record reported once it has ended.
+//!
+//! The `Parent` the runtime gets names the span the function's own work belongs under: the
+//! invoke phase's span when Ignis exports one, else the caller's segment (or a new id when the
+//! caller named none), so that a function tracing on its own never points at a span that does
+//! not exist.
 
-/// `Root=1-<8 hex epoch seconds>-<24 hex>;Parent=<16 hex>;Sampled=0`
-pub fn new_trace_id(epoch_secs: u64) -> String {
-    let a = uuid::Uuid::new_v4().simple().to_string();
-    let b = uuid::Uuid::new_v4().simple().to_string();
-    format!(
-        "Root=1-{:08x}-{};Parent={};Sampled=0",
-        epoch_secs as u32,
-        &a[..24],
-        &b[..16]
-    )
+use crate::{Invocation, InvokeResult};
+use ignis_model::trace::{SpanId, TraceContext};
+use ignis_telemetry::{InvocationSpans, Telemetry};
+use std::time::{Duration, SystemTime};
+
+/// When an invocation's phases ran (wall clock), for its spans.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Timeline {
+    pub init: Option<(SystemTime, Duration)>,
+    pub invoke: Option<(SystemTime, Duration)>,
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// The trace of one invocation, planned before it runs.
+pub(crate) struct Plan {
+    pub runtime_header: String,
+    spans: Option<Planned>,
+}
 
-    #[test]
-    fn trace_ids_have_xrays_shape() {
-        let id = new_trace_id(1_700_000_000);
-        let (root, rest) = id.split_once(";Parent=").unwrap();
-        let (parent, sampled) = rest.split_once(';').unwrap();
-        assert_eq!(sampled, "Sampled=0");
-        let parts: Vec<&str> = root.strip_prefix("Root=").unwrap().split('-').collect();
-        assert_eq!(parts[0], "1");
-        assert_eq!(parts[1], "6553f100");
-        assert_eq!(parts[2].len(), 24);
-        assert_eq!(parent.len(), 16);
-        let hex = |s: &str| {
-            s.bytes()
-                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+struct Planned {
+    context: TraceContext,
+    span: SpanId,
+    invoke_span: SpanId,
+    start: SystemTime,
+}
+
+impl Plan {
+    pub fn new(inv: &Invocation, telemetry: Option<&Telemetry>) -> Plan {
+        let context = inv.trace.clone().unwrap_or_else(|| {
+            // Not decided by the engine (a direct use of the invoker): a new, unsampled trace.
+            let now = chrono::Utc::now().timestamp().clamp(0, i64::from(u32::MAX)) as u32;
+            TraceContext::continue_from(None, inv.function.tracing_mode, now, || false)
+        });
+        if telemetry.is_some() && context.sampled {
+            let invoke_span = SpanId::random();
+            Plan {
+                runtime_header: context.runtime_header(invoke_span),
+                spans: Some(Planned {
+                    context,
+                    span: SpanId::random(),
+                    invoke_span,
+                    start: SystemTime::now(),
+                }),
+            }
+        } else {
+            let parent = context.parent.unwrap_or_else(SpanId::random);
+            Plan {
+                runtime_header: context.runtime_header(parent),
+                spans: None,
+            }
+        }
+    }
+
+    /// Reports the invocation's spans (a sampled one on an exporting node), without waiting.
+    pub fn report(
+        self,
+        telemetry: Option<&Telemetry>,
+        inv: &Invocation,
+        result: &InvokeResult,
+        timeline: Timeline,
+    ) {
+        let (Some(telemetry), Some(p)) = (telemetry, self.spans) else {
+            return;
         };
-        assert!(hex(parts[2]) && hex(parent));
-        assert_ne!(new_trace_id(1), new_trace_id(1));
+        telemetry.record(InvocationSpans {
+            trace: p.context.root,
+            parent: p.context.parent,
+            span: p.span,
+            invoke_span: p.invoke_span,
+            function: inv.function.name.clone(),
+            version: inv.function.version.clone(),
+            request_id: inv.request_id.clone(),
+            invoked_arn: inv.invoked_arn.clone(),
+            memory_size_mb: inv.function.memory_size,
+            trigger: inv.trigger,
+            start: p.start,
+            end: SystemTime::now(),
+            init: timeline.init,
+            invoke: timeline.invoke,
+            error: result.function_error.clone(),
+        });
     }
 }

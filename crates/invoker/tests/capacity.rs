@@ -67,6 +67,8 @@ fn invocation(f: &Arc<FunctionConfig>, code: &Path, payload: Value) -> Invocatio
         opt_dir: None,
         lease: None,
         stream: None,
+        trace: None,
+        trigger: Default::default(),
     }
 }
 

@@ -180,7 +180,7 @@ impl Architecture {
     }
 }
 
-/// X-Ray tracing mode (recorded; Ignis does not trace).
+/// X-Ray tracing mode: which invocations are sampled (`crate::trace::TraceContext::continue_from`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, Hash)]
 pub enum TracingMode {
     #[default]

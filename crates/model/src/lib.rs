@@ -1,5 +1,5 @@
 //! Ignis's domain types: functions, their configuration and its validation, names, qualifiers and
-//! ARNs, runtimes, function URLs and Lambda's limits.
+//! ARNs, runtimes, function URLs, X-Ray trace ids and Lambda's limits.
 //!
 //! This crate does no I/O and knows nothing of HTTP or JSON wire shapes (those live in
 //! `ignis-wire`). Everything here is pure and unit-tested beside the code.
@@ -12,6 +12,7 @@ pub mod limits;
 pub mod runtime;
 pub mod state;
 pub mod time;
+pub mod trace;
 pub mod url;
 
 pub use alias::Alias;

@@ -6,6 +6,7 @@ use crate::Objects;
 use crate::errors::internal;
 use crate::notify::{self, BucketNotifications, DestinationCheck, EventFacts};
 use ignis_model::FunctionRef;
+use ignis_model::trace::Trigger;
 use ignis_store::{AsyncEvent, BucketRecord, ServiceRequest};
 use s3s::S3Result;
 use s3s::dto::{GetBucketNotificationConfigurationOutput, NotificationConfiguration};
@@ -94,11 +95,13 @@ pub fn for_change(
             sequencer: &sequencer,
         });
         let request_id = uuid::Uuid::new_v4().to_string();
-        events.push(
-            objects
-                .engine
-                .async_event(&target, request_id, payload, now_ms),
-        );
+        events.push(objects.engine.async_event(
+            &target,
+            request_id,
+            payload,
+            now_ms,
+            (None, Trigger::Datasource),
+        ));
     }
     events
 }

@@ -14,6 +14,10 @@ mod usage;
 pub use ceilings::CeilingConfig;
 pub use credentials::Credentials;
 pub use data_dir::{DataDir, default_data_dir, logs_dir};
+pub use ignis_telemetry::{
+    ENV_ENDPOINT as OTLP_ENDPOINT_ENV, ENV_TRACES_ENDPOINT as OTLP_TRACES_ENDPOINT_ENV,
+    traces_endpoint,
+};
 pub use isolation::Isolation;
 pub use usage::report as usage_report;
 
@@ -62,6 +66,8 @@ pub enum ServerError {
     Invoker(#[from] ignis_invoker::InvokerError),
     #[error("{0}")]
     Isolation(String),
+    #[error("{0}")]
+    Telemetry(#[from] ignis_telemetry::ExportError),
 }
 
 /// The settings of one node.
@@ -95,6 +101,9 @@ pub struct NodeConfig {
     pub url_listen: Option<SocketAddr>,
     /// Node-wide ceilings on environments (memory, pids, `/tmp`) and the async queue's bytes.
     pub ceilings: CeilingConfig,
+    /// Where sampled invocations' spans are exported (OTLP/HTTP, the full `/v1/traces` URL);
+    /// `None`: no spans are made.
+    pub otlp_endpoint: Option<String>,
 }
 
 /// Bytes of request bodies that may be buffered node-wide before their signatures can be
@@ -147,6 +156,17 @@ pub async fn up(config: NodeConfig) -> Result<(), ServerError> {
     let mut invoker_config =
         ignis_invoker::InvokerConfig::new(account.clone(), data.runtime_dir(), logs);
     invoker_config.idle_timeout = config.idle_timeout;
+    if let Some(endpoint) = &config.otlp_endpoint {
+        let telemetry = ignis_telemetry::Config::new(
+            endpoint.clone(),
+            account.region.clone(),
+            account.id.clone(),
+        );
+        let (telemetry, _exporter) = ignis_telemetry::Telemetry::start(telemetry)?;
+        tracing::info!(%endpoint, "traces: sampled invocations' spans are exported over OTLP/HTTP");
+        println!("traces: exporting spans to {endpoint}");
+        invoker_config.telemetry = Some(telemetry);
+    }
     // Functions reach this node with the AWS SDK, as Lambda functions reach AWS.
     invoker_config.function_env = vec![
         (

@@ -144,6 +144,10 @@ pub struct AsyncEvent {
     pub enqueued_ms: i64,
     /// Attempts already made.
     pub attempts: u32,
+    /// The X-Ray trace header decided when it was queued (none in queues written before traces).
+    pub trace: Option<String>,
+    /// What made it happen (`faas.trigger`'s value), when recorded.
+    pub trigger: Option<String>,
 }
 
 impl Store {

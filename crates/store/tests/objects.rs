@@ -61,6 +61,8 @@ fn event(id: &str, function: &str, bytes: usize) -> AsyncEvent {
         payload: vec![b'x'; bytes],
         enqueued_ms: 100,
         attempts: 0,
+        trace: None,
+        trigger: None,
     }
 }
 

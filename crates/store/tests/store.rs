@@ -115,6 +115,8 @@ async fn queued_events_lease_ack_retry_and_survive_reopen() {
         payload: b"{}".to_vec(),
         enqueued_ms: 100,
         attempts: 0,
+        trace: None,
+        trigger: None,
     };
     store
         .enqueue(&event("a"), 100, &QueueBounds::UNBOUNDED)
@@ -162,6 +164,8 @@ async fn a_node_opening_the_store_releases_only_its_own_leases() {
             payload: b"{}".to_vec(),
             enqueued_ms: 100,
             attempts: 0,
+            trace: None,
+            trigger: None,
         },
         100,
         &QueueBounds::UNBOUNDED,
@@ -216,6 +220,8 @@ async fn the_async_queue_is_bounded_in_bytes_and_counted_from_the_store() {
         payload: vec![b'x'; bytes],
         enqueued_ms: 100,
         attempts: 0,
+        trace: None,
+        trigger: None,
     };
     let bounds = QueueBounds {
         per_function: 1_000,

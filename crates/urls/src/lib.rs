@@ -25,6 +25,7 @@ use axum::response::Response;
 use http::request::Parts;
 use http::{HeaderValue, StatusCode, header};
 use ignis_engine::{Engine, Mode, Outcome};
+use ignis_model::trace::{self, TraceHeader, Trigger};
 use ignis_model::url::{FunctionUrl, InvokeMode, UrlAuthType};
 use ignis_model::{Account, FunctionRef, limits};
 use ignis_store::Store;
@@ -136,11 +137,6 @@ enum Caller {
     Signed(ignis_sigv4::Verification),
 }
 
-fn trace_id(now: chrono::DateTime<chrono::Utc>) -> String {
-    let random = uuid::Uuid::new_v4().simple().to_string();
-    format!("Root=1-{:08x}-{}", now.timestamp().max(0), &random[..24])
-}
-
 async fn invoke(
     urls: &FunctionUrls,
     url: &FunctionUrl,
@@ -220,6 +216,24 @@ async fn invoke(
         },
     };
 
+    let target = match FunctionRef::parse(&url.function)
+        .and_then(|r| r.with_query_qualifier(url.qualifier.as_deref()))
+    {
+        Ok(r) => urls.engine.resolve_when_active(&r).await,
+        Err(e) => Err(e.into()),
+    };
+    let target = match target {
+        Ok(t) => t,
+        Err(e) => return response::refused(e),
+    };
+    // The event's `x-amzn-trace-id` is the trace the invocation continues.
+    let incoming = parts
+        .headers
+        .get(trace::HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(TraceHeader::parse);
+    let trace = urls.engine.trace(&target, incoming.as_ref());
+
     let now = chrono::Utc::now();
     let domain = ignis_model::url::domain(&url.url_id, &urls.account.region);
     let port = address.port.unwrap_or(80);
@@ -239,7 +253,7 @@ async fn invoke(
         source_ip: &source.ip().to_string(),
         port,
         request_id,
-        trace_id: &trace_id(now),
+        trace_id: &trace.header(),
         now,
         account_id: if iam.is_some() {
             &urls.account.id
@@ -255,21 +269,13 @@ async fn invoke(
         return response::too_large();
     }
 
-    let target = match FunctionRef::parse(&url.function)
-        .and_then(|r| r.with_query_qualifier(url.qualifier.as_deref()))
-    {
-        Ok(r) => urls.engine.resolve_when_active(&r).await,
-        Err(e) => Err(e.into()),
-    };
-    let target = match target {
-        Ok(t) => t,
-        Err(e) => return response::refused(e),
-    };
     let mut request = ignis_engine::Request::new(
         request_id.to_string(),
         payload.into(),
         Mode::RequestResponse,
     );
+    request.trace = Some(trace.as_header());
+    request.trigger = Trigger::Http;
     request.stream = url.invoke_mode == InvokeMode::ResponseStream;
     match urls.engine.invoke(target, request).await {
         Ok(Outcome::Finished(result)) => response::buffered(&result),

@@ -17,7 +17,7 @@ where
     E: sqlx::Executor<'e, Database = sqlx::Sqlite>,
 {
     sqlx::query(
-        "INSERT INTO async_events (request_id, function_name, qualifier, invoked_arn, payload, enqueued_ms, attempts, next_attempt_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        "INSERT INTO async_events (request_id, function_name, qualifier, invoked_arn, payload, enqueued_ms, attempts, next_attempt_ms, trace, faas_trigger) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(&event.request_id)
     .bind(&event.function_name)
@@ -27,6 +27,8 @@ where
     .bind(event.enqueued_ms)
     .bind(i64::from(event.attempts))
     .bind(now_ms)
+    .bind(&event.trace)
+    .bind(&event.trigger)
     .execute(executor)
     .await?;
     Ok(())
@@ -47,7 +49,7 @@ impl QueueRows for SqliteBackend {
     ) -> Result<Vec<AsyncEvent>, StoreError> {
         let mut tx = self.pool.begin().await?;
         let rows = sqlx::query(
-            "SELECT request_id, function_name, qualifier, invoked_arn, payload, enqueued_ms, attempts FROM async_events WHERE next_attempt_ms <= $1 AND (leased_until_ms IS NULL OR leased_until_ms <= $1) ORDER BY next_attempt_ms LIMIT $2",
+            "SELECT request_id, function_name, qualifier, invoked_arn, payload, enqueued_ms, attempts, trace, faas_trigger FROM async_events WHERE next_attempt_ms <= $1 AND (leased_until_ms IS NULL OR leased_until_ms <= $1) ORDER BY next_attempt_ms LIMIT $2",
         )
         .bind(now_ms)
         .bind(i64::from(limit))
@@ -63,6 +65,8 @@ impl QueueRows for SqliteBackend {
                 payload: r.get(4),
                 enqueued_ms: r.get(5),
                 attempts: u32::try_from(r.get::<i64, _>(6)).unwrap_or(u32::MAX),
+                trace: r.get(7),
+                trigger: r.get(8),
             })
             .collect();
         for e in &events {
