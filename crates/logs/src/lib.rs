@@ -406,6 +406,18 @@ impl LogStore {
             .await
     }
 
+    /// Every record of one stream in the order written, or `None` when it does not exist.
+    pub async fn read_stream(
+        &self,
+        group: &str,
+        stream: &str,
+    ) -> Result<Option<Vec<Record>>, LogError> {
+        self.flush_briefly().await;
+        let (group, stream) = (group.to_string(), stream.to_string());
+        self.blocking(move |root| read::read_stream(&root, &group, &stream))
+            .await
+    }
+
     /// The records written to the group since the cursor last looked, in time order; the cursor
     /// moves past them. Start with [`Cursor::new`].
     pub async fn read_new(

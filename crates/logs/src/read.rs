@@ -161,6 +161,22 @@ fn read_file(path: &Path) -> Result<Option<String>, LogError> {
     }
 }
 
+/// Every record of one stream in the file's order, or `None` when the stream does not exist.
+pub(crate) fn read_stream(
+    root: &Path,
+    group: &str,
+    stream: &str,
+) -> Result<Option<Vec<Record>>, LogError> {
+    let path = root
+        .join(names::group_dir(group))
+        .join(names::stream_file(stream));
+    Ok(read_file(&path)?.map(|text| {
+        let mut out = Vec::new();
+        parse_lines(stream, &text, None, &mut out);
+        out
+    }))
+}
+
 pub(crate) fn read(
     root: &Path,
     group: &str,
