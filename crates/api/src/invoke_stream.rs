@@ -15,18 +15,18 @@
 
 use crate::ApiState;
 use crate::invoke;
-use aws_smithy_types::event_stream::{Header, HeaderValue, Message};
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use bytes::BytesMut;
 use ignis_engine::{InvokeResult, Mode, Outcome, Streaming};
+use ignis_wire::eventstream::{self, event};
 use ignis_wire::{LambdaApiError, headers};
 use std::convert::Infallible;
 
 /// The answer's `Content-Type`.
-const EVENT_STREAM: &str = "application/vnd.amazon.eventstream";
+const EVENT_STREAM: &str = eventstream::CONTENT_TYPE;
 
 /// How InvokeWithResponseStream names its invocation types (botocore's
 /// `ResponseStreamingInvocationType`).
@@ -189,19 +189,6 @@ fn function_error(payload: &[u8]) -> (String, String) {
         member("errorType").unwrap_or_else(|| "Unhandled".into()),
         member("errorMessage").unwrap_or_else(|| String::from_utf8_lossy(payload).into_owned()),
     )
-}
-
-/// Appends one event message (`:message-type` `event`) to `out`.
-fn event(out: &mut BytesMut, event_type: &'static str, content_type: &'static str, payload: Bytes) {
-    let header = |name: &'static str, value: &'static str| {
-        Header::new(name, HeaderValue::String(value.into()))
-    };
-    let message = Message::new(payload)
-        .add_header(header(":event-type", event_type))
-        .add_header(header(":content-type", content_type))
-        .add_header(header(":message-type", "event"));
-    aws_smithy_eventstream::frame::write_message_to(&message, out)
-        .expect("an event's headers and payload are within the frame's bounds");
 }
 
 #[cfg(test)]

@@ -16,13 +16,17 @@
 //! and reported in the stream itself as soon as there is room again, as a line
 //! `IGNIS: dropped N log lines (X MiB) because …`.
 
+mod admin;
 mod budget;
+mod groups;
 mod names;
 mod read;
 mod writer;
 
+pub use groups::{GroupChange, GroupMeta};
 pub use read::Cursor;
 
+use admin::Admin;
 use budget::Budget;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -41,6 +45,9 @@ pub const QUEUE_BYTES: u64 = 32 << 20;
 pub const QUEUE_BYTES_PER_GROUP: u64 = 8 << 20;
 /// Longest message kept (CloudWatch's event limit, 256 KiB); longer ones are cut.
 pub const MAX_MESSAGE_BYTES: usize = 256 * 1024;
+/// Most groups the store holds; creating another through the API is refused (a function's group
+/// is still created when the function first logs).
+pub const MAX_GROUPS: usize = 10_000;
 /// Longest a reader waits for queued records to reach the files before reading anyway.
 const FLUSH_WAIT: Duration = Duration::from_secs(2);
 
@@ -55,6 +62,23 @@ pub enum LogError {
     },
     #[error("log store task failed: {0}")]
     Task(String),
+    #[error("the log group already exists")]
+    GroupExists,
+    #[error("the log group does not exist")]
+    NoGroup,
+    #[error("the log stream already exists")]
+    StreamExists,
+    #[error("the log stream does not exist")]
+    NoStream,
+    #[error("the node holds its most log groups ({0})")]
+    TooManyGroups(usize),
+}
+
+pub(crate) fn io_err(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> LogError + '_ {
+    move |source| LogError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// One log record as read back.
@@ -63,7 +87,17 @@ pub struct Record {
     pub stream: String,
     /// Epoch milliseconds.
     pub timestamp_ms: i64,
+    /// When the node took the record in, epoch milliseconds.
+    pub ingestion_ms: i64,
     pub message: String,
+}
+
+/// A group, as listed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupInfo {
+    pub meta: GroupMeta,
+    /// Bytes its stream files hold on disk.
+    pub stored_bytes: u64,
 }
 
 /// A stream of a group, as listed.
@@ -73,6 +107,11 @@ pub struct StreamInfo {
     pub size_bytes: u64,
     /// Epoch milliseconds of the last write (the file's modification time).
     pub last_write_ms: u64,
+    /// When the stream was created (its header, else its first record's ingestion).
+    pub creation_ms: Option<i64>,
+    pub first_event_ms: Option<i64>,
+    pub last_event_ms: Option<i64>,
+    pub last_ingestion_ms: Option<i64>,
 }
 
 struct Inner {
@@ -116,14 +155,49 @@ impl LogStore {
         queue_bytes: u64,
         queue_bytes_per_group: u64,
     ) -> Result<LogStore, LogError> {
-        let root = dir.into();
+        LogStore::start(
+            dir.into(),
+            max_bytes_per_group,
+            queue_bytes,
+            queue_bytes_per_group,
+            MAX_GROUPS,
+        )
+    }
+
+    /// [`LogStore::open`] holding at most `max_groups` groups created through the API.
+    pub fn open_with_max_groups(
+        dir: impl Into<PathBuf>,
+        max_bytes_per_group: u64,
+        max_groups: usize,
+    ) -> Result<LogStore, LogError> {
+        LogStore::start(
+            dir.into(),
+            max_bytes_per_group,
+            QUEUE_BYTES,
+            QUEUE_BYTES_PER_GROUP,
+            max_groups,
+        )
+    }
+
+    fn start(
+        root: PathBuf,
+        max_bytes_per_group: u64,
+        queue_bytes: u64,
+        queue_bytes_per_group: u64,
+        max_groups: usize,
+    ) -> Result<LogStore, LogError> {
         std::fs::create_dir_all(&root).map_err(|source| LogError::Io {
             path: root.clone(),
             source,
         })?;
         let (tx, rx) = mpsc::unbounded_channel();
         let budget = Arc::new(Mutex::new(Budget::new(queue_bytes, queue_bytes_per_group)));
-        let writer = Writer::new(root.clone(), max_bytes_per_group, budget.clone());
+        let writer = Writer::new(
+            root.clone(),
+            max_bytes_per_group,
+            max_groups,
+            budget.clone(),
+        );
         std::thread::Builder::new()
             .name("ignis-logs".into())
             .spawn(move || writer.run(rx))
@@ -210,6 +284,105 @@ impl LogStore {
             .map_err(|e| LogError::Task(e.to_string()))?
     }
 
+    async fn admin(&self, admin: Admin) -> Result<u64, LogError> {
+        let (done, wait) = oneshot::channel();
+        self.inner
+            .tx
+            .send(Command::Admin(admin, done))
+            .map_err(|_| LogError::Task("the log writer is gone".into()))?;
+        wait.await
+            .map_err(|_| LogError::Task("the log writer is gone".into()))?
+    }
+
+    /// Creates a group (durably, with its metadata).
+    pub async fn create_group(&self, meta: GroupMeta) -> Result<(), LogError> {
+        self.admin(Admin::CreateGroup(meta)).await.map(drop)
+    }
+
+    /// Deletes a group, its streams and their records.
+    pub async fn delete_group(&self, name: &str) -> Result<(), LogError> {
+        self.admin(Admin::DeleteGroup(name.into())).await.map(drop)
+    }
+
+    /// Changes a group's retention or tags.
+    pub async fn change_group(&self, name: &str, change: GroupChange) -> Result<(), LogError> {
+        self.admin(Admin::ChangeGroup(name.into(), change))
+            .await
+            .map(drop)
+    }
+
+    /// Creates an empty stream in an existing group.
+    pub async fn create_stream(&self, group: &str, stream: &str) -> Result<(), LogError> {
+        let (group, stream) = (group.into(), stream.into());
+        self.admin(Admin::CreateStream { group, stream })
+            .await
+            .map(drop)
+    }
+
+    /// Deletes a stream and its records.
+    pub async fn delete_stream(&self, group: &str, stream: &str) -> Result<(), LogError> {
+        let (group, stream) = (group.into(), stream.into());
+        self.admin(Admin::DeleteStream { group, stream })
+            .await
+            .map(drop)
+    }
+
+    /// Writes a batch of (timestamp, message) to an existing stream, ingested now; answers once
+    /// it is in the file (the caller bounds the batch).
+    pub async fn put(
+        &self,
+        group: &str,
+        stream: &str,
+        events: Vec<(i64, String)>,
+    ) -> Result<(), LogError> {
+        let (group, stream) = (group.into(), stream.into());
+        self.admin(Admin::Put {
+            group,
+            stream,
+            events,
+        })
+        .await
+        .map(drop)
+    }
+
+    /// Deletes every record older than its group's retention; answers the bytes freed.
+    pub async fn sweep(&self) -> Result<u64, LogError> {
+        self.admin(Admin::Sweep).await
+    }
+
+    /// Runs [`LogStore::sweep`] every `every` until `stop` turns true.
+    pub fn spawn_retention(
+        &self,
+        every: Duration,
+        mut stop: tokio::sync::watch::Receiver<bool>,
+    ) -> tokio::task::JoinHandle<()> {
+        let store = self.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(every) => {}
+                    _ = stop.wait_for(|s| *s) => return,
+                }
+                match store.sweep().await {
+                    Ok(0) => {}
+                    Ok(freed) => tracing::info!(freed, "expired log events past retention"),
+                    Err(e) => tracing::warn!(error = %e, "log retention sweep failed"),
+                }
+            }
+        })
+    }
+
+    /// Every group, by name.
+    pub async fn groups(&self) -> Result<Vec<GroupInfo>, LogError> {
+        self.blocking(|root| read::list_groups(&root)).await
+    }
+
+    /// One group, or `None`.
+    pub async fn group(&self, name: &str) -> Result<Option<GroupInfo>, LogError> {
+        let name = name.to_string();
+        self.blocking(move |root| read::group(&root, &name)).await
+    }
+
     /// The streams of a group, by name; empty when the group has none.
     pub async fn list_streams(&self, group: &str) -> Result<Vec<StreamInfo>, LogError> {
         self.flush_briefly().await;
@@ -230,6 +403,18 @@ impl LogStore {
         let group = group.to_string();
         let stream = stream.map(str::to_string);
         self.blocking(move |root| read::read(&root, &group, stream.as_deref(), since_ms))
+            .await
+    }
+
+    /// Every record of one stream in the order written, or `None` when it does not exist.
+    pub async fn read_stream(
+        &self,
+        group: &str,
+        stream: &str,
+    ) -> Result<Option<Vec<Record>>, LogError> {
+        self.flush_briefly().await;
+        let (group, stream) = (group.to_string(), stream.to_string());
+        self.blocking(move |root| read::read_stream(&root, &group, &stream))
             .await
     }
 

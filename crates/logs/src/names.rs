@@ -74,28 +74,30 @@ pub(crate) fn stream_of_file(file: &str) -> Option<String> {
     unescape(stem)
 }
 
-/// One record as a line: `<epoch ms>\t<message>\n`, the message with `\`, newline and carriage
-/// return escaped so that a record is always exactly one line.
-pub(crate) fn encode_record(ts_ms: i64, message: &str) -> String {
-    let mut line = String::with_capacity(message.len() + 16);
-    line.push_str(&ts_ms.to_string());
-    line.push('\t');
-    for c in message.chars() {
-        match c {
-            '\\' => line.push_str("\\\\"),
-            '\n' => line.push_str("\\n"),
-            '\r' => line.push_str("\\r"),
-            c => line.push(c),
-        }
+/// Name of the file in a group's directory that holds the group's metadata.
+pub(crate) const GROUP_META: &str = "group.json";
+
+/// The group a directory holds, from its name (a hashed name cannot be reversed: its
+/// metadata file names it).
+pub(crate) fn group_of_dir(dir: &str) -> Option<String> {
+    if dir.starts_with('~') {
+        return None;
     }
-    line.push('\n');
-    line
+    unescape(dir)
 }
 
-/// The inverse of [`encode_record`], for one line without its newline.
-pub(crate) fn decode_record(line: &str) -> Option<(i64, String)> {
-    let (ts, escaped) = line.split_once('\t')?;
-    let ts = ts.parse().ok()?;
+fn escape_message(out: &mut String, message: &str) {
+    for c in message.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            c => out.push(c),
+        }
+    }
+}
+
+fn unescape_message(escaped: &str) -> String {
     let mut message = String::with_capacity(escaped.len());
     let mut chars = escaped.chars();
     while let Some(c) = chars.next() {
@@ -110,7 +112,54 @@ pub(crate) fn decode_record(line: &str) -> Option<(i64, String)> {
             None => message.push('\\'),
         }
     }
-    Some((ts, message))
+    message
+}
+
+/// One record as a line: `<epoch ms>,<ingestion epoch ms>\t<message>\n`, the message with `\`,
+/// newline and carriage return escaped so that a record is always exactly one line. (Files of
+/// earlier releases hold `<epoch ms>\t<message>`; such a record's ingestion time is its
+/// timestamp.)
+pub(crate) fn encode_record(ts_ms: i64, ingestion_ms: i64, message: &str) -> String {
+    let mut line = String::with_capacity(message.len() + 32);
+    line.push_str(&ts_ms.to_string());
+    line.push(',');
+    line.push_str(&ingestion_ms.to_string());
+    line.push('\t');
+    escape_message(&mut line, message);
+    line.push('\n');
+    line
+}
+
+/// A decoded record: timestamp, ingestion time, message.
+pub(crate) type Decoded = (i64, i64, String);
+
+/// The inverse of [`encode_record`], for one line without its newline; `None` for a line that
+/// is not a record (a stream's header, garbage).
+pub(crate) fn decode_record(line: &str) -> Option<Decoded> {
+    let (times, escaped) = line.split_once('\t')?;
+    let (ts, ingestion) = match times.split_once(',') {
+        Some((ts, ingestion)) => (ts.parse().ok()?, ingestion.parse().ok()?),
+        None => {
+            let ts = times.parse().ok()?;
+            (ts, ts)
+        }
+    };
+    Some((ts, ingestion, unescape_message(escaped)))
+}
+
+/// A stream file's first line: `#<creation epoch ms>\t<stream name>` (escaped as messages are),
+/// so that a stream created empty has a creation time and a hashed file name its real name.
+pub(crate) fn encode_header(creation_ms: i64, stream: &str) -> String {
+    let mut line = format!("#{creation_ms}\t");
+    escape_message(&mut line, stream);
+    line.push('\n');
+    line
+}
+
+/// The inverse of [`encode_header`].
+pub(crate) fn decode_header(line: &str) -> Option<(i64, String)> {
+    let (created, escaped) = line.strip_prefix('#')?.split_once('\t')?;
+    Some((created.parse().ok()?, unescape_message(escaped)))
 }
 
 #[cfg(test)]
@@ -153,11 +202,19 @@ mod tests {
             "back\\slash\\n",
             "",
         ] {
-            let line = encode_record(1_700_000_000_123, msg);
+            let line = encode_record(1_700_000_000_123, 1_700_000_000_200, msg);
             assert_eq!(line.matches('\n').count(), 1);
             let decoded = decode_record(line.trim_end_matches('\n')).unwrap();
-            assert_eq!(decoded, (1_700_000_000_123, msg.to_string()));
+            assert_eq!(
+                decoded,
+                (1_700_000_000_123, 1_700_000_000_200, msg.to_string())
+            );
         }
         assert_eq!(decode_record("garbage"), None);
+        // An earlier release's line: ingested when it happened.
+        assert_eq!(decode_record("5\thi"), Some((5, 5, "hi".into())));
+        let header = encode_header(7, "a\nb");
+        assert_eq!(decode_record(header.trim_end()), None);
+        assert_eq!(decode_header(header.trim_end()), Some((7, "a\nb".into())));
     }
 }

@@ -1,8 +1,9 @@
 //! Reading records back from the files (blocking; [`crate::LogStore`] runs these off the reactor).
 
+use crate::groups::{self, GroupMeta};
 use crate::names;
 use crate::writer::mtime_ms;
-use crate::{LogError, Record, StreamInfo};
+use crate::{GroupInfo, LogError, Record, StreamInfo, io_err};
 use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::{self, Read, Seek, SeekFrom};
@@ -26,13 +27,6 @@ impl Cursor {
             since_ms,
             offsets: HashMap::new(),
         }
-    }
-}
-
-fn io_err(path: &Path) -> impl FnOnce(io::Error) -> LogError + '_ {
-    move |source| LogError::Io {
-        path: path.to_path_buf(),
-        source,
     }
 }
 
@@ -65,19 +59,86 @@ fn stream_files(
 }
 
 pub(crate) fn list_streams(root: &Path, group: &str) -> Result<Vec<StreamInfo>, LogError> {
-    Ok(stream_files(root, group)?
-        .into_iter()
-        .map(|(name, _, meta)| StreamInfo {
+    let mut out = Vec::new();
+    for (name, path, meta) in stream_files(root, group)? {
+        let Some(text) = read_file(&path)? else {
+            continue;
+        };
+        let mut info = StreamInfo {
             name,
             size_bytes: meta.len(),
             last_write_ms: mtime_ms(&meta),
-        })
-        .collect())
+            creation_ms: None,
+            first_event_ms: None,
+            last_event_ms: None,
+            last_ingestion_ms: None,
+        };
+        for line in text.lines() {
+            if let Some((ts, ingestion, _)) = names::decode_record(line) {
+                info.creation_ms.get_or_insert(ingestion);
+                info.first_event_ms = Some(info.first_event_ms.map_or(ts, |f| f.min(ts)));
+                info.last_event_ms = Some(info.last_event_ms.map_or(ts, |l| l.max(ts)));
+                info.last_ingestion_ms = Some(
+                    info.last_ingestion_ms
+                        .map_or(ingestion, |l| l.max(ingestion)),
+                );
+            } else if let Some((created, real_name)) = names::decode_header(line) {
+                info.creation_ms = Some(created);
+                info.name = real_name;
+            }
+        }
+        out.push(info);
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(out)
+}
+
+/// Every group, by name, with the bytes its streams hold.
+pub(crate) fn list_groups(root: &Path) -> Result<Vec<GroupInfo>, LogError> {
+    let mut out = Vec::new();
+    let entries = match fs::read_dir(root) {
+        Ok(e) => e,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(out),
+        Err(e) => return Err(io_err(root)(e)),
+    };
+    for entry in entries.filter_map(Result::ok) {
+        if let Some(info) = group_in(&entry.path())? {
+            out.push(info);
+        }
+    }
+    out.sort_by(|a, b| a.meta.name.cmp(&b.meta.name));
+    Ok(out)
+}
+
+/// One group, or `None` when it does not exist.
+pub(crate) fn group(root: &Path, name: &str) -> Result<Option<GroupInfo>, LogError> {
+    group_in(&root.join(names::group_dir(name)))
+}
+
+fn group_in(dir: &Path) -> Result<Option<GroupInfo>, LogError> {
+    let Some(meta): Option<GroupMeta> = groups::read_meta(dir)? else {
+        return Ok(None);
+    };
+    let mut stored_bytes = 0;
+    for entry in fs::read_dir(dir)
+        .map_err(io_err(dir))?
+        .filter_map(Result::ok)
+    {
+        let is_stream = entry
+            .file_name()
+            .to_str()
+            .and_then(names::stream_of_file)
+            .is_some();
+        if is_stream && let Ok(m) = entry.metadata() {
+            stored_bytes += m.len();
+        }
+    }
+    Ok(Some(GroupInfo { meta, stored_bytes }))
 }
 
 fn parse_lines(stream: &str, text: &str, since_ms: Option<i64>, out: &mut Vec<Record>) {
     for line in text.lines() {
-        let Some((timestamp_ms, message)) = names::decode_record(line) else {
+        let Some((timestamp_ms, ingestion_ms, message)) = names::decode_record(line) else {
             continue;
         };
         if since_ms.is_some_and(|s| timestamp_ms < s) {
@@ -86,6 +147,7 @@ fn parse_lines(stream: &str, text: &str, since_ms: Option<i64>, out: &mut Vec<Re
         out.push(Record {
             stream: stream.to_string(),
             timestamp_ms,
+            ingestion_ms,
             message,
         });
     }
@@ -97,6 +159,22 @@ fn read_file(path: &Path) -> Result<Option<String>, LogError> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(io_err(path)(e)),
     }
+}
+
+/// Every record of one stream in the file's order, or `None` when the stream does not exist.
+pub(crate) fn read_stream(
+    root: &Path,
+    group: &str,
+    stream: &str,
+) -> Result<Option<Vec<Record>>, LogError> {
+    let path = root
+        .join(names::group_dir(group))
+        .join(names::stream_file(stream));
+    Ok(read_file(&path)?.map(|text| {
+        let mut out = Vec::new();
+        parse_lines(stream, &text, None, &mut out);
+        out
+    }))
 }
 
 pub(crate) fn read(

@@ -6,8 +6,10 @@
 //! share of the queue's byte budget back once the record is written, and writes the reports of
 //! dropped lines ([`crate::budget`]) into their streams.
 
+use crate::admin::Admin;
 use crate::budget::{Budget, Dropped};
-use crate::names;
+use crate::groups::{self, GroupMeta};
+use crate::{LogError, names};
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufRead, BufReader, BufWriter, Seek, SeekFrom, Write};
@@ -32,32 +34,36 @@ pub(crate) enum Command {
     },
     /// Answered once everything sent before it is written to the files.
     Flush(oneshot::Sender<()>),
+    /// A change to groups or streams made through the API, answered once it is made.
+    Admin(Admin, oneshot::Sender<Result<u64, LogError>>),
     /// Stops the writer until the sender is dropped (tests fill the queue with it).
     #[cfg(test)]
     Hold(std::sync::mpsc::Receiver<()>),
 }
 
-struct StreamState {
-    size: u64,
+pub(crate) struct StreamState {
+    pub(crate) size: u64,
     /// Last write, epoch ms; the oldest is deleted first.
     last_write_ms: u64,
 }
 
-struct GroupState {
-    dir: PathBuf,
-    total: u64,
-    streams: HashMap<String, StreamState>,
+pub(crate) struct GroupState {
+    pub(crate) dir: PathBuf,
+    pub(crate) total: u64,
+    /// By file name.
+    pub(crate) streams: HashMap<String, StreamState>,
 }
 
 pub(crate) struct Writer {
-    root: PathBuf,
+    pub(crate) root: PathBuf,
     budget: u64,
-    groups: HashMap<String, GroupState>,
-    open: HashMap<PathBuf, BufWriter<File>>,
+    pub(crate) max_groups: usize,
+    pub(crate) groups: HashMap<String, GroupState>,
+    pub(crate) open: HashMap<PathBuf, BufWriter<File>>,
     queue: Arc<Mutex<Budget>>,
 }
 
-fn now_ms() -> u64 {
+pub(crate) fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
@@ -71,10 +77,16 @@ pub(crate) fn mtime_ms(meta: &fs::Metadata) -> u64 {
 }
 
 impl Writer {
-    pub(crate) fn new(root: PathBuf, budget: u64, queue: Arc<Mutex<Budget>>) -> Writer {
+    pub(crate) fn new(
+        root: PathBuf,
+        budget: u64,
+        max_groups: usize,
+        queue: Arc<Mutex<Budget>>,
+    ) -> Writer {
         Writer {
             root,
             budget: budget.max(1),
+            max_groups,
             groups: HashMap::new(),
             open: HashMap::new(),
             queue,
@@ -119,7 +131,7 @@ impl Writer {
             bytes = dropped.bytes,
             "dropped log lines: the queue to the log files was full"
         );
-        if let Err(e) = self.append(group, stream, ts_ms, &dropped.report()) {
+        if let Err(e) = self.append(group, stream, ts_ms, ts_ms, &dropped.report()) {
             tracing::warn!(%group, %stream, error = %e, "could not write a log record");
         }
     }
@@ -136,7 +148,7 @@ impl Writer {
                 if let Some(dropped) = dropped_before {
                     self.report(&group, &stream, ts_ms, &dropped);
                 }
-                let written = self.append(&group, &stream, ts_ms, &message);
+                let written = self.append(&group, &stream, ts_ms, now_ms() as i64, &message);
                 crate::lock(&self.queue).release(&group, &stream, message.len());
                 if let Err(e) = written {
                     tracing::warn!(%group, %stream, error = %e, "could not write a log record");
@@ -147,6 +159,9 @@ impl Writer {
                 self.flush_all();
                 let _ = done.send(());
             }
+            Command::Admin(admin, done) => {
+                let _ = done.send(self.admin(admin));
+            }
             #[cfg(test)]
             Command::Hold(until) => {
                 let _ = until.recv();
@@ -154,7 +169,7 @@ impl Writer {
         }
     }
 
-    fn flush_all(&mut self) {
+    pub(crate) fn flush_all(&mut self) {
         for (path, file) in &mut self.open {
             if let Err(e) = file.flush() {
                 tracing::warn!(path = %path.display(), error = %e, "could not flush a log file");
@@ -162,10 +177,15 @@ impl Writer {
         }
     }
 
-    fn group(&mut self, group: &str) -> io::Result<&mut GroupState> {
+    /// The group's state, loaded from its directory; a group written to for the first time (a
+    /// function's) is created.
+    pub(crate) fn group(&mut self, group: &str) -> io::Result<&mut GroupState> {
         if !self.groups.contains_key(group) {
             let dir = self.root.join(names::group_dir(group));
-            fs::create_dir_all(&dir)?;
+            if !dir.exists() {
+                fs::create_dir_all(&dir)?;
+                groups::write_meta(&dir, &GroupMeta::new(group, now_ms() as i64))?;
+            }
             let mut state = GroupState {
                 dir,
                 total: 0,
@@ -176,7 +196,7 @@ impl Writer {
                 let Some(file) = entry.file_name().to_str().map(str::to_string) else {
                     continue;
                 };
-                if !file.ends_with(names::STREAM_SUFFIX) {
+                if !file.ends_with(names::STREAM_SUFFIX) || file == names::GROUP_META {
                     continue;
                 }
                 let meta = entry.metadata()?;
@@ -194,10 +214,21 @@ impl Writer {
         Ok(self.groups.get_mut(group).expect("inserted above"))
     }
 
-    fn append(&mut self, group: &str, stream: &str, ts_ms: i64, message: &str) -> io::Result<()> {
-        let line = names::encode_record(ts_ms, message);
+    pub(crate) fn append(
+        &mut self,
+        group: &str,
+        stream: &str,
+        ts_ms: i64,
+        ingestion_ms: i64,
+        message: &str,
+    ) -> io::Result<()> {
+        let mut line = names::encode_record(ts_ms, ingestion_ms, message);
         let file = names::stream_file(stream);
-        let dir = self.group(group)?.dir.clone();
+        let state = self.group(group)?;
+        let dir = state.dir.clone();
+        if !state.streams.contains_key(&file) {
+            line.insert_str(0, &names::encode_header(ingestion_ms, stream));
+        }
         let path = dir.join(&file);
         if !self.open.contains_key(&path) {
             if self.open.len() >= MAX_OPEN_FILES {
@@ -221,6 +252,24 @@ impl Writer {
         s.last_write_ms = now_ms();
         state.total += len;
         self.enforce_budget(group, &file)
+    }
+
+    /// Creates an empty stream file (its header only).
+    pub(crate) fn create_stream_file(&mut self, group: &str, stream: &str) -> io::Result<()> {
+        let file = names::stream_file(stream);
+        let state = self.group(group)?;
+        let header = names::encode_header(now_ms() as i64, stream);
+        fs::write(state.dir.join(&file), &header)?;
+        let len = header.len() as u64;
+        state.total += len;
+        state.streams.insert(
+            file,
+            StreamState {
+                size: len,
+                last_write_ms: now_ms(),
+            },
+        );
+        Ok(())
     }
 
     /// Brings the group back under its budget, never deleting `current` (the stream just written).

@@ -118,6 +118,31 @@ const UNPROVEN_BODY_WAIT: Duration = Duration::from_secs(30);
 /// Each log group (function) keeps at most this much on disk; older streams are deleted first.
 pub const LOG_BYTES_PER_FUNCTION: u64 = 64 * 1024 * 1024;
 
+/// How often events past their group's retention are deleted: hourly (AWS deletes them within
+/// 72 hours), or every `IGNIS_LOG_RETENTION_SWEEP_SECONDS` (hidden; tests shorten it).
+fn log_retention_sweep() -> Duration {
+    std::env::var("IGNIS_LOG_RETENTION_SWEEP_SECONDS")
+        .ok()
+        .and_then(|v| v.parse::<f64>().ok())
+        .filter(|s| *s > 0.0)
+        .map_or(Duration::from_secs(3600), Duration::from_secs_f64)
+}
+
+/// AWS's live-tail bounds, or (hidden, for tests) `IGNIS_LIVE_TAIL_LIMITS` =
+/// `<sessions>,<idle seconds>,<longest seconds>`.
+fn live_tail_limits() -> ignis_cloudwatch_logs::live_tail::Limits {
+    let mut limits = ignis_cloudwatch_logs::live_tail::Limits::default();
+    if let Ok(v) = std::env::var("IGNIS_LIVE_TAIL_LIMITS") {
+        let parts: Vec<f64> = v.split(',').filter_map(|p| p.trim().parse().ok()).collect();
+        if let [sessions, idle, longest] = parts[..] {
+            limits.max_sessions = sessions as usize;
+            limits.idle = Duration::from_secs_f64(idle);
+            limits.max_duration = Duration::from_secs_f64(longest);
+        }
+    }
+    limits
+}
+
 /// Runs one node in the foreground until SIGINT or SIGTERM.
 pub async fn up(config: NodeConfig) -> Result<(), ServerError> {
     let data = DataDir::open(&config.data_dir)?;
@@ -154,7 +179,7 @@ pub async fn up(config: NodeConfig) -> Result<(), ServerError> {
 
     let logs = ignis_logs::LogStore::open(data.logs_dir(), LOG_BYTES_PER_FUNCTION)?;
     let mut invoker_config =
-        ignis_invoker::InvokerConfig::new(account.clone(), data.runtime_dir(), logs);
+        ignis_invoker::InvokerConfig::new(account.clone(), data.runtime_dir(), logs.clone());
     invoker_config.idle_timeout = config.idle_timeout;
     if let Some(endpoint) = &config.otlp_endpoint {
         let telemetry = ignis_telemetry::Config::new(
@@ -282,6 +307,7 @@ pub async fn up(config: NodeConfig) -> Result<(), ServerError> {
     let (stop_dispatch, dispatch_stopped) = tokio::sync::watch::channel(false);
     let metering = usage::spawn(invoker.clone(), store.clone(), dispatch_stopped.clone());
     let sweeper = ignis_api::spawn_code_sweeper(state.clone(), dispatch_stopped.clone());
+    let retention = logs.spawn_retention(log_retention_sweep(), dispatch_stopped.clone());
     let dispatcher = ignis_engine::dispatch::spawn(
         engine.clone(),
         ignis_engine::DispatchConfig {
@@ -309,8 +335,24 @@ pub async fn up(config: NodeConfig) -> Result<(), ServerError> {
             engine.clone(),
             Arc::new(move |id: &str| lookup_store.function_url(id)),
             Arc::new(move |k: &str| (k == key).then(|| secret.clone())),
-            unproven_bodies,
+            unproven_bodies.clone(),
         )))
+    };
+    let cloudwatch_logs = {
+        let (key, secret) = (
+            credentials.access_key_id.clone(),
+            credentials.secret_access_key.clone(),
+        );
+        Arc::new(
+            ignis_cloudwatch_logs::Logs::new(
+                logs.clone(),
+                state.account.region.clone(),
+                state.account.id.clone(),
+                Arc::new(move |k: &str| (k == key).then(|| secret.clone())),
+                unproven_bodies.clone(),
+            )
+            .with_live_tail_limits(live_tail_limits()),
+        )
     };
     let services = ignis_gateway::Gateway::new(
         "lambda",
@@ -318,6 +360,7 @@ pub async fn up(config: NodeConfig) -> Result<(), ServerError> {
         ignis_api::claims_unsigned,
     )
     .service("s3", objects.router(s3_credentials), |_| true)
+    .service("logs", cloudwatch_logs.router(), |_| false)
     .addressed(ignis_urls::claims, url_router.clone());
     let front = Front::new(front_config(&config), services.into_router());
     let _ = front_slot.set(front.clone());
@@ -371,6 +414,7 @@ pub async fn up(config: NodeConfig) -> Result<(), ServerError> {
     let _ = stop_dispatch.send(true);
     let _ = dispatcher.await;
     let _ = sweeper.await;
+    let _ = retention.await;
     invoker.shutdown().await;
     let _ = metering.await;
     usage::flush(&invoker, &store).await;

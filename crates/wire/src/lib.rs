@@ -6,6 +6,7 @@
 
 pub mod alias;
 pub mod error;
+pub mod eventstream;
 pub mod function;
 pub mod headers;
 pub mod layer;
