@@ -1,28 +1,44 @@
 //! Load patterns: sequential invokes, and a fixed number of workers invoking back to back.
 
-use crate::client::{LambdaClient, check_invoke};
+use crate::client::{LambdaClient, UrlRequest, check_invoke, check_url_event};
 use bytes::Bytes;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// One function (or the echo server) invoked with one payload.
+/// One function (or the echo server) invoked with one payload, one way.
 #[derive(Debug, Clone)]
 pub struct Target {
     pub client: Arc<LambdaClient>,
     pub function: Arc<str>,
     pub payload: Bytes,
+    /// What an Invoke must answer.
     pub expected: Arc<serde_json::Value>,
+    pub via: Via,
+}
+
+/// How a [`Target`] reaches its function.
+#[derive(Debug, Clone)]
+pub enum Via {
+    /// A SigV4-signed RequestResponse Invoke, answered with `expected`.
+    Invoke,
+    /// An unsigned request to the function's URL on the client's endpoint, answered with the
+    /// URL's event of that request (what the no-op functions return).
+    Url(Arc<UrlRequest>),
 }
 
 impl Target {
     /// One invoke; its client-observed latency, or what went wrong.
     pub async fn invoke_once(&self) -> Result<Duration, String> {
-        let reply = self
-            .client
-            .invoke(&self.function, self.payload.clone())
-            .await
-            .map_err(|e| e.to_string())?;
-        check_invoke(&reply, &self.expected)?;
+        let payload = self.payload.clone();
+        let reply = match &self.via {
+            Via::Invoke => self.client.invoke(&self.function, payload).await,
+            Via::Url(request) => self.client.url(request, payload).await,
+        }
+        .map_err(|e| e.to_string())?;
+        match &self.via {
+            Via::Invoke => check_invoke(&reply, &self.expected)?,
+            Via::Url(request) => check_url_event(&reply, request, &self.payload)?,
+        }
         Ok(reply.elapsed)
     }
 }
@@ -138,6 +154,7 @@ mod tests {
             function: "echo".into(),
             payload: Bytes::from_static(payload.as_bytes()),
             expected: Arc::new(serde_json::json!({"n": 1})),
+            via: Via::Invoke,
         }
     }
 
