@@ -26,6 +26,7 @@ pub mod package;
 pub mod report;
 pub mod soak;
 pub mod stats;
+pub mod urls;
 
 use anyhow::{Context, bail};
 use baseline::{BareStart, EchoServer};
@@ -119,6 +120,9 @@ pub struct Options {
     /// Instead of the usual phases: the S3 endpoint's throughput beside a disk copy, and the
     /// time from an upload to the start of the function it notifies (see [`objects`]).
     pub s3: bool,
+    /// Instead of the usual phases: warm requests to the native no-op function through its
+    /// function URL beside the same requests through Invoke (see [`urls`]).
+    pub urls: bool,
 }
 
 /// Options resolved against the mode's defaults and checked.
@@ -199,6 +203,9 @@ pub fn run(options: Options) -> anyhow::Result<()> {
     if options.s3 {
         let (exe, _) = binaries(&options)?;
         return objects::run(&exe, plan.short, plan.json);
+    }
+    if options.urls {
+        return urls::run(&plan, &options);
     }
     if let Some(seconds) = options.soak_secs {
         let (exe, noop) = binaries(&options)?;
