@@ -32,10 +32,11 @@ use anyhow::{Context, bail};
 use baseline::{BareStart, EchoServer};
 use bytes::Bytes;
 use client::{Credentials, FunctionSpec, LambdaClient, http_client};
-use load::{Samples, Stop, Target, Via, concurrent, sequential};
+use load::{CpuTimes, Samples, Stop, Target, Via, concurrent, sequential};
 use node::TempNode;
 use report::{
-    Baseline, ColdStarts, HostInfo, Latency, Report, RuntimeReport, Settings, Status, Throughput,
+    Baseline, ColdStarts, CpuPerRequest, HostInfo, Latency, Report, RuntimeReport, Settings,
+    Status, Throughput,
 };
 use stats::Summary;
 use std::path::PathBuf;
@@ -650,7 +651,7 @@ async fn warm_phase(target: &Target, plan: &Plan) -> Latency {
 /// Warm-up at the concurrency (every worker a few invokes, so every environment exists), then
 /// the timed phase.
 async fn throughput_phase(target: &Target, plan: &Plan, concurrency: usize) -> Throughput {
-    one(throughput_phases(std::slice::from_ref(target), plan, concurrency, 1).await)
+    one(throughput_phases(std::slice::from_ref(target), plan, concurrency, 1, None).await)
 }
 
 fn one<T>(mut phases: Vec<T>) -> T {
@@ -679,12 +680,14 @@ pub(crate) async fn warm_phases(targets: &[Target], plan: &Plan, rounds: usize) 
 }
 
 /// Each target's warm-up at `concurrency` (every worker a few invokes, so every environment
-/// exists), then the timed phase of each, in `rounds` turns of a share of the duration.
+/// exists), then the timed phase of each, in `rounds` turns of a share of the duration. The
+/// CPU time each target's turns cost this process (and the node's, `node_pid`) is counted too.
 pub(crate) async fn throughput_phases(
     targets: &[Target],
     plan: &Plan,
     concurrency: usize,
     rounds: usize,
+    node_pid: Option<u32>,
 ) -> Vec<Throughput> {
     let rounds = rounds.max(1);
     let mut warmups = Vec::with_capacity(targets.len());
@@ -693,10 +696,16 @@ pub(crate) async fn throughput_phases(
         warmups.push(concurrent(target, concurrency, each).await.0);
     }
     let turn = Stop::After(plan.duration / u32::try_from(rounds).unwrap_or(u32::MAX));
-    let mut measured = vec![(Samples::default(), Duration::ZERO); targets.len()];
+    let zero = CpuTimes {
+        node: node_pid.map(|_| Duration::ZERO),
+        ..CpuTimes::default()
+    };
+    let mut measured = vec![(Samples::default(), Duration::ZERO, zero); targets.len()];
     for _ in 0..rounds {
-        for (target, (samples, elapsed)) in targets.iter().zip(&mut measured) {
+        for (target, (samples, elapsed, cpu)) in targets.iter().zip(&mut measured) {
+            let before = CpuTimes::now(node_pid);
             let (s, e) = concurrent(target, concurrency, turn).await;
+            cpu.add(CpuTimes::now(node_pid).since(before));
             samples.merge(s);
             *elapsed += e;
         }
@@ -704,11 +713,19 @@ pub(crate) async fn throughput_phases(
     measured
         .into_iter()
         .zip(warmups)
-        .map(|((samples, elapsed), warmup)| Throughput {
-            concurrency,
-            elapsed_seconds: elapsed.as_secs_f64(),
-            invokes_per_second: samples.latencies.len() as f64 / elapsed.as_secs_f64().max(1e-9),
-            latency: latency(samples, Some(warmup)),
+        .map(|((samples, elapsed, cpu), warmup)| {
+            let ok = samples.latencies.len();
+            let per_request = |d: Duration| d.as_secs_f64() * 1e6 / ok as f64;
+            Throughput {
+                concurrency,
+                elapsed_seconds: elapsed.as_secs_f64(),
+                invokes_per_second: ok as f64 / elapsed.as_secs_f64().max(1e-9),
+                latency: latency(samples, Some(warmup)),
+                cpu: (ok > 0).then(|| CpuPerRequest {
+                    node_us: cpu.node.map(per_request),
+                    client_us: per_request(cpu.client),
+                }),
+            }
         })
         .collect()
 }

@@ -127,6 +127,18 @@ pub struct Throughput {
     /// Successful invokes per second of elapsed time.
     pub invokes_per_second: f64,
     pub latency: Latency,
+    /// CPU time per successful invoke, when it was measured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<CpuPerRequest>,
+}
+
+/// CPU time (user + system) per successful request, in microseconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct CpuPerRequest {
+    /// The node's process (not its environments'), when its process is known.
+    pub node_us: Option<f64>,
+    /// The bench's own process: the load generator.
+    pub client_us: f64,
 }
 
 /// Cold starts of one runtime beside bare starts of its interpreter or binary.
@@ -694,6 +706,7 @@ pub(crate) mod tests {
                     elapsed_seconds: 2.0,
                     invokes_per_second: 30_000.0,
                     latency: latency(400, 900, 0),
+                    cpu: None,
                 },
             },
             runtimes: vec![
@@ -713,6 +726,7 @@ pub(crate) mod tests {
                         elapsed_seconds: 2.0,
                         invokes_per_second: 2_500.0,
                         latency: latency(5_000, 9_000, 1),
+                        cpu: None,
                     }),
                 },
                 RuntimeReport {

@@ -20,9 +20,9 @@
 use crate::client::{FunctionSpec, LambdaClient, UrlRequest, http_client};
 use crate::load::{Target, Via};
 use crate::report::{
-    HostInfo, Latency, TargetCheck, Throughput, dash, json_document, latency_row, latency_table,
-    load_average, ms, ms_signed, node_note, render_checks, render_first_errors, throughput_row,
-    throughput_table, zero_errors,
+    HostInfo, Latency, Table, TargetCheck, Throughput, dash, json_document, latency_row,
+    latency_table, load_average, ms, ms_signed, node_note, render_checks, render_first_errors,
+    throughput_row, throughput_table, zero_errors,
 };
 use crate::stats::diff_us;
 use crate::{
@@ -122,7 +122,8 @@ async fn execute(plan: &Plan, options: &Options, p: Prepared) -> anyhow::Result<
     progress(format!("urls: creating {function} and its URL"));
     let result = match api.create_function(&spec).await {
         Ok(()) => {
-            let measured = measure(plan, &api, &function, http, credentials).await;
+            let node_pid = node.as_ref().and_then(|n| n.pid());
+            let measured = measure(plan, &api, &function, http, credentials, node_pid).await;
             if let Err(e) = api.delete_function(&function).await {
                 progress(format!("urls: deleting {function} failed: {e}"));
             }
@@ -196,6 +197,7 @@ async fn measure(
     function: &str,
     http: crate::client::HttpClient,
     credentials: crate::client::Credentials,
+    node_pid: Option<u32>,
 ) -> anyhow::Result<Measurements> {
     let function_url = api.create_function_url(function, "NONE").await?;
     for statement in [
@@ -263,9 +265,8 @@ async fn measure(
             plan.duration
         ));
         let pair = [invoke.clone(), url_post.clone()];
-        throughput.extend(named(
-            throughput_phases(&pair, plan, concurrency, rounds).await,
-        ));
+        let figures = throughput_phases(&pair, plan, concurrency, rounds, node_pid).await;
+        throughput.extend(named(figures));
     }
     Ok(Measurements {
         function_url,
@@ -399,6 +400,43 @@ impl UrlsReport {
         json_document(self, self.targets(), self.total_errors())
     }
 
+    /// CPU time per request of the throughput phases, each URL way beside Invoke.
+    fn render_cpu(&self) -> String {
+        let mut t = Table::new(&[
+            "via",
+            "concurrency",
+            "node",
+            "node vs Invoke",
+            "bench client",
+            "client vs Invoke",
+        ]);
+        let us = |v: f64| format!("{v:.1}");
+        let versus = |v: f64, b: f64| format!("{:+.1} ({})", v - b, ratio(v, b));
+        for m in &self.throughput {
+            let Some(cpu) = m.figures.cpu else { continue };
+            let base = self
+                .throughput_of(INVOKE, m.figures.concurrency)
+                .and_then(|i| i.cpu)
+                .filter(|_| m.via != INVOKE);
+            t.row(vec![
+                m.via.clone(),
+                m.figures.concurrency.to_string(),
+                cpu.node_us.map_or_else(dash, us),
+                match (cpu.node_us, base.and_then(|b| b.node_us)) {
+                    (Some(v), Some(b)) => versus(v, b),
+                    _ => dash(),
+                },
+                us(cpu.client_us),
+                base.map_or_else(dash, |b| versus(cpu.client_us, b.client_us)),
+            ]);
+        }
+        format!(
+            "\nCPU time per request in the throughput phases, user + system (µs; node: its own \
+             process, not the function's)\n{}",
+            t.render()
+        )
+    }
+
     /// The readable report: each URL way beside Invoke, phase by phase.
     pub fn render(&self) -> String {
         let mut out = String::new();
@@ -472,6 +510,7 @@ impl UrlsReport {
             "\nTarget: routing a URL request costs no more than routing an API request"
         );
         out.push_str(&render_checks(&self.targets()));
+        out.push_str(&self.render_cpu());
         out.push_str(&render_first_errors(phases(
             &self.sequential,
             &self.throughput,
@@ -491,6 +530,10 @@ mod tests {
             elapsed_seconds: 10.0,
             invokes_per_second: rate,
             latency: latency(p50, p50 * 2, errors),
+            cpu: Some(crate::report::CpuPerRequest {
+                node_us: Some(rate / 100.0),
+                client_us: 10.0,
+            }),
         }
     }
 
@@ -593,6 +636,7 @@ mod tests {
             "[NOT MET] URL POST p50 <= Invoke p50, sequential: 0.600 vs 0.500 ms (1.20x)",
             "URL POST at concurrency 16: 2 errors; first: HTTP 501: not yet",
             "in 2 turns",
+            "CPU time per request in the throughput phases",
         ] {
             assert!(text.contains(needle), "missing {needle:?} in\n{text}");
         }
@@ -609,6 +653,8 @@ mod tests {
             "Invoke is not compared with itself: {invoke}"
         );
         assert!(row("URL POST", "5000").ends_with("1.25x"));
+        // CPU at concurrency 16: the node 50.0 µs beside Invoke's 40.0.
+        assert!(row("URL POST", "50.0").contains("+10.0 (1.25x)"));
     }
 
     #[test]
