@@ -48,6 +48,8 @@ pub const PAYLOAD: &str = "{\"n\":1}";
 /// MemorySize of the bench functions: one full vCPU on Lambda, so a launcher that enforces
 /// Lambda's CPU share never throttles the no-op functions.
 pub const MEMORY_SIZE_MB: u32 = 1769;
+/// The /tmp (EphemeralStorage) each bench environment reserves: Lambda's default.
+pub const TMP_MB: u64 = 512;
 /// Function timeout, generous so that a loaded host does not turn slowness into errors.
 pub const FUNCTION_TIMEOUT_S: u32 = 30;
 /// File name of the native no-op runtime, next to the `ignis` binary.
@@ -441,11 +443,15 @@ pub(crate) async fn node_for(
         None => std::env::current_exe().context("locating the ignis binary")?,
     };
     progress("starting a temporary node");
-    // MemorySize 1769 is for the CPU share; the no-op functions use next to no memory. Room for
-    // every worker's environment (and the cold-start phase's) however much memory this host
-    // has, so the node's memory ceiling does not throttle the load.
-    let memory = ((plan.concurrency + 4) as u64 * u64::from(MEMORY_SIZE_MB)).to_string();
-    let node = TempNode::start_with(&exe, &["--max-memory", &memory]).await?;
+    // MemorySize 1769 is for the CPU share, and each environment reserves /tmp's default 512 MB;
+    // the no-op functions use next to no memory and write nothing to their (sparse) /tmp. Room
+    // for every worker's environment (and the cold-start phase's) however much memory or free
+    // disk this host has, so the node's ceilings do not throttle the load.
+    let environments = plan.concurrency as u64 + 4;
+    let memory = (environments * u64::from(MEMORY_SIZE_MB)).to_string();
+    let tmp = (environments * TMP_MB).to_string();
+    let ceilings = ["--max-memory", &memory, "--max-tmp-disk", &tmp];
+    let node = TempNode::start_with(&exe, &ceilings).await?;
     let endpoint = node.endpoint().to_owned();
     let credentials = node.credentials().clone();
     Ok((Some(node), endpoint, credentials))
