@@ -188,6 +188,33 @@ impl LambdaClient {
         for (name, value) in signed {
             headers.insert(name, value);
         }
+        self.exchange(op, method, path, query, headers, body).await
+    }
+
+    /// Sends one request unsigned, with `headers` as they are (a `Host` among them is kept, so
+    /// a function URL can be named on the endpoint's address); any status is returned.
+    pub async fn send_unsigned(
+        &self,
+        op: &str,
+        method: Method,
+        path: &str,
+        mut headers: HeaderMap,
+        body: Bytes,
+    ) -> Result<Reply, ClientError> {
+        headers.entry(HOST).or_insert_with(|| self.host.clone());
+        self.exchange(op, method, path, None, headers, body).await
+    }
+
+    /// Sends one request to the endpoint and collects its answer, timed.
+    async fn exchange(
+        &self,
+        op: &str,
+        method: Method,
+        path: &str,
+        query: Option<&str>,
+        headers: HeaderMap,
+        body: Bytes,
+    ) -> Result<Reply, ClientError> {
         let uri = match query {
             Some(q) => format!("{}{path}?{q}", self.base),
             None => format!("{}{path}", self.base),
@@ -382,6 +409,49 @@ impl LambdaClient {
         .await
     }
 
+    /// CreateFunctionUrlConfig with this `AuthType` (`NONE` or `AWS_IAM`); the URL's
+    /// `FunctionUrl`.
+    pub async fn create_function_url(
+        &self,
+        name: &str,
+        auth_type: &str,
+    ) -> Result<String, ClientError> {
+        let op = "CreateFunctionUrlConfig";
+        let config = self
+            .call(
+                op,
+                Method::POST,
+                &format!("/2021-10-31/functions/{name}/url"),
+                json_bytes(&serde_json::json!({ "AuthType": auth_type })),
+            )
+            .await?;
+        match config["FunctionUrl"].as_str() {
+            Some(url) => Ok(url.to_owned()),
+            None => Err(ClientError::Unexpected {
+                op: op.to_owned(),
+                message: format!("no FunctionUrl in {config}"),
+            }),
+        }
+    }
+
+    /// One unsigned request to a function URL, named by its `Host` on this endpoint's address
+    /// (`body` sent as `application/json` when there is one); any status is returned.
+    pub async fn url(&self, request: &UrlRequest, body: Bytes) -> Result<Reply, ClientError> {
+        let mut headers = HeaderMap::new();
+        headers.insert(HOST, request.host.clone());
+        if !body.is_empty() {
+            headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        }
+        self.send_unsigned(
+            "function URL",
+            request.method.clone(),
+            &request.path,
+            headers,
+            body,
+        )
+        .await
+    }
+
     /// A RequestResponse Invoke; any status is returned.
     pub async fn invoke(&self, name: &str, payload: Bytes) -> Result<Reply, ClientError> {
         self.send(
@@ -391,6 +461,76 @@ impl LambdaClient {
             payload,
         )
         .await
+    }
+}
+
+/// A request to a function URL: its method, its host and its path.
+#[derive(Debug, Clone)]
+pub struct UrlRequest {
+    pub method: Method,
+    /// `<url-id>.lambda-url.<region>.localhost[:port]`, as the `FunctionUrl` names it.
+    pub host: HeaderValue,
+    /// The path sent, which the function sees as `rawPath`.
+    pub path: String,
+    /// The port the `FunctionUrl` names (80 when it names none).
+    pub port: u16,
+}
+
+impl UrlRequest {
+    /// `method path` on the URL `function_url` (`http://<host>[:port]/`, as the API prints it).
+    pub fn new(method: Method, function_url: &str, path: &str) -> Result<UrlRequest, ClientError> {
+        let bad = || ClientError::BadEndpoint(function_url.to_owned());
+        let authority = function_url
+            .strip_prefix("http://")
+            .map(|rest| rest.trim_end_matches('/'))
+            .filter(|a| !a.is_empty() && !a.contains(['/', '?', '#', '@', ' ', '[']))
+            .ok_or_else(bad)?;
+        let port = match authority.rsplit_once(':') {
+            Some((_, port)) => port.parse().map_err(|_| bad())?,
+            None => 80,
+        };
+        Ok(UrlRequest {
+            method,
+            host: HeaderValue::from_str(authority).map_err(|_| bad())?,
+            path: path.to_owned(),
+            port,
+        })
+    }
+}
+
+/// Whether a function URL's reply is the no-op function's answer to `request` with `body`:
+/// HTTP 200 whose body is the 2.0 event of this request (the function returned its event, and
+/// a result without `statusCode` is sent back as it is). The error says what was wrong.
+pub fn check_url_event(reply: &Reply, request: &UrlRequest, body: &[u8]) -> Result<(), String> {
+    if reply.status != StatusCode::OK {
+        return Err(format!("HTTP {}: {}", reply.status, snippet(&reply.body)));
+    }
+    let event: serde_json::Value = serde_json::from_slice(&reply.body)
+        .map_err(|_| format!("response body {} is not JSON", snippet(&reply.body)))?;
+    let host = String::from_utf8_lossy(request.host.as_bytes());
+    let sent_body = (!body.is_empty()).then(|| String::from_utf8_lossy(body));
+    let checks: [(&str, bool); 5] = [
+        ("version", event["version"] == "2.0"),
+        ("rawPath", event["rawPath"] == request.path.as_str()),
+        (
+            "requestContext.http.method",
+            event["requestContext"]["http"]["method"] == request.method.as_str(),
+        ),
+        ("headers.host", event["headers"]["host"] == host.as_ref()),
+        (
+            "body",
+            event.get("body").and_then(|b| b.as_str()) == sent_body.as_deref()
+                && event["isBase64Encoded"] == false,
+        ),
+    ];
+    match checks.iter().find(|(_, ok)| !ok) {
+        None => Ok(()),
+        Some((field, _)) => Err(format!(
+            "response body {} is not the URL event of {} {}: its {field} differs",
+            snippet(&reply.body),
+            request.method,
+            request.path
+        )),
     }
 }
 
@@ -492,6 +632,73 @@ mod tests {
         assert!(e.starts_with("function error Unhandled"), "{e}");
         assert!(check_invoke(&reply(200, &[], "{\"n\":2}"), &expected).is_err());
         assert!(check_invoke(&reply(200, &[], "not json"), &expected).is_err());
+    }
+
+    #[test]
+    fn url_requests() {
+        let r = UrlRequest::new(
+            Method::GET,
+            "http://abc.lambda-url.us-east-1.localhost:9070/",
+            "/x",
+        )
+        .unwrap();
+        assert_eq!(r.host, "abc.lambda-url.us-east-1.localhost:9070");
+        assert_eq!((r.port, r.path.as_str()), (9070, "/x"));
+        let r = UrlRequest::new(Method::GET, "http://abc.lambda-url.r.localhost", "/").unwrap();
+        assert_eq!(r.port, 80);
+        for bad in [
+            "https://a.lambda-url.r.localhost/",
+            "http:///",
+            "http://a:b/",
+            "http://a/b",
+        ] {
+            assert!(UrlRequest::new(Method::GET, bad, "/").is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn url_event_checks() {
+        let request =
+            UrlRequest::new(Method::POST, "http://id.lambda-url.r.localhost:1/", "/b").unwrap();
+        let event = |method: &str, path: &str, host: &str, body: Option<&str>| {
+            let mut e = serde_json::json!({
+                "version": "2.0",
+                "rawPath": path,
+                "headers": { "host": host },
+                "requestContext": { "http": { "method": method } },
+                "isBase64Encoded": false,
+            });
+            if let Some(b) = body {
+                e["body"] = b.into();
+            }
+            let mut r = reply(200, &[], "");
+            r.body = Bytes::from(e.to_string());
+            r
+        };
+        let host = "id.lambda-url.r.localhost:1";
+        let good = event("POST", "/b", host, Some("{\"n\":1}"));
+        assert_eq!(check_url_event(&good, &request, b"{\"n\":1}"), Ok(()));
+        for (bad, field) in [
+            (event("GET", "/b", host, Some("{\"n\":1}")), "method"),
+            (event("POST", "/", host, Some("{\"n\":1}")), "rawPath"),
+            (event("POST", "/b", "other", Some("{\"n\":1}")), "host"),
+            (event("POST", "/b", host, None), "body"),
+        ] {
+            let e = check_url_event(&bad, &request, b"{\"n\":1}").unwrap_err();
+            assert!(e.contains(field), "{e}");
+        }
+        let get = UrlRequest {
+            method: Method::GET,
+            ..request.clone()
+        };
+        assert_eq!(
+            check_url_event(&event("GET", "/b", host, None), &get, b""),
+            Ok(())
+        );
+        let e =
+            check_url_event(&reply(502, &[], "Internal Server Error"), &request, b"").unwrap_err();
+        assert!(e.starts_with("HTTP 502"), "{e}");
+        assert!(check_url_event(&reply(200, &[], "nope"), &request, b"").is_err());
     }
 
     #[test]

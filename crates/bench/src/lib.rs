@@ -26,15 +26,17 @@ pub mod package;
 pub mod report;
 pub mod soak;
 pub mod stats;
+pub mod urls;
 
 use anyhow::{Context, bail};
 use baseline::{BareStart, EchoServer};
 use bytes::Bytes;
 use client::{Credentials, FunctionSpec, LambdaClient, http_client};
-use load::{Samples, Stop, Target, concurrent, sequential};
+use load::{CpuTimes, Samples, Stop, Target, Via, concurrent, sequential};
 use node::TempNode;
 use report::{
-    Baseline, ColdStarts, HostInfo, Latency, Report, RuntimeReport, Settings, Status, Throughput,
+    Baseline, ColdStarts, CpuPerRequest, HostInfo, Latency, Report, RuntimeReport, Settings,
+    Status, Throughput,
 };
 use stats::Summary;
 use std::path::PathBuf;
@@ -46,6 +48,8 @@ pub const PAYLOAD: &str = "{\"n\":1}";
 /// MemorySize of the bench functions: one full vCPU on Lambda, so a launcher that enforces
 /// Lambda's CPU share never throttles the no-op functions.
 pub const MEMORY_SIZE_MB: u32 = 1769;
+/// The /tmp (EphemeralStorage) each bench environment reserves: Lambda's default.
+pub const TMP_MB: u64 = 512;
 /// Function timeout, generous so that a loaded host does not turn slowness into errors.
 pub const FUNCTION_TIMEOUT_S: u32 = 30;
 /// File name of the native no-op runtime, next to the `ignis` binary.
@@ -119,6 +123,9 @@ pub struct Options {
     /// Instead of the usual phases: the S3 endpoint's throughput beside a disk copy, and the
     /// time from an upload to the start of the function it notifies (see [`objects`]).
     pub s3: bool,
+    /// Instead of the usual phases: warm requests to the native no-op function through its
+    /// function URL beside the same requests through Invoke (see [`urls`]).
+    pub urls: bool,
 }
 
 /// Options resolved against the mode's defaults and checked.
@@ -199,6 +206,9 @@ pub fn run(options: Options) -> anyhow::Result<()> {
     if options.s3 {
         let (exe, _) = binaries(&options)?;
         return objects::run(&exe, plan.short, plan.json);
+    }
+    if options.urls {
+        return urls::run(&plan, &options);
     }
     if let Some(seconds) = options.soak_secs {
         let (exe, noop) = binaries(&options)?;
@@ -418,29 +428,41 @@ fn credentials_from_env() -> anyhow::Result<Credentials> {
     })
 }
 
+/// The node to measure: `--endpoint`'s, or a temporary one (then also returned, to be stopped)
+/// whose memory ceiling has room for an environment per worker and four more; its endpoint and
+/// credentials.
+pub(crate) async fn node_for(
+    plan: &Plan,
+    options: &Options,
+) -> anyhow::Result<(Option<TempNode>, String, Credentials)> {
+    if let Some(endpoint) = &options.endpoint {
+        return Ok((None, endpoint.clone(), credentials_from_env()?));
+    }
+    let exe = match &options.ignis_exe {
+        Some(exe) => exe.clone(),
+        None => std::env::current_exe().context("locating the ignis binary")?,
+    };
+    progress("starting a temporary node");
+    // MemorySize 1769 is for the CPU share, and each environment reserves /tmp's default 512 MB;
+    // the no-op functions use next to no memory and write nothing to their (sparse) /tmp. Room
+    // for every worker's environment (and the cold-start phase's) however much memory or free
+    // disk this host has, so the node's ceilings do not throttle the load.
+    let environments = plan.concurrency as u64 + 4;
+    let memory = (environments * u64::from(MEMORY_SIZE_MB)).to_string();
+    let tmp = (environments * TMP_MB).to_string();
+    let ceilings = ["--max-memory", &memory, "--max-tmp-disk", &tmp];
+    let node = TempNode::start_with(&exe, &ceilings).await?;
+    let endpoint = node.endpoint().to_owned();
+    let credentials = node.credentials().clone();
+    Ok((Some(node), endpoint, credentials))
+}
+
 async fn execute(plan: &Plan, options: &Options) -> anyhow::Result<Report> {
     let started_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let host = HostInfo::probe();
     let prepared = prepare_runtimes(plan, options);
 
-    let (node, endpoint, credentials) = match &options.endpoint {
-        Some(endpoint) => (None, endpoint.clone(), credentials_from_env()?),
-        None => {
-            let exe = match &options.ignis_exe {
-                Some(exe) => exe.clone(),
-                None => std::env::current_exe().context("locating the ignis binary")?,
-            };
-            progress("starting a temporary node");
-            // MemorySize 1769 is for the CPU share; the no-op functions use next to no memory.
-            // Room for every worker's environment (and the cold-start phase's) however much
-            // memory this host has, so the node's memory ceiling does not throttle the load.
-            let memory = ((plan.concurrency + 4) as u64 * u64::from(MEMORY_SIZE_MB)).to_string();
-            let node = TempNode::start_with(&exe, &["--max-memory", &memory]).await?;
-            let endpoint = node.endpoint().to_owned();
-            let credentials = node.credentials().clone();
-            (Some(node), endpoint, credentials)
-        }
-    };
+    let (node, endpoint, credentials) = node_for(plan, options).await?;
     progress(format!("endpoint {endpoint}"));
 
     let http = http_client(plan.concurrency);
@@ -466,10 +488,11 @@ async fn execute(plan: &Plan, options: &Options) -> anyhow::Result<Report> {
         function: "baseline".into(),
         payload: payload.clone(),
         expected: expected.clone(),
+        via: Via::Invoke,
     };
     let baseline = Baseline {
         warm: warm_phase(&echo_target, plan).await,
-        throughput: throughput_phase(&echo_target, plan).await,
+        throughput: throughput_phase(&echo_target, plan, plan.concurrency).await,
     };
     drop(echo);
 
@@ -492,14 +515,10 @@ async fn execute(plan: &Plan, options: &Options) -> anyhow::Result<Report> {
             Ok(p) => {
                 let target = Target {
                     client: ignis.clone(),
-                    function: format!(
-                        "ignis-bench-{}-{}",
-                        p.kind.name(),
-                        &uuid::Uuid::new_v4().simple().to_string()[..8]
-                    )
-                    .into(),
+                    function: function_name(p.kind.name()).into(),
                     payload: payload.clone(),
                     expected: expected.clone(),
+                    via: Via::Invoke,
                 };
                 runtimes.push(bench_runtime(&target, p, plan).await);
             }
@@ -530,6 +549,12 @@ async fn execute(plan: &Plan, options: &Options) -> anyhow::Result<Report> {
         stop_node(node, failed).await;
     }
     Ok(report)
+}
+
+/// A fresh function name, `ignis-bench-{label}-` and eight random hex digits.
+pub(crate) fn function_name(label: &str) -> String {
+    let random = uuid::Uuid::new_v4().simple().to_string();
+    format!("ignis-bench-{label}-{}", &random[..8])
 }
 
 /// Creates the function, measures it, deletes it.
@@ -576,7 +601,7 @@ async fn bench_runtime(target: &Target, p: Prepared, plan: &Plan) -> RuntimeRepo
             "{}: throughput at concurrency {} for {:?}",
             p.runtime, plan.concurrency, plan.duration
         ));
-        report.throughput = Some(throughput_phase(target, plan).await);
+        report.throughput = Some(throughput_phase(target, plan, plan.concurrency).await);
     }
 
     if let Err(e) = target.client.delete_function(&target.function).await {
@@ -626,27 +651,96 @@ async fn cold_phase(target: &Target, bare: &BareStart, plan: &Plan) -> ColdStart
 
 /// Warm-up, then `requests` sequential invokes.
 async fn warm_phase(target: &Target, plan: &Plan) -> Latency {
-    let warmup = sequential(target, plan.warmup_sequential).await;
-    latency(sequential(target, plan.requests).await, Some(warmup))
+    one(warm_phases(std::slice::from_ref(target), plan, 1).await)
 }
 
 /// Warm-up at the concurrency (every worker a few invokes, so every environment exists), then
 /// the timed phase.
-async fn throughput_phase(target: &Target, plan: &Plan) -> Throughput {
-    let (warmup, _) = concurrent(
-        target,
-        plan.concurrency,
-        Stop::EachWorker(plan.warmup_per_worker),
-    )
-    .await;
-    let (samples, elapsed) = concurrent(target, plan.concurrency, Stop::After(plan.duration)).await;
-    let ok = samples.latencies.len();
-    Throughput {
-        concurrency: plan.concurrency,
-        elapsed_seconds: elapsed.as_secs_f64(),
-        invokes_per_second: ok as f64 / elapsed.as_secs_f64().max(1e-9),
-        latency: latency(samples, Some(warmup)),
+async fn throughput_phase(target: &Target, plan: &Plan, concurrency: usize) -> Throughput {
+    one(throughput_phases(std::slice::from_ref(target), plan, concurrency, 1, None).await)
+}
+
+fn one<T>(mut phases: Vec<T>) -> T {
+    phases.pop().expect("one target, one phase")
+}
+
+/// Each target's warm-up, then `requests` sequential invokes of each, in `rounds` turns (each
+/// target a share of its invokes per turn), so that targets compared with each other meet the
+/// same moments of the host's load.
+pub(crate) async fn warm_phases(targets: &[Target], plan: &Plan, rounds: usize) -> Vec<Latency> {
+    let mut warmups = Vec::with_capacity(targets.len());
+    for target in targets {
+        warmups.push(sequential(target, plan.warmup_sequential).await);
     }
+    let mut measured = vec![Samples::default(); targets.len()];
+    for round in 0..rounds {
+        for (target, samples) in targets.iter().zip(&mut measured) {
+            samples.merge(sequential(target, share(plan.requests, rounds, round)).await);
+        }
+    }
+    measured
+        .into_iter()
+        .zip(warmups)
+        .map(|(m, w)| latency(m, Some(w)))
+        .collect()
+}
+
+/// Each target's warm-up at `concurrency` (every worker a few invokes, so every environment
+/// exists), then the timed phase of each, in `rounds` turns of a share of the duration. The
+/// CPU time each target's turns cost this process (and the node's, `node_pid`) is counted too.
+pub(crate) async fn throughput_phases(
+    targets: &[Target],
+    plan: &Plan,
+    concurrency: usize,
+    rounds: usize,
+    node_pid: Option<u32>,
+) -> Vec<Throughput> {
+    let rounds = rounds.max(1);
+    let mut warmups = Vec::with_capacity(targets.len());
+    for target in targets {
+        let each = Stop::EachWorker(plan.warmup_per_worker);
+        warmups.push(concurrent(target, concurrency, each).await.0);
+    }
+    let turn = Stop::After(plan.duration / u32::try_from(rounds).unwrap_or(u32::MAX));
+    let zero = CpuTimes {
+        node: node_pid.map(|_| Duration::ZERO),
+        ..CpuTimes::default()
+    };
+    let mut measured = vec![(Samples::default(), Duration::ZERO, zero); targets.len()];
+    for _ in 0..rounds {
+        for (target, (samples, elapsed, cpu)) in targets.iter().zip(&mut measured) {
+            let before = CpuTimes::now(node_pid);
+            let (s, e) = concurrent(target, concurrency, turn).await;
+            cpu.add(CpuTimes::now(node_pid).since(before));
+            samples.merge(s);
+            *elapsed += e;
+        }
+    }
+    measured
+        .into_iter()
+        .zip(warmups)
+        .map(|((samples, elapsed, cpu), warmup)| {
+            let ok = samples.latencies.len();
+            let per_request = |d: Duration| d.as_secs_f64() * 1e6 / ok as f64;
+            Throughput {
+                concurrency,
+                elapsed_seconds: elapsed.as_secs_f64(),
+                invokes_per_second: ok as f64 / elapsed.as_secs_f64().max(1e-9),
+                latency: latency(samples, Some(warmup)),
+                cpu: (ok > 0).then(|| CpuPerRequest {
+                    node_us: cpu.node.map(per_request),
+                    client_us: per_request(cpu.client),
+                }),
+            }
+        })
+        .collect()
+}
+
+/// The `round`th of `rounds` shares of `total` (the first ones one larger when it does not
+/// divide evenly).
+fn share(total: usize, rounds: usize, round: usize) -> usize {
+    let rounds = rounds.max(1);
+    total / rounds + usize::from(round < total % rounds)
 }
 
 /// The summary of `samples`, counting the warm-up's errors too.
@@ -746,6 +840,18 @@ mod tests {
         ] {
             assert!(Plan::from_options(&o).is_err(), "{o:?}");
         }
+    }
+
+    #[test]
+    fn shares_add_up() {
+        for (total, rounds) in [(2000, 5), (50, 2), (7, 3), (1, 4), (10, 1)] {
+            let shares: Vec<usize> = (0..rounds).map(|r| share(total, rounds, r)).collect();
+            assert_eq!(shares.iter().sum::<usize>(), total, "{shares:?}");
+            assert!(shares.iter().max().unwrap() - shares.iter().min().unwrap() <= 1);
+        }
+        assert_eq!(share(7, 3, 0), 3);
+        assert_eq!(share(7, 3, 2), 2);
+        assert_eq!(share(5, 0, 0), 5, "no rounds is one");
     }
 
     #[test]

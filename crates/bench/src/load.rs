@@ -1,30 +1,94 @@
 //! Load patterns: sequential invokes, and a fixed number of workers invoking back to back.
 
-use crate::client::{LambdaClient, check_invoke};
+use crate::client::{LambdaClient, UrlRequest, check_invoke, check_url_event};
 use bytes::Bytes;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// One function (or the echo server) invoked with one payload.
+/// One function (or the echo server) invoked with one payload, one way.
 #[derive(Debug, Clone)]
 pub struct Target {
     pub client: Arc<LambdaClient>,
     pub function: Arc<str>,
     pub payload: Bytes,
+    /// What an Invoke must answer.
     pub expected: Arc<serde_json::Value>,
+    pub via: Via,
+}
+
+/// How a [`Target`] reaches its function.
+#[derive(Debug, Clone)]
+pub enum Via {
+    /// A SigV4-signed RequestResponse Invoke, answered with `expected`.
+    Invoke,
+    /// An unsigned request to the function's URL on the client's endpoint, answered with the
+    /// URL's event of that request (what the no-op functions return).
+    Url(Arc<UrlRequest>),
 }
 
 impl Target {
     /// One invoke; its client-observed latency, or what went wrong.
     pub async fn invoke_once(&self) -> Result<Duration, String> {
-        let reply = self
-            .client
-            .invoke(&self.function, self.payload.clone())
-            .await
-            .map_err(|e| e.to_string())?;
-        check_invoke(&reply, &self.expected)?;
+        let payload = self.payload.clone();
+        let reply = match &self.via {
+            Via::Invoke => self.client.invoke(&self.function, payload).await,
+            Via::Url(request) => self.client.url(request, payload).await,
+        }
+        .map_err(|e| e.to_string())?;
+        match &self.via {
+            Via::Invoke => check_invoke(&reply, &self.expected)?,
+            Via::Url(request) => check_url_event(&reply, request, &self.payload)?,
+        }
         Ok(reply.elapsed)
     }
+}
+
+/// CPU time (user + system) used so far by this process and, when it is known, the node's.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CpuTimes {
+    pub client: Duration,
+    pub node: Option<Duration>,
+}
+
+impl CpuTimes {
+    /// This process's, and the node's when `node_pid` is given (and readable).
+    pub fn now(node_pid: Option<u32>) -> CpuTimes {
+        let read = |pid: &str| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .ok()
+                .and_then(|s| stat_cpu(&s))
+        };
+        CpuTimes {
+            client: read("self").unwrap_or_default(),
+            node: node_pid.and_then(|pid| read(&pid.to_string())),
+        }
+    }
+
+    /// What was used between `earlier` and `self`.
+    pub fn since(self, earlier: CpuTimes) -> CpuTimes {
+        CpuTimes {
+            client: self.client.saturating_sub(earlier.client),
+            node: self
+                .node
+                .zip(earlier.node)
+                .map(|(a, b)| a.saturating_sub(b)),
+        }
+    }
+
+    pub fn add(&mut self, other: CpuTimes) {
+        self.client += other.client;
+        self.node = self.node.zip(other.node).map(|(a, b)| a + b);
+    }
+}
+
+/// `utime + stime` of a `/proc/<pid>/stat` line (all the process's threads, living or gone), in
+/// the kernel's `USER_HZ` of 100 ticks a second.
+fn stat_cpu(stat: &str) -> Option<Duration> {
+    // The command name (field 2) may hold spaces and parentheses: count after its last `)`.
+    let mut fields = stat.rsplit_once(')')?.1.split_whitespace();
+    let utime: u64 = fields.nth(11)?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    Some(Duration::from_millis((utime + stime) * 10))
 }
 
 /// Latencies of successful invokes, and the failures.
@@ -138,6 +202,7 @@ mod tests {
             function: "echo".into(),
             payload: Bytes::from_static(payload.as_bytes()),
             expected: Arc::new(serde_json::json!({"n": 1})),
+            via: Via::Invoke,
         }
     }
 
@@ -163,6 +228,35 @@ mod tests {
         assert!(!s.latencies.is_empty());
         assert_eq!(s.errors, 0);
         assert!(elapsed >= Duration::from_millis(200));
+    }
+
+    #[test]
+    fn cpu_times_from_proc() {
+        let stat = "4242 (ignis (up) x) S 1 2 3 4 5 6 7 8 9 10 150 25 0 0 20 0 9 0 100";
+        assert_eq!(stat_cpu(stat), Some(Duration::from_millis(1750)));
+        assert_eq!(stat_cpu("4242 (x) S 1 2"), None);
+        let now = CpuTimes::now(Some(std::process::id()));
+        assert!(
+            now.node.is_some(),
+            "this process can read its own stat by pid"
+        );
+        assert_eq!(CpuTimes::now(None).node, None);
+        let a = CpuTimes {
+            client: Duration::from_millis(30),
+            node: Some(Duration::from_millis(50)),
+        };
+        let b = CpuTimes {
+            client: Duration::from_millis(10),
+            node: Some(Duration::from_millis(20)),
+        };
+        let mut d = a.since(b);
+        assert_eq!(d.client, Duration::from_millis(20));
+        assert_eq!(d.node, Some(Duration::from_millis(30)));
+        d.add(CpuTimes {
+            client: Duration::from_millis(5),
+            node: None,
+        });
+        assert_eq!((d.client, d.node), (Duration::from_millis(25), None));
     }
 
     #[test]

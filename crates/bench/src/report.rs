@@ -49,6 +49,23 @@ pub fn load_average() -> String {
 }
 
 impl HostInfo {
+    /// The `host:` and `load average` lines of a report, with the load at the end of the run.
+    pub fn render(&self, load_average_at_end: &str) -> String {
+        format!(
+            "host: {} CPUs ({}), {:.1} GiB memory, Linux {}\nload average (1/5/15 min): {} at start, {} at end\n",
+            self.cpus,
+            if self.cpu_model.is_empty() {
+                "unknown model"
+            } else {
+                &self.cpu_model
+            },
+            self.memory_total_kib as f64 / 1024.0 / 1024.0,
+            self.kernel,
+            self.load_average,
+            load_average_at_end
+        )
+    }
+
     /// Read from `/proc` (fields left empty when unreadable).
     pub fn probe() -> HostInfo {
         let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
@@ -110,6 +127,18 @@ pub struct Throughput {
     /// Successful invokes per second of elapsed time.
     pub invokes_per_second: f64,
     pub latency: Latency,
+    /// CPU time per successful invoke, when it was measured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<CpuPerRequest>,
+}
+
+/// CPU time (user + system) per successful request, in microseconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct CpuPerRequest {
+    /// The node's process (not its environments'), when its process is known.
+    pub node_us: Option<f64>,
+    /// The bench's own process: the load generator.
+    pub client_us: f64,
 }
 
 /// Cold starts of one runtime beside bare starts of its interpreter or binary.
@@ -155,9 +184,9 @@ pub struct TargetCheck {
 
 /// The JSON document `--json` prints.
 #[derive(Debug, Serialize)]
-pub struct JsonReport<'a> {
+pub struct JsonReport<'a, R> {
     #[serde(flatten)]
-    pub report: &'a Report,
+    pub report: &'a R,
     pub targets: Vec<TargetCheck>,
     pub total_errors: u64,
 }
@@ -165,17 +194,7 @@ pub struct JsonReport<'a> {
 impl Report {
     /// Every failed invoke of the run, baselines included.
     pub fn total_errors(&self) -> u64 {
-        let b = &self.baseline;
-        let mut n = b.warm.errors + b.throughput.latency.errors;
-        for r in &self.runtimes {
-            n += r.warm.as_ref().map_or(0, |l| l.errors);
-            n += r.throughput.as_ref().map_or(0, |t| t.latency.errors);
-            n += r
-                .cold
-                .as_ref()
-                .map_or(0, |c| c.ignis.errors + c.baseline.errors);
-        }
-        n
+        self.phases().iter().map(|(_, l)| l.errors).sum()
     }
 
     /// Runtimes that could not be measured for a reason other than a missing interpreter.
@@ -224,23 +243,13 @@ impl Report {
                 });
             }
         }
-        let errors = self.total_errors();
-        out.push(TargetCheck {
-            target: "zero errors".into(),
-            measured: format!("{errors} errors"),
-            met: errors == 0,
-        });
+        out.push(zero_errors(self.total_errors()));
         out
     }
 
     /// The JSON document, targets and error total included.
     pub fn to_json(&self) -> String {
-        serde_json::to_string_pretty(&JsonReport {
-            report: self,
-            targets: self.targets(),
-            total_errors: self.total_errors(),
-        })
-        .expect("the report serialises")
+        json_document(self, self.targets(), self.total_errors())
     }
 
     /// The readable report.
@@ -249,29 +258,12 @@ impl Report {
         let s = &self.settings;
         let h = &self.host;
         let _ = writeln!(out, "ignis bench, {}", self.started_at);
-        let _ = writeln!(
-            out,
-            "host: {} CPUs ({}), {:.1} GiB memory, Linux {}\nload average (1/5/15 min): {} at start, {} at end",
-            h.cpus,
-            if h.cpu_model.is_empty() {
-                "unknown model"
-            } else {
-                &h.cpu_model
-            },
-            h.memory_total_kib as f64 / 1024.0 / 1024.0,
-            h.kernel,
-            h.load_average,
-            self.load_average_at_end
-        );
+        out.push_str(&h.render(&self.load_average_at_end));
         let _ = writeln!(
             out,
             "endpoint: {}{}; payload {}; MemorySize {} MB{}",
             self.endpoint,
-            match (&self.isolation, self.temporary_node) {
-                (Some(i), _) => format!(" (temporary node, isolation: {i})"),
-                (None, true) => " (temporary node)".to_owned(),
-                (None, false) => String::new(),
-            },
+            node_note(self.isolation.as_deref(), self.temporary_node),
             s.payload,
             s.memory_size_mb,
             if s.short { "; --short" } else { "" },
@@ -289,26 +281,17 @@ impl Report {
             "\nWarm invoke latency, concurrency 1, {} sequential requests (ms)",
             s.warm_requests
         );
-        let mut t = Table::new(&[
-            "target",
-            "n",
-            "p50",
-            "p90",
-            "p99",
-            "max",
-            "errors",
-            "overhead p50",
-            "overhead p99",
-        ]);
+        let mut t = latency_table("target", ["overhead p50", "overhead p99"]);
         let base = self.baseline.warm.summary;
         t.row(latency_row(
             "baseline: bare HTTP echo",
             &self.baseline.warm,
             None,
+            overhead,
         ));
         for r in &ran {
             if let Some(w) = &r.warm {
-                t.row(latency_row(&r.runtime, w, base));
+                t.row(latency_row(&r.runtime, w, base, overhead));
             }
         }
         out.push_str(&t.render());
@@ -320,25 +303,20 @@ impl Report {
             s.concurrency,
             trim_float(s.throughput_seconds)
         );
-        let mut t = Table::new(&[
-            "target",
-            "invokes",
-            "invokes/s",
-            "p50",
-            "p99",
-            "errors",
-            "overhead p50",
-            "overhead p99",
-        ]);
+        let mut t = throughput_table(
+            ["target", "invokes", "invokes/s"],
+            ["overhead p50", "overhead p99"],
+        );
         let base = self.baseline.throughput.latency.summary;
         t.row(throughput_row(
             "baseline: bare HTTP echo",
             &self.baseline.throughput,
             None,
+            overhead,
         ));
         for r in &ran {
             if let Some(tp) = &r.throughput {
-                t.row(throughput_row(&r.runtime, tp, base));
+                t.row(throughput_row(&r.runtime, tp, base, overhead));
             }
         }
         out.push_str(&t.render());
@@ -395,38 +373,16 @@ impl Report {
         }
 
         let _ = writeln!(out, "\nTargets");
-        for c in self.targets() {
-            let _ = writeln!(
-                out,
-                "  {:<9} {}: {}",
-                if c.met { "[met]" } else { "[NOT MET]" },
-                c.target,
-                c.measured
-            );
-        }
+        out.push_str(&render_checks(&self.targets()));
 
-        let errors = self.first_errors();
-        if !errors.is_empty() {
-            let _ = writeln!(out, "\nFirst error of each phase that had errors");
-            for (phase, n, e) in errors {
-                let _ = writeln!(out, "  {phase}: {n} errors; first: {e}");
-            }
-        }
+        out.push_str(&render_first_errors(self.phases()));
         out
     }
 
-    /// `(phase, error count, first error)` of each phase with errors.
-    fn first_errors(&self) -> Vec<(String, u64, String)> {
+    /// Every phase of the run, by name.
+    fn phases(&self) -> Vec<(String, &Latency)> {
         let mut out = Vec::new();
-        let mut add = |phase: String, l: &Latency| {
-            if l.errors > 0 {
-                out.push((
-                    phase,
-                    l.errors,
-                    l.first_error.clone().unwrap_or_else(|| "?".into()),
-                ));
-            }
-        };
+        let mut add = |phase: String, l| out.push((phase, l));
         add("baseline warm".into(), &self.baseline.warm);
         add(
             "baseline throughput".into(),
@@ -448,11 +404,103 @@ impl Report {
     }
 }
 
-fn latency_row(name: &str, l: &Latency, base: Option<Summary>) -> Vec<String> {
+/// The first error of each phase that had any, under a heading (nothing when none had).
+pub fn render_first_errors<'a>(phases: impl IntoIterator<Item = (String, &'a Latency)>) -> String {
+    let mut out = String::new();
+    for (phase, l) in phases.into_iter().filter(|(_, l)| l.errors > 0) {
+        if out.is_empty() {
+            out.push_str("\nFirst error of each phase that had errors\n");
+        }
+        let _ = writeln!(
+            out,
+            "  {phase}: {} errors; first: {}",
+            l.errors,
+            l.first_error.as_deref().unwrap_or("?")
+        );
+    }
+    out
+}
+
+/// The target every mode has: not one failed request.
+pub fn zero_errors(errors: u64) -> TargetCheck {
+    TargetCheck {
+        target: "zero errors".into(),
+        measured: format!("{errors} errors"),
+        met: errors == 0,
+    }
+}
+
+/// A report as the JSON document `--json` prints: its fields, the targets judged, the errors.
+pub fn json_document<R: Serialize>(
+    report: &R,
+    targets: Vec<TargetCheck>,
+    total_errors: u64,
+) -> String {
+    serde_json::to_string_pretty(&JsonReport {
+        report,
+        targets,
+        total_errors,
+    })
+    .expect("the report serialises")
+}
+
+/// What the `endpoint:` line says of the node: ` (temporary node, isolation: …)` or nothing.
+pub fn node_note(isolation: Option<&str>, temporary_node: bool) -> String {
+    match (isolation, temporary_node) {
+        (Some(i), _) => format!(" (temporary node, isolation: {i})"),
+        (None, true) => " (temporary node)".to_owned(),
+        (None, false) => String::new(),
+    }
+}
+
+/// Each target judged, one line each.
+pub fn render_checks(checks: &[TargetCheck]) -> String {
+    let mut out = String::new();
+    for c in checks {
+        let _ = writeln!(
+            out,
+            "  {:<9} {}: {}",
+            if c.met { "[met]" } else { "[NOT MET]" },
+            c.target,
+            c.measured
+        );
+    }
+    out
+}
+
+/// How a figure compares with the same figure of another target (both in microseconds).
+pub type Compare = fn(u64, u64) -> String;
+
+/// A figure minus its baseline's, in milliseconds.
+pub fn overhead(us: u64, base_us: u64) -> String {
+    ms_signed(diff_us(us, base_us))
+}
+
+/// A table of [`latency_row`]s: `first` heads the names, `compared` the two comparisons.
+pub fn latency_table(first: &str, compared: [&str; 2]) -> Table {
+    let [p50, p99] = compared;
+    Table::new(&[first, "n", "p50", "p90", "p99", "max", "errors", p50, p99])
+}
+
+/// A table of [`throughput_row`]s: `first` heads the names, the count and the rate, `compared`
+/// the two comparisons; `more` columns may follow.
+pub fn throughput_table(first: [&str; 3], compared: [&str; 2]) -> Table {
+    let [name, count, rate] = first;
+    let [p50, p99] = compared;
+    Table::new(&[name, count, rate, "p50", "p99", "errors", p50, p99])
+}
+
+/// Name, n, p50, p90, p99, max, errors, and p50 and p99 compared with `base`.
+pub fn latency_row(
+    name: &str,
+    l: &Latency,
+    base: Option<Summary>,
+    compare: Compare,
+) -> Vec<String> {
     let s = l.summary;
     let f = |v: fn(&Summary) -> u64| s.as_ref().map_or_else(dash, |s| ms(v(s)));
     let overhead = |v: fn(&Summary) -> u64| match (s.as_ref(), base.as_ref()) {
-        (Some(s), Some(b)) => ms_signed(diff_us(v(s), v(b))),
+        (Some(s), Some(b)) => compare(v(s), v(b)),
         _ => dash(),
     };
     vec![
@@ -468,11 +516,17 @@ fn latency_row(name: &str, l: &Latency, base: Option<Summary>) -> Vec<String> {
     ]
 }
 
-fn throughput_row(name: &str, t: &Throughput, base: Option<Summary>) -> Vec<String> {
+/// Name, invokes, invokes/s, p50, p99, errors, and p50 and p99 compared with `base`.
+pub fn throughput_row(
+    name: &str,
+    t: &Throughput,
+    base: Option<Summary>,
+    compare: Compare,
+) -> Vec<String> {
     let s = t.latency.summary;
     let f = |v: fn(&Summary) -> u64| s.as_ref().map_or_else(dash, |s| ms(v(s)));
     let overhead = |v: fn(&Summary) -> u64| match (s.as_ref(), base.as_ref()) {
-        (Some(s), Some(b)) => ms_signed(diff_us(v(s), v(b))),
+        (Some(s), Some(b)) => compare(v(s), v(b)),
         _ => dash(),
     };
     vec![
@@ -516,7 +570,7 @@ fn cold_row(name: &str, c: &ColdStarts) -> Vec<String> {
     ]
 }
 
-fn dash() -> String {
+pub fn dash() -> String {
     "-".into()
 }
 
@@ -554,6 +608,11 @@ impl Table {
             headers: headers.iter().map(|h| (*h).to_owned()).collect(),
             rows: Vec::new(),
         }
+    }
+
+    /// One more column, after the others.
+    pub fn column(&mut self, header: &str) {
+        self.headers.push(header.to_owned());
     }
 
     pub fn row(&mut self, cells: Vec<String>) {
@@ -595,7 +654,7 @@ impl Table {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn summary(p50: u64, p99: u64) -> Summary {
@@ -609,7 +668,7 @@ mod tests {
         }
     }
 
-    fn latency(p50: u64, p99: u64, errors: u64) -> Latency {
+    pub(crate) fn latency(p50: u64, p99: u64, errors: u64) -> Latency {
         Latency {
             summary: Some(summary(p50, p99)),
             errors,
@@ -647,6 +706,7 @@ mod tests {
                     elapsed_seconds: 2.0,
                     invokes_per_second: 30_000.0,
                     latency: latency(400, 900, 0),
+                    cpu: None,
                 },
             },
             runtimes: vec![
@@ -666,6 +726,7 @@ mod tests {
                         elapsed_seconds: 2.0,
                         invokes_per_second: 2_500.0,
                         latency: latency(5_000, 9_000, 1),
+                        cpu: None,
                     }),
                 },
                 RuntimeReport {

@@ -17,7 +17,7 @@
 
 use crate::client::{Credentials, FunctionSpec, LambdaClient, http_client};
 use crate::isolation::{rss_of, zip_for};
-use crate::load::{Samples, Stop, Target, concurrent};
+use crate::load::{Samples, Stop, Target, Via, concurrent};
 use crate::node::TempNode;
 use crate::stats::Summary;
 use crate::{FUNCTION_TIMEOUT_S, MEMORY_SIZE_MB, PAYLOAD, RuntimeKind, progress, stop_node};
@@ -236,6 +236,7 @@ async fn soak(
             function: name.into(),
             payload: payload.clone(),
             expected: expected.clone(),
+            via: Via::Invoke,
         });
     }
     if targets.is_empty() {

@@ -129,22 +129,41 @@ async fn a_binary_that_never_announces_is_reported() {
     );
 }
 
+/// A tiny run of the bench on a temporary node of this build.
+fn tiny(bin: PathBuf) -> ignis_bench::Options {
+    ignis_bench::Options {
+        concurrency: Some(2),
+        requests: Some(20),
+        duration_secs: Some(0.3),
+        short: true,
+        json: true,
+        ignis_exe: Some(bin),
+        noop_exe: Some(NOOP.into()),
+        ..ignis_bench::Options::default()
+    }
+}
+
 /// The whole bench, tiny, with the native function only: it must finish without errors (no
 /// assertion on any figure).
 #[test]
 fn a_tiny_native_bench_has_no_errors() {
     let Some(bin) = ignis_bin() else { return };
     ignis_bench::run(ignis_bench::Options {
-        concurrency: Some(2),
-        requests: Some(20),
-        duration_secs: Some(0.3),
         cold_starts: Some(2),
         runtimes: Some(vec!["native".into()]),
-        short: true,
-        json: true,
-        ignis_exe: Some(bin),
-        noop_exe: Some(NOOP.into()),
-        ..ignis_bench::Options::default()
+        ..tiny(bin)
+    })
+    .unwrap();
+}
+
+/// `--urls`, tiny: the function URL and Invoke of the same native function, without errors (no
+/// assertion on any figure).
+#[test]
+fn a_tiny_url_bench_has_no_errors() {
+    let Some(bin) = ignis_bin() else { return };
+    ignis_bench::run(ignis_bench::Options {
+        urls: true,
+        ..tiny(bin)
     })
     .unwrap();
 }

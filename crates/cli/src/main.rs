@@ -269,6 +269,11 @@ struct BenchArgs {
     /// and the time from an upload's answer to the start of the function it notifies.
     #[arg(long)]
     s3: bool,
+    /// Function URLs: warm requests to the native no-op function through its URL (POST with
+    /// the payload, GET without) beside the same function through Invoke, sequential and at
+    /// concurrency 1 and --concurrency.
+    #[arg(long)]
+    urls: bool,
 }
 
 fn main() -> ExitCode {
@@ -386,21 +391,53 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::Bench(a) => ignis_bench::run(ignis_bench::Options {
-            endpoint: a.endpoint,
-            concurrency: a.concurrency,
-            requests: a.requests,
-            duration_secs: a.duration,
-            cold_starts: a.cold_starts,
-            runtimes: a.runtimes,
-            short: a.short,
-            json: a.json,
-            ignis_exe: None,
-            noop_exe: None,
-            isolation_overhead: a.isolation_overhead,
-            idle_envs: a.idle_envs,
-            soak_secs: a.soak,
-            s3: a.s3,
-        }),
+        Command::Bench(a) => ignis_bench::run(bench_options(a)),
+    }
+}
+
+/// What `ignis bench` was asked for.
+fn bench_options(a: BenchArgs) -> ignis_bench::Options {
+    ignis_bench::Options {
+        endpoint: a.endpoint,
+        concurrency: a.concurrency,
+        requests: a.requests,
+        duration_secs: a.duration,
+        cold_starts: a.cold_starts,
+        runtimes: a.runtimes,
+        short: a.short,
+        json: a.json,
+        ignis_exe: None,
+        noop_exe: None,
+        isolation_overhead: a.isolation_overhead,
+        idle_envs: a.idle_envs,
+        soak_secs: a.soak,
+        s3: a.s3,
+        urls: a.urls,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bench(args: &[&str]) -> ignis_bench::Options {
+        let cli = Cli::try_parse_from(["ignis", "bench"].iter().chain(args)).unwrap();
+        match cli.command {
+            Command::Bench(a) => bench_options(a),
+            _ => panic!("not the bench command"),
+        }
+    }
+
+    #[test]
+    fn bench_modes() {
+        let o = bench(&["--urls", "--short", "--json"]);
+        assert!(o.urls && o.short && o.json);
+        assert!(!o.s3);
+        let o = bench(&["--s3"]);
+        assert!(o.s3 && !o.urls);
+        let o = bench(&["--urls", "--concurrency", "8", "--requests", "300"]);
+        assert_eq!((o.concurrency, o.requests), (Some(8), Some(300)));
+        let o = bench(&[]);
+        assert!(!o.urls && !o.s3 && o.soak_secs.is_none());
     }
 }
