@@ -74,7 +74,8 @@ def test_the_event_is_the_documented_2_0_event(lam, fname):
     assert event["headers"]["x-forwarded-proto"] == "http"
     assert event["headers"]["x-forwarded-port"] == str(port)
     assert event["headers"]["x-forwarded-for"] == "127.0.0.1"
-    assert re.fullmatch(r"Root=1-[0-9a-f]{8}-[0-9a-f]{24}", event["headers"]["x-amzn-trace-id"])
+    assert re.fullmatch(r"Root=1-[0-9a-f]{8}-[0-9a-f]{24}(;Parent=[0-9a-f]{16})?;Sampled=[01]",
+                        event["headers"]["x-amzn-trace-id"])
     rc = event["requestContext"]
     assert rc["accountId"] == "anonymous"
     assert rc["apiId"] == rc["domainPrefix"] == url_id
