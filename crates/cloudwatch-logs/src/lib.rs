@@ -173,16 +173,8 @@ impl Logs {
             (self.secret_for)(k)
         })
         .map_err(auth_error)?;
-        let declared = parts
-            .headers
-            .get(http::header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse().ok());
-        let source = parts
-            .extensions
-            .get::<Source>()
-            .cloned()
-            .unwrap_or(Source::Peer(std::net::Ipv4Addr::LOCALHOST.into()));
+        let declared = ignis_front::declared_length(&parts.headers);
+        let source = Source::of(&parts.extensions);
         let budget = (!verification.signature_checked()).then_some((&self.bodies, &source));
         let mut hasher = sha2::Sha256::new();
         let (bytes, reservation) = ignis_front::read_body(
