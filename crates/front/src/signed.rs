@@ -22,7 +22,7 @@ pub const SECURITY_TOKEN_QUERY: &str = "X-Amz-Security-Token";
 pub const SECURITY_TOKEN_HEADER: &str = "x-amz-security-token";
 
 /// What a caller's lookup knows of an access key.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Key<P> {
     pub secret: String,
     /// The session token a temporary key must be sent with.
@@ -30,6 +30,17 @@ pub struct Key<P> {
     /// When a temporary key stops being accepted.
     pub expires: Option<DateTime<Utc>>,
     pub principal: P,
+}
+
+impl<P: std::fmt::Debug> std::fmt::Debug for Key<P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the secret or the token.
+        f.debug_struct("Key")
+            .field("temporary", &self.session_token.is_some())
+            .field("expires", &self.expires)
+            .field("principal", &self.principal)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Why a request was not proven.
@@ -58,11 +69,6 @@ impl<P> Head<P> {
     /// Whether the signature is already proven (only the body's hash remains to compare).
     pub fn signature_checked(&self) -> bool {
         self.verification.signature_checked()
-    }
-
-    /// The key's principal (proven only once the request is read).
-    pub fn claimed(&self) -> &P {
-        &self.key.principal
     }
 }
 

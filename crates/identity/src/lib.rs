@@ -359,3 +359,132 @@ pub fn expire_sessions(state: &mut State, now: DateTime<Utc>) -> Vec<Touched> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use entities::{AccessKey, Group, KeyStatus, Session, User};
+
+    const ROOT: &str = "AKIAROOTROOTROOTROOT";
+
+    async fn open(dir: &std::path::Path) -> Identity {
+        let store = Store::open(&dir.join("m.db"), "n").await.unwrap();
+        let root = RootKey {
+            access_key_id: ROOT.into(),
+            secret_access_key: "root-secret".into(),
+        };
+        Identity::open(store, "123456789012", root).await.unwrap()
+    }
+
+    fn user(name: &str) -> User {
+        User {
+            name: name.into(),
+            id: ids::unique_id("AIDA"),
+            path: "/".into(),
+            arn: format!("arn:aws:iam::123456789012:user/{name}"),
+            created: Utc::now(),
+            tags: vec![],
+            inline: Default::default(),
+            attached: vec![],
+            groups: vec![],
+        }
+    }
+
+    fn request<'a>(action: &'a str, keys: &'a dyn Fn(&str) -> Option<String>) -> AccessRequest<'a> {
+        AccessRequest {
+            action,
+            resource: "*",
+            keys,
+        }
+    }
+
+    #[tokio::test]
+    async fn keys_resolve_policies_authorise_and_both_survive_a_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let identity = open(dir.path()).await;
+        assert!(identity.resolve(ROOT).unwrap().principal.is_root());
+        identity
+            .change(|state| {
+                let mut alice = user("Alice");
+                alice.groups.push("readers".into());
+                state.users.insert("alice".into(), alice);
+                let mut readers = Group {
+                    name: "readers".into(),
+                    id: ids::unique_id("AGPA"),
+                    path: "/".into(),
+                    arn: "arn:aws:iam::123456789012:group/readers".into(),
+                    created: Utc::now(),
+                    inline: Default::default(),
+                    attached: vec![],
+                };
+                readers
+                    .attached
+                    .push("arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess".into());
+                state.groups.insert("readers".into(), readers);
+                for (id, status) in [
+                    ("AKIAACTIVE", KeyStatus::Active),
+                    ("AKIAOFF", KeyStatus::Inactive),
+                ] {
+                    state.keys.insert(
+                        id.into(),
+                        AccessKey {
+                            id: id.into(),
+                            secret: "s".into(),
+                            user: "alice".into(),
+                            status,
+                            created: Utc::now(),
+                        },
+                    );
+                }
+                state.sessions.insert(
+                    "ASIAOLD".into(),
+                    Session {
+                        key_id: "ASIAOLD".into(),
+                        secret: "s".into(),
+                        token: "t".into(),
+                        created: Utc::now(),
+                        expires: Utc::now() - chrono::Duration::seconds(1),
+                        of: SessionOf::User {
+                            user: "alice".into(),
+                        },
+                    },
+                );
+                let touched = vec![
+                    Touched(Kind::User, "alice".into()),
+                    Touched(Kind::Group, "readers".into()),
+                    Touched(Kind::AccessKey, "AKIAACTIVE".into()),
+                    Touched(Kind::AccessKey, "AKIAOFF".into()),
+                    Touched(Kind::Session, "ASIAOLD".into()),
+                ];
+                Ok::<_, IdentityError>(((), touched))
+            })
+            .await
+            .unwrap();
+        drop(identity);
+        let identity = open(dir.path()).await;
+        let alice = identity.resolve("AKIAACTIVE").unwrap().principal;
+        assert_eq!(alice.arn(), "arn:aws:iam::123456789012:user/Alice");
+        assert!(
+            identity.resolve("AKIAOFF").is_none(),
+            "inactive keys are unknown"
+        );
+        assert!(
+            identity.resolve("ASIAOLD").is_none(),
+            "expired sessions are dropped on open"
+        );
+        let keys = |_: &str| None;
+        assert_eq!(
+            identity.authorize(&alice, &request("s3:GetObject", &keys)),
+            Decision::Allow
+        );
+        assert_eq!(
+            identity.authorize(&alice, &request("s3:PutObject", &keys)),
+            Decision::ImplicitDeny
+        );
+        let root = identity.resolve(ROOT).unwrap().principal;
+        assert_eq!(
+            identity.authorize(&root, &request("iam:DeleteUser", &keys)),
+            Decision::Allow
+        );
+    }
+}
