@@ -100,6 +100,7 @@ class Node:
             region_name=REGION,
             aws_access_key_id=kw.get("access_key", ACCESS_KEY),
             aws_secret_access_key=kw.get("secret_key", SECRET_KEY),
+            aws_session_token=kw.get("session_token"),
             config=config,
         )
 

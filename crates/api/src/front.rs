@@ -1,6 +1,7 @@
 //! What every request passes through before its handler: a request id, SigV4 verification
 //! against the path exactly as sent (from the head alone when the request declares its payload
-//! hash, before any of the body is read), a body read within its byte and time bounds,
+//! hash, before any of the body is read; the key resolved by `ignis-identity`, a temporary
+//! key's session token and expiry checked), a body read within its byte and time bounds,
 //! trailing-slash tolerance, and panic catching.
 
 use crate::{ApiState, code_url};
@@ -10,9 +11,9 @@ use axum::extract::{Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, Uri};
+use ignis_front::signed;
 use ignis_model::limits;
 use ignis_wire::{LambdaApiError, headers};
-use sha2::Digest;
 use std::any::Any;
 use tower_http::catch_panic::CatchPanicLayer;
 
@@ -77,8 +78,14 @@ async fn front(State(state): State<ApiState>, req: Request, next: Next) -> Respo
 /// How long a request body may pause before it is given up.
 pub const BODY_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
 
+/// The principal who signed the request being served, put into the request's extensions so
+/// that each operation can be authorised for it.
+#[derive(Clone, Debug)]
+pub struct Caller(pub ignis_identity::Principal);
+
 /// Verifies the signature — from the head alone where the request allows it, before reading any
 /// of the body — reads the body within its bounds and hands back the request ready for routing.
+/// Until the Lambda API evaluates policies, only the account's root user is served.
 async fn authenticate(
     state: &ApiState,
     req: Request,
@@ -91,50 +98,41 @@ async fn authenticate(
         return Err(too_large(&path));
     }
 
-    let verification = if path.starts_with(code_url::PREFIX) {
+    let head = if path.starts_with(code_url::PREFIX) {
         None
     } else {
-        let head = ignis_sigv4::RequestHead {
-            method: parts.method.as_str(),
-            path: &path,
-            query: parts.uri.query(),
-            headers: &parts.headers,
-        };
         let expected = ignis_sigv4::Expected {
             service: "lambda",
             region: Some(&state.account.region),
         };
-        let creds = &state.credentials;
-        let verification = ignis_sigv4::verify_head(&head, chrono::Utc::now(), expected, |key| {
-            (key == creds.access_key_id).then(|| creds.secret_access_key.clone())
+        let head = signed::verify_head(&parts, expected, chrono::Utc::now(), |key| {
+            state.identity.resolve(key)
         })
-        .map_err(auth_error)?;
-        Some(verification)
+        .map_err(|e| auth_error(e, &path))?;
+        Some(head)
     };
-
-    // A body whose sender is not proven yet draws on the node's budget for such bodies.
-    let source = ignis_front::Source::of(&parts.extensions);
-    let budget = verification
-        .as_ref()
-        .filter(|v| !v.signature_checked())
-        .map(|_| (&state.unproven_bodies, &source));
-    let mut hasher = sha2::Sha256::new();
-    let (body, reservation) = ignis_front::read_body(
-        body,
-        declared,
-        limits::MAX_CODE_REQUEST_BYTES,
-        BODY_IDLE_TIMEOUT,
-        budget,
-        |chunk| hasher.update(chunk),
-    )
-    .await
-    .map_err(|e| body_error(e, &path))?;
-    if let Some(verification) = verification {
-        verification
-            .finish(&hex::encode(hasher.finalize()))
-            .map_err(auth_error)?;
-    }
+    let bounds = signed::Bounds {
+        max_bytes: limits::MAX_CODE_REQUEST_BYTES,
+        idle: BODY_IDLE_TIMEOUT,
+        unproven: &state.unproven_bodies,
+    };
+    let (body, reservation, proven) = signed::read(head, &parts, body, bounds)
+        .await
+        .map_err(|e| auth_error(e, &path))?;
     drop(reservation);
+    if let Some(proven) = proven {
+        state.identity.note_use(
+            &proven.identity.access_key_id,
+            "lambda",
+            &proven.identity.region,
+        );
+        if !proven.principal.is_root() {
+            return Err(LambdaApiError::AccessDenied(
+                proven.principal.refusal_until_policies("lambda"),
+            ));
+        }
+        parts.extensions.insert(Caller(proven.principal));
+    }
 
     if path.len() > 1 && path.ends_with('/') {
         let trimmed = path.trim_end_matches('/');
@@ -163,7 +161,15 @@ fn body_error(e: ignis_front::BodyError, path: &str) -> LambdaApiError {
     }
 }
 
-fn auth_error(e: ignis_sigv4::SigV4Error) -> LambdaApiError {
+fn auth_error(e: signed::AuthError, path: &str) -> LambdaApiError {
+    let e = match e {
+        signed::AuthError::Signature(e) => e,
+        signed::AuthError::InvalidToken => {
+            return LambdaApiError::UnrecognizedClient(e.to_string());
+        }
+        signed::AuthError::ExpiredToken => return LambdaApiError::ExpiredToken(e.to_string()),
+        signed::AuthError::Body(e) => return body_error(e, path),
+    };
     let message = e.to_string();
     match e.aws_error_type() {
         "MissingAuthenticationTokenException" => {

@@ -36,22 +36,16 @@ use std::sync::Arc;
 pub use code_locks::CodeLocks;
 pub use code_source::{CodeObjectError, CodeObjects};
 pub use code_url::CodeUrlSigner;
-pub use front::RequestId;
+pub use front::{Caller, RequestId};
 pub use url_ids::UrlIds;
-
-/// The root credentials every request must be signed with.
-#[derive(Clone)]
-pub struct RootCredentials {
-    pub access_key_id: String,
-    pub secret_access_key: String,
-}
 
 /// Everything a handler needs, shared by all of them.
 pub struct Api {
     pub account: Account,
     pub store: Store,
     pub code: Arc<CodeStore>,
-    pub credentials: RootCredentials,
+    /// Who signs requests: access keys and their principals.
+    pub identity: ignis_identity::Identity,
     pub code_urls: CodeUrlSigner,
     /// Derives the ids function URLs are served at.
     pub url_ids: UrlIds,

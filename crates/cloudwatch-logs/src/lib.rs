@@ -26,10 +26,9 @@ pub use error::LogsError;
 use axum::Router;
 use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
-use ignis_front::{BodyBudget, Source};
+use ignis_front::{BodyBudget, signed};
 use ignis_logs::LogStore;
 use serde::de::DeserializeOwned;
-use sha2::Digest;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -43,15 +42,12 @@ pub const MAX_REQUEST_BYTES: usize = 4 << 20;
 /// How long a request body may pause before it is given up.
 const BODY_IDLE_TIMEOUT: Duration = Duration::from_secs(20);
 
-/// Who may sign requests: the secret of an access key id.
-pub type SecretFor = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
-
 /// The CloudWatch Logs service of one node.
 pub struct Logs {
     pub(crate) store: LogStore,
     pub(crate) region: String,
     pub(crate) account: String,
-    secret_for: SecretFor,
+    identity: ignis_identity::Identity,
     bodies: BodyBudget,
     pub(crate) tails: live_tail::Sessions,
 }
@@ -61,14 +57,14 @@ impl Logs {
         store: LogStore,
         region: String,
         account: String,
-        secret_for: SecretFor,
+        identity: ignis_identity::Identity,
         bodies: BodyBudget,
     ) -> Logs {
         Logs {
             store,
             region,
             account,
-            secret_for,
+            identity,
             bodies,
             tails: live_tail::Sessions::new(live_tail::Limits::default()),
         }
@@ -153,44 +149,40 @@ impl Logs {
         Ok(json(value))
     }
 
-    /// Reads the body within its bounds and checks the signature on it.
+    /// Reads the body within its bounds and checks the signature on it. Until CloudWatch Logs
+    /// evaluates policies, only the account's root user is served.
     async fn authenticate(
         &self,
         req: Request,
     ) -> Result<(bytes::Bytes, http::request::Parts), LogsError> {
         let (parts, body) = req.into_parts();
-        let head = ignis_sigv4::RequestHead {
-            method: parts.method.as_str(),
-            path: parts.uri.path(),
-            query: parts.uri.query(),
-            headers: &parts.headers,
-        };
         let expected = ignis_sigv4::Expected {
             service: "logs",
             region: Some(&self.region),
         };
-        let verification = ignis_sigv4::verify_head(&head, chrono::Utc::now(), expected, |k| {
-            (self.secret_for)(k)
+        let head = signed::verify_head(&parts, expected, chrono::Utc::now(), |k| {
+            self.identity.resolve(k)
         })
         .map_err(auth_error)?;
-        let declared = ignis_front::declared_length(&parts.headers);
-        let source = Source::of(&parts.extensions);
-        let budget = (!verification.signature_checked()).then_some((&self.bodies, &source));
-        let mut hasher = sha2::Sha256::new();
-        let (bytes, reservation) = ignis_front::read_body(
-            body,
-            declared,
-            MAX_REQUEST_BYTES,
-            BODY_IDLE_TIMEOUT,
-            budget,
-            |chunk| hasher.update(chunk),
-        )
-        .await
-        .map_err(body_error)?;
-        verification
-            .finish(&hex::encode(hasher.finalize()))
+        let bounds = signed::Bounds {
+            max_bytes: MAX_REQUEST_BYTES,
+            idle: BODY_IDLE_TIMEOUT,
+            unproven: &self.bodies,
+        };
+        let (bytes, reservation, proven) = signed::read(Some(head), &parts, body, bounds)
+            .await
             .map_err(auth_error)?;
         drop(reservation);
+        if let Some(proven) = proven {
+            self.identity
+                .note_use(&proven.identity.access_key_id, "logs", &self.region);
+            if !proven.principal.is_root() {
+                return Err(LogsError::Auth(
+                    "AccessDeniedException",
+                    proven.principal.refusal_until_policies("logs"),
+                ));
+            }
+        }
         Ok((bytes, parts))
     }
 }
@@ -212,9 +204,14 @@ fn body_error(e: ignis_front::BodyError) -> LogsError {
     }
 }
 
-fn auth_error(e: ignis_sigv4::SigV4Error) -> LogsError {
+fn auth_error(e: signed::AuthError) -> LogsError {
     let message = e.to_string();
-    LogsError::Auth(e.aws_error_type(), message)
+    match e {
+        signed::AuthError::Signature(e) => LogsError::Auth(e.aws_error_type(), message),
+        signed::AuthError::InvalidToken => LogsError::Auth("UnrecognizedClientException", message),
+        signed::AuthError::ExpiredToken => LogsError::Auth("ExpiredTokenException", message),
+        signed::AuthError::Body(e) => body_error(e),
+    }
 }
 
 /// Now, in epoch milliseconds.

@@ -11,12 +11,15 @@
 //! - **Bytes**: bodies are read by the services through [`read_body`], within a byte limit, and
 //!   bodies whose signature cannot be checked before they are read draw on a node-wide
 //!   [`BodyBudget`].
+//! - **Signatures**: [`signed`] is the one road of a SigV4-signed request from its head to its
+//!   proven body and principal (`ignis-sigv4` verifies; the caller's lookup knows the keys).
 
 mod admission;
 mod body;
+pub mod signed;
 
 pub use admission::{Source, Stats};
-pub use body::{BodyBudget, BodyError, declared_length, read_body};
+pub use body::{BodyBudget, BodyError, Reservation, declared_length, read_body};
 
 use admission::{Admission, BusyGuard};
 use axum::Router;

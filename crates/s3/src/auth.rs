@@ -1,27 +1,73 @@
 //! Who may call the S3 API, and how a request names its bucket.
 
+use ignis_front::signed;
+use ignis_identity::Identity;
+use s3s::access::{S3Access, S3AccessContext};
 use s3s::auth::{S3Auth, SecretKey};
 use s3s::host::{S3Host, VirtualHost};
 use s3s::{S3Result, s3_error};
-use std::sync::Arc;
 
-/// The secret key of an access key id, if the key exists.
-pub type SecretLookup = dyn Fn(&str) -> Option<String> + Send + Sync;
-
-/// Looks up the secret key of an access key id (the node's root credentials today).
+/// Who may call the S3 API: the keys `ignis-identity` knows, and (until S3 evaluates
+/// policies) only the account's root user.
 #[derive(Clone)]
-pub struct Credentials(pub Arc<SecretLookup>);
+pub struct Credentials {
+    pub identity: Identity,
+    /// The region the node serves (where keys are noted as last used).
+    pub region: String,
+}
 
 #[async_trait::async_trait]
 impl S3Auth for Credentials {
     async fn get_secret_key(&self, access_key: &str) -> S3Result<SecretKey> {
-        match (self.0)(access_key) {
-            Some(secret) => Ok(SecretKey::from(secret)),
-            None => Err(s3_error!(
-                InvalidAccessKeyId,
-                "The AWS Access Key Id you provided does not exist in our records."
-            )),
+        match self.identity.resolve(access_key) {
+            Some(key) => Ok(SecretKey::from(key.secret)),
+            None => Err(unknown_key()),
         }
+    }
+}
+
+fn unknown_key() -> s3s::S3Error {
+    s3_error!(
+        InvalidAccessKeyId,
+        "The AWS Access Key Id you provided does not exist in our records."
+    )
+}
+
+#[async_trait::async_trait]
+impl S3Access for Credentials {
+    /// After the signature is verified: a temporary key must bring its session token and be
+    /// current, and the caller must be the account's root user.
+    async fn check(&self, cx: &mut S3AccessContext<'_>) -> S3Result<()> {
+        let Some(credentials) = cx.credentials() else {
+            return Err(s3_error!(AccessDenied, "Signature is required"));
+        };
+        let key = self
+            .identity
+            .resolve(&credentials.access_key)
+            .ok_or_else(unknown_key)?;
+        let sent = signed::session_token(cx.headers(), cx.uri().query());
+        match signed::check_token(&key, sent.as_deref(), chrono::Utc::now()) {
+            Ok(()) => {}
+            Err(signed::AuthError::ExpiredToken) => {
+                return Err(s3_error!(ExpiredToken, "The provided token has expired."));
+            }
+            Err(_) => {
+                return Err(s3_error!(
+                    InvalidToken,
+                    "The provided token is malformed or otherwise invalid."
+                ));
+            }
+        }
+        self.identity
+            .note_use(&credentials.access_key, "s3", &self.region);
+        if !key.principal.is_root() {
+            return Err(s3_error!(
+                AccessDenied,
+                "{}",
+                key.principal.refusal_until_policies("s3")
+            ));
+        }
+        Ok(())
     }
 }
 

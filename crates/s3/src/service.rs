@@ -75,7 +75,8 @@ operations! {
 pub fn router(objects: Arc<Objects>, credentials: Credentials) -> Router {
     let account = objects.account.id.clone();
     let mut builder = S3ServiceBuilder::new(Service(objects));
-    builder.set_auth(credentials);
+    builder.set_auth(credentials.clone());
+    builder.set_access(credentials);
     builder.set_host(Hosts);
     let mut config = s3s::config::S3Config::default();
     config.xml_max_body_size = MAX_XML_BYTES;

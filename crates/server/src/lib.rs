@@ -21,7 +21,7 @@ pub use ignis_telemetry::{
 pub use isolation::Isolation;
 pub use usage::report as usage_report;
 
-use ignis_api::{Api, CodeUrlSigner, RootCredentials, UrlIds};
+use ignis_api::{Api, CodeUrlSigner, UrlIds};
 use ignis_front::{Front, FrontConfig, Source};
 use ignis_model::Account;
 use ignis_package::CodeStore;
@@ -68,6 +68,8 @@ pub enum ServerError {
     Isolation(String),
     #[error("{0}")]
     Telemetry(#[from] ignis_telemetry::ExportError),
+    #[error("identity")]
+    Identity(#[from] ignis_identity::IdentityError),
 }
 
 /// The settings of one node.
@@ -130,6 +132,14 @@ fn log_retention_sweep() -> Duration {
         .map_or(Duration::from_secs(3600), Duration::from_secs_f64)
 }
 
+/// The shortest session STS grants: AWS's 900 seconds, or (hidden, for tests of expiry)
+/// `IGNIS_STS_MIN_SESSION_SECONDS`.
+fn sts_min_session_seconds() -> Option<u32> {
+    std::env::var("IGNIS_STS_MIN_SESSION_SECONDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+}
+
 /// AWS's live-tail bounds, or (hidden, for tests) `IGNIS_LIVE_TAIL_LIMITS` =
 /// `<sessions>,<idle seconds>,<longest seconds>`.
 fn live_tail_limits() -> ignis_cloudwatch_logs::live_tail::Limits {
@@ -159,6 +169,17 @@ pub async fn up(config: NodeConfig) -> Result<(), ServerError> {
         id: config.account_id.clone(),
         region: config.region.clone(),
     };
+    // Every service resolves the keys that sign its requests here: the root key, IAM users'
+    // keys and STS sessions' temporary keys.
+    let identity = ignis_identity::Identity::open(
+        store.clone(),
+        &account.id,
+        ignis_identity::RootKey {
+            access_key_id: credentials.access_key_id.clone(),
+            secret_access_key: credentials.secret_access_key.clone(),
+        },
+    )
+    .await?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|source| ServerError::Listen {
@@ -289,10 +310,7 @@ pub async fn up(config: NodeConfig) -> Result<(), ServerError> {
         account,
         store: store.clone(),
         code,
-        credentials: RootCredentials {
-            access_key_id: credentials.access_key_id.clone(),
-            secret_access_key: credentials.secret_access_key.clone(),
-        },
+        identity: identity.clone(),
         code_urls: CodeUrlSigner::new(&url_key),
         url_ids: UrlIds::new(&url_key),
         url_port,
@@ -320,44 +338,36 @@ pub async fn up(config: NodeConfig) -> Result<(), ServerError> {
         },
         dispatch_stopped,
     );
-    let s3_credentials = {
-        let (key, secret) = (
-            credentials.access_key_id.clone(),
-            credentials.secret_access_key.clone(),
-        );
-        ignis_s3::Credentials(Arc::new(move |k: &str| (k == key).then(|| secret.clone())))
+    let s3_credentials = ignis_s3::Credentials {
+        identity: identity.clone(),
+        region: state.account.region.clone(),
     };
     let url_router = {
         let lookup_store = store.clone();
-        let (key, secret) = (
-            credentials.access_key_id.clone(),
-            credentials.secret_access_key.clone(),
-        );
         ignis_urls::router(Arc::new(ignis_urls::FunctionUrls::new(
             state.account.clone(),
             store.clone(),
             engine.clone(),
             Arc::new(move |id: &str| lookup_store.function_url(id)),
-            Arc::new(move |k: &str| (k == key).then(|| secret.clone())),
+            identity.clone(),
             unproven_bodies.clone(),
         )))
     };
-    let cloudwatch_logs = {
-        let (key, secret) = (
-            credentials.access_key_id.clone(),
-            credentials.secret_access_key.clone(),
-        );
-        Arc::new(
-            ignis_cloudwatch_logs::Logs::new(
-                logs.clone(),
-                state.account.region.clone(),
-                state.account.id.clone(),
-                Arc::new(move |k: &str| (k == key).then(|| secret.clone())),
-                unproven_bodies.clone(),
-            )
-            .with_live_tail_limits(live_tail_limits()),
+    let cloudwatch_logs = Arc::new(
+        ignis_cloudwatch_logs::Logs::new(
+            logs.clone(),
+            state.account.region.clone(),
+            state.account.id.clone(),
+            identity.clone(),
+            unproven_bodies.clone(),
         )
-    };
+        .with_live_tail_limits(live_tail_limits()),
+    );
+    let mut iam = ignis_iam::Iam::new(identity.clone(), unproven_bodies.clone());
+    if let Some(seconds) = sts_min_session_seconds() {
+        iam = iam.with_min_session_seconds(seconds);
+    }
+    let iam = Arc::new(iam);
     let services = ignis_gateway::Gateway::new(
         "lambda",
         ignis_api::router(state),
@@ -365,6 +375,8 @@ pub async fn up(config: NodeConfig) -> Result<(), ServerError> {
     )
     .service("s3", objects.router(s3_credentials), |_| true)
     .service("logs", cloudwatch_logs.router(), |_| false)
+    .service("iam", iam.iam_router(), |_| false)
+    .service("sts", iam.sts_router(), |_| false)
     .addressed(ignis_urls::claims, url_router.clone());
     let front = Front::new(front_config(&config), services.into_router());
     let _ = front_slot.set(front.clone());

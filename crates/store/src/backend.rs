@@ -12,6 +12,7 @@
 
 use crate::StoreError;
 use crate::functions::{FunctionRecord, Page};
+use crate::identity::{IdentityChange, IdentityDocument};
 use crate::objects::{
     BucketRecord, Completed, ObjectError, ObjectRecord, PartRecord, UploadRecord,
 };
@@ -36,6 +37,7 @@ pub trait Backend:
     + UsageRows
     + ObjectRows
     + UrlRows
+    + IdentityRows
 {
 }
 
@@ -49,6 +51,7 @@ impl<T> Backend for T where
         + UsageRows
         + ObjectRows
         + UrlRows
+        + IdentityRows
 {
 }
 
@@ -341,4 +344,12 @@ pub trait ObjectRows: Send + Sync {
     ) -> Result<Completed, ObjectError>;
     async fn abort_upload(&self, upload_id: &str) -> Result<Vec<PartRecord>, ObjectError>;
     async fn referenced_blobs(&self) -> Result<HashSet<String>, StoreError>;
+}
+
+/// IAM and STS documents (opaque to the store).
+#[async_trait]
+pub trait IdentityRows: Send + Sync {
+    async fn identity_documents(&self) -> Result<Vec<IdentityDocument>, StoreError>;
+    /// Applies every change in one transaction.
+    async fn change_identity(&self, changes: &[IdentityChange]) -> Result<(), StoreError>;
 }

@@ -13,6 +13,7 @@
 pub mod backend;
 mod evaluate;
 mod functions;
+mod identity;
 mod layers;
 mod objects;
 mod policies;
@@ -26,8 +27,11 @@ mod versions;
 pub use backend::Backend;
 pub use sqlite::{SqliteBackend, read_log_groups, read_usage};
 
-pub use evaluate::ServiceRequest;
+pub use evaluate::{
+    AccessRequest, Caller, Decision, ServiceRequest, evaluate, is_allowed_by_trust,
+};
 pub use functions::{FunctionRecord, Page};
+pub use identity::{IdentityChange, IdentityDocument};
 pub use objects::{
     BucketRecord, Checksum, Completed, ObjectError, ObjectRecord, PartRecord, Segment, UploadRecord,
 };

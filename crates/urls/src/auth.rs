@@ -7,8 +7,9 @@
 //! the policy's revision (its qualifier's `RevisionId`, which every policy change replaces) is
 //! the same, so a request reads no disk.
 //!
-//! `AWS_IAM`: a SigV4 signature for service `lambda` by a key this node knows; the node's
-//! keys are its account's root credentials, which the account's policies always allow.
+//! `AWS_IAM`: a SigV4 signature for service `lambda` by a key `ignis-identity` knows; until
+//! URLs evaluate identity policies, only the account's root user (whom the account's
+//! policies always allow) is let through.
 
 use crate::FunctionUrls;
 use ignis_model::url::FunctionUrl;

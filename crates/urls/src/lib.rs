@@ -25,17 +25,15 @@ use axum::response::Response;
 use http::request::Parts;
 use http::{HeaderValue, StatusCode, header};
 use ignis_engine::{Engine, Mode, Outcome};
+use ignis_front::signed;
 use ignis_model::trace::{self, TraceHeader, Trigger};
 use ignis_model::url::{FunctionUrl, InvokeMode, UrlAuthType};
 use ignis_model::{Account, FunctionRef, limits};
 use ignis_store::Store;
-use sha2::Digest;
 use std::sync::Arc;
 
 /// Finds a URL's configuration by its id, from memory.
 pub type UrlLookup = Arc<dyn Fn(&str) -> Option<Arc<FunctionUrl>> + Send + Sync>;
-/// Finds the secret of an access key.
-pub type KeyLookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
 
 /// How long a request body may pause before it is given up.
 const BODY_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
@@ -46,20 +44,20 @@ pub struct FunctionUrls {
     store: Store,
     engine: Engine,
     urls: UrlLookup,
-    keys: KeyLookup,
+    identity: ignis_identity::Identity,
     bodies: ignis_front::BodyBudget,
     verdicts: auth::Verdicts,
 }
 
 impl FunctionUrls {
-    /// The URLs of `account`, found with `urls`, whose signed callers' keys `keys` knows;
+    /// The URLs of `account`, found with `urls`, whose signed callers' keys `identity` knows;
     /// bodies of callers not yet proven draw on `bodies`.
     pub fn new(
         account: Account,
         store: Store,
         engine: Engine,
         urls: UrlLookup,
-        keys: KeyLookup,
+        identity: ignis_identity::Identity,
         bodies: ignis_front::BodyBudget,
     ) -> FunctionUrls {
         FunctionUrls {
@@ -67,7 +65,7 @@ impl FunctionUrls {
             store,
             engine,
             urls,
-            keys,
+            identity,
             bodies,
             verdicts: Default::default(),
         }
@@ -131,12 +129,6 @@ async fn handle(urls: &FunctionUrls, req: Request, request_id: &str) -> Response
     response
 }
 
-/// The caller a request proved to be, once its body is read.
-enum Caller {
-    Anonymous,
-    Signed(ignis_sigv4::Verification),
-}
-
 async fn invoke(
     urls: &FunctionUrls,
     url: &FunctionUrl,
@@ -145,75 +137,50 @@ async fn invoke(
     body: Body,
     request_id: &str,
 ) -> Response {
-    let caller = match url.auth_type {
+    let head = match url.auth_type {
         UrlAuthType::None => {
             if !auth::anyone_may_call(urls, url).await {
                 return response::forbidden();
             }
-            Caller::Anonymous
+            None
         }
         UrlAuthType::AwsIam => {
-            let head = ignis_sigv4::RequestHead {
-                method: parts.method.as_str(),
-                path: parts.uri.path(),
-                query: parts.uri.query(),
-                headers: &parts.headers,
-            };
             let expected = ignis_sigv4::Expected {
                 service: "lambda",
                 region: Some(&urls.account.region),
             };
-            match ignis_sigv4::verify_head(&head, chrono::Utc::now(), expected, |k| (urls.keys)(k))
-            {
-                Ok(v) => Caller::Signed(v),
-                Err(e) => return signature_refused(&e),
+            match signed::verify_head(&parts, expected, chrono::Utc::now(), |k| {
+                urls.identity.resolve(k)
+            }) {
+                Ok(head) => Some(head),
+                Err(e) => return refused(e),
             }
         }
     };
-
-    let declared = ignis_front::declared_length(&parts.headers);
     let source = ignis_front::Source::of(&parts.extensions);
-    let unproven = match &caller {
-        Caller::Anonymous => true,
-        Caller::Signed(v) => !v.signature_checked(),
+    let bounds = signed::Bounds {
+        max_bytes: limits::MAX_SYNC_PAYLOAD_BYTES,
+        idle: BODY_IDLE_TIMEOUT,
+        unproven: &urls.bodies,
     };
-    let budget = unproven.then_some((&urls.bodies, &source));
-    let mut hasher = sha2::Sha256::new();
-    let read = ignis_front::read_body(
-        body,
-        declared,
-        limits::MAX_SYNC_PAYLOAD_BYTES,
-        BODY_IDLE_TIMEOUT,
-        budget,
-        |chunk| hasher.update(chunk),
-    )
-    .await;
-    let (bytes, reservation) = match read {
+    let (bytes, reservation, proven) = match signed::read(head, &parts, body, bounds).await {
         Ok(read) => read,
-        Err(ignis_front::BodyError::TooLarge { .. }) => return response::too_large(),
-        Err(ignis_front::BodyError::Busy) => return response::throttled(),
-        Err(_) => {
-            return response::error(
-                StatusCode::BAD_REQUEST,
-                "BadRequestException",
-                Some("Bad Request"),
-            );
-        }
+        Err(e) => return refused(e),
     };
-    let iam = match caller {
-        Caller::Anonymous => None,
-        Caller::Signed(v) => match v.finish(&hex::encode(hasher.finalize())) {
-            Ok(identity) => Some(event::IamCaller {
-                access_key: identity.access_key_id,
-                account_id: urls.account.id.clone(),
-                caller_id: urls.account.id.clone(),
-                cognito_identity: None,
-                principal_org_id: None,
-                user_arn: format!("arn:aws:iam::{}:root", urls.account.id),
-                user_id: urls.account.id.clone(),
-            }),
-            Err(e) => return signature_refused(&e),
-        },
+    let iam = match proven {
+        None => None,
+        // Until function URLs evaluate identity policies, only the account's root user may
+        // call an AWS_IAM URL.
+        Some(p) if !p.principal.is_root() => return response::forbidden(),
+        Some(p) => Some(event::IamCaller {
+            access_key: p.identity.access_key_id,
+            account_id: p.principal.account().to_string(),
+            caller_id: p.principal.user_id(),
+            cognito_identity: None,
+            principal_org_id: None,
+            user_arn: p.principal.arn(),
+            user_id: p.principal.user_id(),
+        }),
     };
 
     let target = match FunctionRef::parse(&url.function)
@@ -293,8 +260,37 @@ fn protocol(v: http::Version) -> &'static str {
     }
 }
 
-/// A missing or bad signature on an `AWS_IAM` URL: 403, with the reason when one was sent.
-fn signature_refused(e: &ignis_sigv4::SigV4Error) -> Response {
+/// A request refused before it was proven: a missing or bad signature or session token on
+/// an `AWS_IAM` URL (403, with the reason when one was sent), or a body that could not be read.
+fn refused(e: signed::AuthError) -> Response {
+    let e = match e {
+        signed::AuthError::Signature(e) => e,
+        signed::AuthError::InvalidToken => {
+            return response::error(
+                StatusCode::FORBIDDEN,
+                "UnrecognizedClientException",
+                Some(&e.to_string()),
+            );
+        }
+        signed::AuthError::ExpiredToken => {
+            return response::error(
+                StatusCode::FORBIDDEN,
+                "ExpiredTokenException",
+                Some(&e.to_string()),
+            );
+        }
+        signed::AuthError::Body(ignis_front::BodyError::TooLarge { .. }) => {
+            return response::too_large();
+        }
+        signed::AuthError::Body(ignis_front::BodyError::Busy) => return response::throttled(),
+        signed::AuthError::Body(_) => {
+            return response::error(
+                StatusCode::BAD_REQUEST,
+                "BadRequestException",
+                Some("Bad Request"),
+            );
+        }
+    };
     match e.aws_error_type() {
         "MissingAuthenticationTokenException" => response::forbidden(),
         other => response::error(StatusCode::FORBIDDEN, other, Some(&e.to_string())),

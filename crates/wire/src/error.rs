@@ -55,6 +55,9 @@ pub enum LambdaApiError {
     InvalidSignature(String),
     #[error("{0}")]
     UnrecognizedClient(String),
+    /// Temporary credentials past their expiry.
+    #[error("{0}")]
+    ExpiredToken(String),
     #[error("{0}")]
     AccessDenied(String),
     /// No operation has this method and path.
@@ -97,6 +100,7 @@ impl LambdaApiError {
             IncompleteSignature(m()),
             InvalidSignature(m()),
             UnrecognizedClient(m()),
+            ExpiredToken(m()),
             AccessDenied(m()),
             UnknownOperation(m()),
             NotImplemented(m()),
@@ -125,6 +129,7 @@ impl LambdaApiError {
             | IncompleteSignature(_)
             | InvalidSignature(_)
             | UnrecognizedClient(_)
+            | ExpiredToken(_)
             | AccessDenied(_) => StatusCode::FORBIDDEN,
             NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             Service(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -156,6 +161,7 @@ impl LambdaApiError {
             IncompleteSignature(_) => "IncompleteSignatureException",
             InvalidSignature(_) => "InvalidSignatureException",
             UnrecognizedClient(_) => "UnrecognizedClientException",
+            ExpiredToken(_) => "ExpiredTokenException",
             AccessDenied(_) => "AccessDeniedException",
             UnknownOperation(_) => "UnknownOperationException",
             NotImplemented(_) => "NotImplementedException",
@@ -193,6 +199,7 @@ impl LambdaApiError {
             | IncompleteSignature(_)
             | InvalidSignature(_)
             | UnrecognizedClient(_)
+            | ExpiredToken(_)
             | AccessDenied(_)
             | UnknownOperation(_)
             | NotImplemented(_) => &["message"],
@@ -303,6 +310,7 @@ mod tests {
             ("IncompleteSignatureException", 403, &["message"]),
             ("InvalidSignatureException", 403, &["message"]),
             ("UnrecognizedClientException", 403, &["message"]),
+            ("ExpiredTokenException", 403, &["message"]),
             ("AccessDeniedException", 403, &["message"]),
             ("UnknownOperationException", 404, &["message"]),
             ("NotImplementedException", 501, &["message"]),

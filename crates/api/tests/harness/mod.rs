@@ -7,7 +7,7 @@ use axum::body::Body;
 use base64::Engine as _;
 use http::{HeaderMap, HeaderValue, Method, Request, StatusCode};
 use http_body_util::BodyExt;
-use ignis_api::{Api, CodeUrlSigner, RootCredentials};
+use ignis_api::{Api, CodeUrlSigner};
 use ignis_model::Account;
 use std::io::Write;
 use std::sync::Arc;
@@ -76,15 +76,22 @@ impl Harness {
         })
         .await
         .unwrap();
+        let identity = ignis_identity::Identity::open(
+            store.clone(),
+            &account.id,
+            ignis_identity::RootKey {
+                access_key_id: ACCESS_KEY.into(),
+                secret_access_key: SECRET_KEY.into(),
+            },
+        )
+        .await
+        .unwrap();
         let api = Arc::new(Api {
             code_objects: None,
             account,
             store,
             code,
-            credentials: RootCredentials {
-                access_key_id: ACCESS_KEY.into(),
-                secret_access_key: SECRET_KEY.into(),
-            },
+            identity,
             code_urls: CodeUrlSigner::new(b"harness-url-key"),
             url_ids: ignis_api::UrlIds::new(b"harness-url-key"),
             url_port: 9070,

@@ -5,6 +5,7 @@
 //! from the same text.
 
 mod functions;
+mod identity;
 mod layers;
 mod objects;
 mod policies;
@@ -47,6 +48,13 @@ impl SqliteBackend {
             .max_connections(1)
             .connect_with(options)
             .await?;
+        // It holds the secrets of access keys: its owner's only (SQLite gives its -wal and -shm
+        // files the database's own mode).
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+                .map_err(sqlx::Error::Io)?;
+        }
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
         Ok(SqliteBackend { pool })
     }

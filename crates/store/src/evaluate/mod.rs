@@ -13,6 +13,12 @@
 //! name: only `"*"` and `{"AWS": "*"}` match it. A key the
 //! request does not carry fails a positive operator and satisfies a negated or `IfExists` one.
 //! An operator Ignis does not know makes an Allow fail and a Deny match: unknown never grants.
+//! The same statements are evaluated for an identity's own policies and a role's trust policy
+//! ([`identity`]), with the numeric, `Null` and `IpAddress` operators too.
+
+mod identity;
+
+pub use identity::{AccessRequest, Caller, Decision, evaluate, is_allowed_by_trust};
 
 use crate::policies::Policy;
 use ignis_model::arn::LATEST;
@@ -89,15 +95,18 @@ fn strings(v: &Value) -> Vec<&str> {
     }
 }
 
-fn principal_matches(p: &Value, service: &str) -> bool {
+fn principal_matches(p: &Value, caller: &Caller<'_>) -> bool {
     match p {
         Value::String(s) => s == "*",
         Value::Object(m) => m.iter().any(|(kind, v)| {
             let vs = strings(v);
-            (kind == "AWS" && vs.contains(&"*"))
+            (kind == "AWS"
+                && vs
+                    .iter()
+                    .any(|v| *v == "*" || caller.aws.iter().any(|a| a == v)))
                 || (kind == "Service"
-                    && !service.is_empty()
-                    && vs.iter().any(|s| s.eq_ignore_ascii_case(service)))
+                    && !caller.service.is_empty()
+                    && vs.iter().any(|s| s.eq_ignore_ascii_case(caller.service)))
         }),
         _ => false,
     }
@@ -118,8 +127,37 @@ fn positive_or_not(
     }
 }
 
+fn numeric(p: &str, v: &str) -> Option<std::cmp::Ordering> {
+    let (p, v) = (p.parse::<f64>().ok()?, v.parse::<f64>().ok()?);
+    v.partial_cmp(&p)
+}
+
+/// Whether `v` (an address) is in `p` (an address or CIDR block).
+fn in_cidr(p: &str, v: &str) -> bool {
+    let Ok(addr) = v.parse::<std::net::IpAddr>() else {
+        return false;
+    };
+    let (net, bits) = match p.split_once('/') {
+        Some((n, b)) => (n, b.parse::<u32>().ok()),
+        None => (p, None),
+    };
+    match (net.parse::<std::net::IpAddr>(), addr) {
+        (Ok(std::net::IpAddr::V4(n)), std::net::IpAddr::V4(a)) => {
+            let bits = bits.unwrap_or(32).min(32);
+            let mask = u32::MAX.checked_shl(32 - bits).unwrap_or(0);
+            u32::from(n) & mask == u32::from(a) & mask
+        }
+        (Ok(std::net::IpAddr::V6(n)), std::net::IpAddr::V6(a)) => {
+            let bits = bits.unwrap_or(128).min(128);
+            let mask = u128::MAX.checked_shl(128 - bits).unwrap_or(0);
+            u128::from(n) & mask == u128::from(a) & mask
+        }
+        _ => false,
+    }
+}
+
 /// Whether one condition operator's block holds; `None` for an operator Ignis does not know.
-fn operator_holds(op: &str, block: &Value, req: &ServiceRequest<'_>) -> Option<bool> {
+fn operator_holds(op: &str, block: &Value, q: &Query<'_>) -> Option<bool> {
     let (base, if_exists) = match op.strip_suffix("IfExists") {
         Some(b) => (b, true),
         None => (op, false),
@@ -135,6 +173,25 @@ fn operator_holds(op: &str, block: &Value, req: &ServiceRequest<'_>) -> Option<b
         "ArnEquals" | "ArnLike" => (false, arn_like),
         "ArnNotEquals" | "ArnNotLike" => (true, arn_like),
         "Bool" => (false, |p, v| p.eq_ignore_ascii_case(v)),
+        "NumericEquals" => (false, |p, v| numeric(p, v).is_some_and(|o| o.is_eq())),
+        "NumericNotEquals" => (true, |p, v| numeric(p, v).is_some_and(|o| o.is_eq())),
+        "NumericLessThan" => (false, |p, v| numeric(p, v).is_some_and(|o| o.is_lt())),
+        "NumericLessThanEquals" => (false, |p, v| numeric(p, v).is_some_and(|o| o.is_le())),
+        "NumericGreaterThan" => (false, |p, v| numeric(p, v).is_some_and(|o| o.is_gt())),
+        "NumericGreaterThanEquals" => (false, |p, v| numeric(p, v).is_some_and(|o| o.is_ge())),
+        "IpAddress" => (false, in_cidr),
+        "NotIpAddress" => (true, in_cidr),
+        "Null" => {
+            let Value::Object(keys) = block else {
+                return None;
+            };
+            return Some(keys.iter().all(|(key, want)| {
+                let absent = (q.keys)(key).is_none();
+                strings(want)
+                    .iter()
+                    .all(|w| w.eq_ignore_ascii_case("true") == absent)
+            }));
+        }
         _ => return None,
     };
     let Value::Object(keys) = block else {
@@ -142,21 +199,10 @@ fn operator_holds(op: &str, block: &Value, req: &ServiceRequest<'_>) -> Option<b
     };
     let mut all = true;
     for (key, patterns) in keys {
-        let value = if key.eq_ignore_ascii_case("aws:SourceArn") {
-            req.source_arn
-        } else if key.eq_ignore_ascii_case("aws:SourceAccount") {
-            req.source_account
-        } else if key.eq_ignore_ascii_case("lambda:FunctionUrlAuthType") {
-            req.function_url_auth_type
-        } else if key.eq_ignore_ascii_case("lambda:InvokedViaFunctionUrl") {
-            req.invoked_via_function_url
-        } else {
-            None
-        };
-        let holds = match value {
+        let holds = match (q.keys)(key) {
             None => negated || if_exists,
             Some(v) => {
-                let any = strings(patterns).iter().any(|p| test(p, v));
+                let any = strings(patterns).iter().any(|p| test(p, &v));
                 if negated { !any } else { any }
             }
         };
@@ -166,7 +212,7 @@ fn operator_holds(op: &str, block: &Value, req: &ServiceRequest<'_>) -> Option<b
 }
 
 /// Whether a statement's conditions all hold; `None` when one uses an unknown operator.
-fn conditions_hold(condition: Option<&Value>, req: &ServiceRequest<'_>) -> Option<bool> {
+fn conditions_hold(condition: Option<&Value>, q: &Query<'_>) -> Option<bool> {
     let Some(condition) = condition else {
         return Some(true);
     };
@@ -175,7 +221,7 @@ fn conditions_hold(condition: Option<&Value>, req: &ServiceRequest<'_>) -> Optio
     };
     let mut all = true;
     for (op, block) in ops {
-        all &= operator_holds(op, block, req)?;
+        all &= operator_holds(op, block, q)?;
     }
     Some(all)
 }
@@ -188,7 +234,19 @@ enum Verdict {
     Deny,
 }
 
-fn statement_verdict(statement: &Value, req: &ServiceRequest<'_>, resources: &[String]) -> Verdict {
+/// A request as a statement sees it.
+pub(crate) struct Query<'a> {
+    /// Who asks, for a resource-based or trust policy; `None` for an identity-based policy,
+    /// whose statements name no principal.
+    pub principal: Option<&'a Caller<'a>>,
+    pub action: &'a str,
+    /// The resource's ARNs (any may match); empty for a trust policy, which names none.
+    pub resources: &'a [String],
+    /// The value of a condition key (named case-insensitively), if the request carries it.
+    pub keys: &'a dyn Fn(&str) -> Option<String>,
+}
+
+fn statement_verdict(statement: &Value, q: &Query<'_>) -> Verdict {
     let Value::Object(s) = statement else {
         return Verdict::NotApplicable;
     };
@@ -197,19 +255,23 @@ fn statement_verdict(statement: &Value, req: &ServiceRequest<'_>, resources: &[S
         Some("Deny") => true,
         _ => return Verdict::NotApplicable,
     };
-    let principal = positive_or_not(s, "Principal", |p| principal_matches(p, req.principal));
+    let principal = match q.principal {
+        Some(caller) => positive_or_not(s, "Principal", |p| principal_matches(p, caller)),
+        None => true,
+    };
     let action = positive_or_not(s, "Action", |a| {
-        strings(a).iter().any(|a| glob(a, req.action, true))
+        strings(a).iter().any(|a| glob(a, q.action, true))
     });
-    let resource = positive_or_not(s, "Resource", |r| {
-        strings(r)
-            .iter()
-            .any(|r| resources.iter().any(|arn| arn_like(r, arn)))
-    });
+    let resource = q.resources.is_empty()
+        || positive_or_not(s, "Resource", |r| {
+            strings(r)
+                .iter()
+                .any(|r| q.resources.iter().any(|arn| arn_like(r, arn)))
+        });
     if !(principal && action && resource) {
         return Verdict::NotApplicable;
     }
-    match (conditions_hold(s.get("Condition"), req), deny) {
+    match (conditions_hold(s.get("Condition"), q), deny) {
         (Some(true), false) => Verdict::Allow,
         (Some(true) | None, true) => Verdict::Deny,
         _ => Verdict::NotApplicable,
@@ -230,12 +292,36 @@ impl Policy {
     /// function), allows the service request: no matching Deny and at least one matching Allow.
     pub fn allows_service(&self, qualifier: Option<&str>, req: &ServiceRequest<'_>) -> bool {
         let resources = requested_resources(req.function_arn, qualifier);
+        let caller = Caller {
+            service: req.principal,
+            aws: &[],
+        };
+        let keys = |key: &str| {
+            let value = if key.eq_ignore_ascii_case("aws:SourceArn") {
+                req.source_arn
+            } else if key.eq_ignore_ascii_case("aws:SourceAccount") {
+                req.source_account
+            } else if key.eq_ignore_ascii_case("lambda:FunctionUrlAuthType") {
+                req.function_url_auth_type
+            } else if key.eq_ignore_ascii_case("lambda:InvokedViaFunctionUrl") {
+                req.invoked_via_function_url
+            } else {
+                None
+            };
+            value.map(str::to_string)
+        };
+        let query = Query {
+            principal: Some(&caller),
+            action: req.action,
+            resources: &resources,
+            keys: &keys,
+        };
         let mut allowed = false;
         for statement in self.statements() {
             let Ok(value) = serde_json::from_str::<Value>(statement) else {
                 continue;
             };
-            match statement_verdict(&value, req, &resources) {
+            match statement_verdict(&value, &query) {
                 Verdict::Deny => return false,
                 Verdict::Allow => allowed = true,
                 Verdict::NotApplicable => {}
