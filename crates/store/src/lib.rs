@@ -1,5 +1,5 @@
 //! Ignis's metadata store: functions, their versions, aliases, tags and concurrency settings,
-//! function URL configurations, layers, policies, metered usage, the durable queue of asynchronous invocations, and the
+//! function URL configurations, layers, policies, metered usage, CloudWatch metrics' minutes, the durable queue of asynchronous invocations, and the
 //! metadata of the S3-compatible object store (buckets, objects, multipart uploads).
 //!
 //! [`Store`] is the handle callers hold. It keeps an in-memory cache of every version's
@@ -14,6 +14,7 @@ pub mod backend;
 mod evaluate;
 mod functions;
 mod layers;
+mod metrics;
 mod objects;
 mod policies;
 mod queue;
@@ -28,6 +29,7 @@ pub use sqlite::{SqliteBackend, read_log_groups, read_usage};
 
 pub use evaluate::ServiceRequest;
 pub use functions::{FunctionRecord, Page};
+pub use metrics::{MergeMinute, MetricMinute, MetricSeries};
 pub use objects::{
     BucketRecord, Checksum, Completed, ObjectError, ObjectRecord, PartRecord, Segment, UploadRecord,
 };

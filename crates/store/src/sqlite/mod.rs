@@ -6,6 +6,7 @@
 
 mod functions;
 mod layers;
+mod metrics;
 mod objects;
 mod policies;
 mod queue;
