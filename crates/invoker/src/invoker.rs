@@ -51,6 +51,20 @@ struct Pool {
     closed: bool,
 }
 
+/// The `AWS/Lambda` event of an invocation that ran.
+fn invoked_event(inv: &Invocation, result: &InvokeResult) -> ignis_metrics::lambda::Event {
+    ignis_metrics::lambda::Event::Invoked {
+        invoked: ignis_metrics::lambda::Invoked::from_arn(&inv.invoked_arn),
+        executed_version: result.executed_version.clone(),
+        duration_ms: result.metrics.duration.as_secs_f64() * 1000.0,
+        error: result.function_error.is_some(),
+        cold: result.metrics.init_duration.is_some(),
+        // Dated when it was invoked, as Lambda dates them.
+        at_ms: chrono::Utc::now().timestamp_millis()
+            - i64::try_from(result.metrics.duration.as_millis()).unwrap_or(0),
+    }
+}
+
 /// What a live environment holds: its place among `max_environments` and its share of the
 /// node's ceilings. Both are given back when the environment is dropped.
 pub(crate) struct Slot {
@@ -167,6 +181,9 @@ impl Invoker {
             drop(held);
             result.map(|(result, timeline)| {
                 trace.report(telemetry, &inv, &result, timeline);
+                if let Some(metrics) = &inner.cfg.metrics {
+                    metrics.record(invoked_event(&inv, &result));
+                }
                 result
             })
         });
@@ -191,6 +208,11 @@ impl Invoker {
             }
             Err(e) => Err(InvokeError::Internal(e.to_string())),
         }
+    }
+
+    /// Where the node's metrics go, if anywhere.
+    pub fn metrics(&self) -> Option<&ignis_metrics::Metrics> {
+        self.inner.cfg.metrics.as_ref()
     }
 
     /// Requests and billed memory-time per function since the last call (for metering).

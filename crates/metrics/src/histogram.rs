@@ -65,6 +65,13 @@ impl Histogram {
         if total <= 0.0 {
             return None;
         }
+        // The ends are known exactly.
+        if p >= 100.0 {
+            return Some(max);
+        }
+        if p <= 0.0 {
+            return Some(min);
+        }
         let rank = p / 100.0 * total;
         let mut seen = 0.0;
         let mut found = None;

@@ -123,6 +123,14 @@ pub struct Metrics {
     counters: prometheus::Counters,
 }
 
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics")
+            .field("dropped", &self.dropped())
+            .finish_non_exhaustive()
+    }
+}
+
 impl Metrics {
     /// Starts the aggregating task over `store`.
     pub fn start(store: Store) -> Metrics {

@@ -1,0 +1,208 @@
+//! The CloudWatch (metrics) service on the node's port, for the service name `monitoring`:
+//! ListMetrics, GetMetricStatistics, GetMetricData and PutMetricData over the node's metrics
+//! (`ignis-metrics`), in each of the three protocols botocore's model lists for CloudWatch
+//! (`smithy-rpc-v2-cbor`, JSON 1.0, query; `wire.rs`), so that the `AWS/Lambda` metrics and
+//! custom ones are read and written with the AWS CLI and SDKs.
+//!
+//! It owns the wire: the protocols (`wire.rs`), the request tree each is read into and the
+//! model constraints (`value.rs`), errors (`error.rs`), and one module per kind of operation
+//! (`list.rs`, `get.rs`, `put.rs`). It does not own aggregation or storage (`ignis-metrics`,
+//! `ignis-store`).
+//!
+//! Every request is SigV4-verified here, for the service `monitoring`, once its body (at most
+//! [`MAX_REQUEST_BYTES`], drawn from the node's budget for bodies not yet proven) is read.
+
+mod error;
+mod get;
+mod list;
+mod put;
+mod value;
+mod wire;
+
+pub use error::CloudWatchError;
+
+use axum::Router;
+use axum::extract::Request;
+use axum::response::Response;
+use ignis_front::{BodyBudget, Source};
+use ignis_metrics::Metrics;
+use sha2::Digest;
+use std::sync::Arc;
+use std::time::Duration;
+use value::{In, Value};
+use wire::Protocol;
+
+/// The largest request body read: PutMetricData's limit (1 MB).
+pub const MAX_REQUEST_BYTES: usize = 1024 * 1024;
+/// How long a request body may pause before it is given up.
+const BODY_IDLE_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Who may sign requests: the secret of an access key id.
+pub type SecretFor = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
+/// The CloudWatch service of one node.
+pub struct CloudWatch {
+    pub(crate) metrics: Metrics,
+    region: String,
+    secret_for: SecretFor,
+    bodies: BodyBudget,
+}
+
+impl CloudWatch {
+    pub fn new(
+        metrics: Metrics,
+        region: String,
+        secret_for: SecretFor,
+        bodies: BodyBudget,
+    ) -> CloudWatch {
+        CloudWatch {
+            metrics,
+            region,
+            secret_for,
+            bodies,
+        }
+    }
+
+    /// The service's router.
+    pub fn router(self: Arc<Self>) -> Router {
+        Router::new().fallback(move |req: Request| {
+            let cw = self.clone();
+            async move {
+                let request_id = uuid::Uuid::new_v4().to_string();
+                let (parts, body) = req.into_parts();
+                let protocol = Protocol::of(&parts);
+                let mut response = match cw.serve(protocol, parts, body, &request_id).await {
+                    Ok(r) => r,
+                    Err(e) => protocol.error(&e, &request_id),
+                };
+                if let Ok(v) = http::HeaderValue::from_str(&request_id) {
+                    response.headers_mut().insert("x-amzn-requestid", v);
+                }
+                response
+            }
+        })
+    }
+
+    async fn serve(
+        &self,
+        protocol: Protocol,
+        parts: http::request::Parts,
+        body: axum::body::Body,
+        request_id: &str,
+    ) -> Result<Response, CloudWatchError> {
+        let body = self.authenticate(&parts, body).await?;
+        let (operation, input) = protocol.read(&parts, &body)?;
+        let root = In::root(&input);
+        let output = match operation.as_str() {
+            "ListMetrics" => list::list(self, &root).await?,
+            "GetMetricStatistics" => get::statistics(self, &root).await?,
+            "GetMetricData" => get::data(self, &root).await?,
+            "PutMetricData" => put::put(self, &root).await?,
+            other => {
+                return Err(CloudWatchError::UnknownOperation(format!(
+                    "The operation {other} is not supported by Ignis yet."
+                )));
+            }
+        };
+        Ok(protocol.respond(&operation, output, request_id))
+    }
+
+    /// Reads the body within its bounds and checks the signature on it.
+    async fn authenticate(
+        &self,
+        parts: &http::request::Parts,
+        body: axum::body::Body,
+    ) -> Result<bytes::Bytes, CloudWatchError> {
+        let head = ignis_sigv4::RequestHead {
+            method: parts.method.as_str(),
+            path: parts.uri.path(),
+            query: parts.uri.query(),
+            headers: &parts.headers,
+        };
+        let expected = ignis_sigv4::Expected {
+            service: "monitoring",
+            region: Some(&self.region),
+        };
+        let verification = ignis_sigv4::verify_head(&head, chrono::Utc::now(), expected, |k| {
+            (self.secret_for)(k)
+        })
+        .map_err(auth_error)?;
+        let declared = ignis_front::declared_length(&parts.headers);
+        let source = Source::of(&parts.extensions);
+        let budget = (!verification.signature_checked()).then_some((&self.bodies, &source));
+        let mut hasher = sha2::Sha256::new();
+        let (bytes, reservation) = ignis_front::read_body(
+            body,
+            declared,
+            MAX_REQUEST_BYTES,
+            BODY_IDLE_TIMEOUT,
+            budget,
+            |chunk| hasher.update(chunk),
+        )
+        .await
+        .map_err(body_error)?;
+        verification
+            .finish(&hex::encode(hasher.finalize()))
+            .map_err(auth_error)?;
+        drop(reservation);
+        Ok(bytes)
+    }
+}
+
+fn body_error(e: ignis_front::BodyError) -> CloudWatchError {
+    use ignis_front::BodyError;
+    match e {
+        BodyError::TooLarge { limit } => CloudWatchError::RequestTooLarge(format!(
+            "Request size exceeded the limit of {limit} bytes."
+        )),
+        BodyError::Busy => CloudWatchError::Throttling("Rate exceeded".into()),
+        BodyError::Stalled | BodyError::Broken(_) => CloudWatchError::InvalidParameterValue(
+            "The request body could not be read completely.".into(),
+        ),
+    }
+}
+
+fn auth_error(e: ignis_sigv4::SigV4Error) -> CloudWatchError {
+    let message = e.to_string();
+    CloudWatchError::Auth(e.aws_error_type(), message)
+}
+
+/// Now, in epoch milliseconds.
+pub(crate) fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// A request's dimensions (at most `max`), sorted by name, names unique.
+pub(crate) fn dimensions(
+    field: &In<'_>,
+    max: usize,
+) -> Result<Vec<(String, String)>, CloudWatchError> {
+    let mut dims = Vec::new();
+    for d in field.items_at_most(max)? {
+        let name = d.field("Name").string(1, 255)?;
+        let value = d.field("Value").string(1, 1024)?;
+        dims.push((name.to_string(), value.to_string()));
+    }
+    dims.sort();
+    if dims.windows(2).any(|w| w[0].0 == w[1].0) {
+        return Err(CloudWatchError::InvalidParameterValue(format!(
+            "No metric may have duplicate dimension names in {}.",
+            field.path
+        )));
+    }
+    Ok(dims)
+}
+
+/// Dimensions as the wire lists them.
+pub(crate) fn dimensions_value(dims: &[(String, String)]) -> Value {
+    Value::List(
+        dims.iter()
+            .map(|(n, v)| {
+                Value::object([
+                    ("Name", Value::str(n.as_str())),
+                    ("Value", Value::str(v.as_str())),
+                ])
+            })
+            .collect(),
+    )
+}
