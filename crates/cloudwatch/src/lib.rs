@@ -34,6 +34,8 @@ use wire::Protocol;
 
 /// The largest request body read: PutMetricData's limit (1 MB).
 pub const MAX_REQUEST_BYTES: usize = 1024 * 1024;
+/// The most a gzipped body may inflate to.
+pub const MAX_INFLATED_BYTES: u64 = 8 * 1024 * 1024;
 /// How long a request body may pause before it is given up.
 const BODY_IDLE_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -91,6 +93,7 @@ impl CloudWatch {
         request_id: &str,
     ) -> Result<Response, CloudWatchError> {
         let body = self.authenticate(&parts, body).await?;
+        let body = inflated(&parts.headers, body)?;
         let (operation, input) = protocol.read(&parts, &body)?;
         let root = In::root(&input);
         let output = match operation.as_str() {
@@ -147,6 +150,33 @@ impl CloudWatch {
         drop(reservation);
         Ok(bytes)
     }
+}
+
+/// The body, gunzipped when its `Content-Encoding` says `gzip` (SDKs compress large
+/// PutMetricData requests), within [`MAX_INFLATED_BYTES`].
+fn inflated(
+    headers: &http::HeaderMap,
+    body: bytes::Bytes,
+) -> Result<bytes::Bytes, CloudWatchError> {
+    use std::io::Read;
+    let gzip = headers
+        .get(http::header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|e| e.trim().eq_ignore_ascii_case("gzip")));
+    if !gzip {
+        return Ok(body);
+    }
+    let mut out = Vec::new();
+    let mut reader = flate2::read::GzDecoder::new(&body[..]).take(MAX_INFLATED_BYTES + 1);
+    reader.read_to_end(&mut out).map_err(|e| {
+        CloudWatchError::InvalidParameterValue(format!("The request body is not valid gzip: {e}"))
+    })?;
+    if out.len() as u64 > MAX_INFLATED_BYTES {
+        return Err(CloudWatchError::RequestTooLarge(format!(
+            "The request body inflates past {MAX_INFLATED_BYTES} bytes."
+        )));
+    }
+    Ok(out.into())
 }
 
 fn body_error(e: ignis_front::BodyError) -> CloudWatchError {

@@ -140,8 +140,60 @@ fn counter(registry: &mut Registry, name: &str, help: &str, value: u64) {
     registry.register(name, help, c);
 }
 
+/// The text formats a scrape may ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// OpenMetrics 1.0 (`application/openmetrics-text`), what `prometheus-client` writes.
+    OpenMetrics,
+    /// Prometheus's classic text format 0.0.4 (`text/plain`), for scrapers that do not ask
+    /// for OpenMetrics.
+    Classic,
+}
+
+impl Format {
+    /// From a scrape's `Accept` header, as Prometheus's own clients choose.
+    pub fn accepted(accept: Option<&str>) -> Format {
+        match accept {
+            Some(a) if a.contains("application/openmetrics-text") => Format::OpenMetrics,
+            _ => Format::Classic,
+        }
+    }
+
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::OpenMetrics => "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            Format::Classic => "text/plain; version=0.0.4; charset=utf-8",
+        }
+    }
+}
+
+/// OpenMetrics text as the classic format: a counter's `HELP` and `TYPE` name its `_total`
+/// samples, and there is no `# EOF` (nothing else this registry writes differs).
+fn classic(openmetrics: &str) -> String {
+    let mut out = String::with_capacity(openmetrics.len());
+    let counters: std::collections::HashSet<&str> = openmetrics
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE ")?.strip_suffix(" counter"))
+        .collect();
+    for line in openmetrics.lines() {
+        if line == "# EOF" {
+            continue;
+        }
+        let renamed = ["# HELP ", "# TYPE "].iter().find_map(|prefix| {
+            let rest = line.strip_prefix(prefix)?;
+            let (name, tail) = rest.split_once(' ')?;
+            counters
+                .contains(name)
+                .then(|| format!("{prefix}{name}_total {tail}"))
+        });
+        out.push_str(renamed.as_deref().unwrap_or(line));
+        out.push('\n');
+    }
+    out
+}
+
 /// The text exposition of `counters` and `node`.
-pub fn render(counters: &Counters, node: &Node) -> String {
+pub fn render(counters: &Counters, node: &Node, format: Format) -> String {
     let mut r = Registry::default();
     let c = counters.clone();
     r.register(
@@ -227,7 +279,10 @@ pub fn render(counters: &Counters, node: &Node) -> String {
     let mut out = String::new();
     // Writing to a String cannot fail.
     let _ = prometheus_client::encoding::text::encode(&mut out, &r);
-    out
+    match format {
+        Format::OpenMetrics => out,
+        Format::Classic => classic(&out),
+    }
 }
 
 #[cfg(test)]
@@ -251,7 +306,7 @@ mod tests {
             dropped: vec![("metric", 3)],
             ..Node::default()
         };
-        let text = render(&counters, &node);
+        let text = render(&counters, &node, Format::OpenMetrics);
         for line in [
             "ignis_invocations_total{function=\"f\",outcome=\"success\"} 1",
             "ignis_cold_starts_total{function=\"f\"} 1",
@@ -263,5 +318,19 @@ mod tests {
         ] {
             assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
         }
+        let classic = render(&counters, &node, Format::Classic);
+        for line in [
+            "# TYPE ignis_invocations_total counter",
+            "ignis_invocations_total{function=\"f\",outcome=\"success\"} 1",
+            "# TYPE ignis_environments gauge",
+        ] {
+            assert!(classic.lines().any(|l| l == line), "{line} in\n{classic}");
+        }
+        assert!(!classic.contains("# EOF"));
+        assert_eq!(
+            Format::accepted(Some("application/openmetrics-text;version=1.0.0")),
+            Format::OpenMetrics
+        );
+        assert_eq!(Format::accepted(Some("text/plain")), Format::Classic);
     }
 }
