@@ -5,6 +5,8 @@ use crate::prometheus::Counters;
 use crate::{Command, Datum, Histogram, MINUTE_MS, RETENTION, Sample, emf};
 use ignis_store::{MetricMinute, MetricSeries, Store};
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::mpsc;
 
@@ -136,52 +138,65 @@ impl Pending {
     }
 }
 
-pub(crate) async fn run(
-    mut rx: mpsc::Receiver<Command>,
-    store: Store,
-    counters: Counters,
-    timing: Timing,
-) {
-    let mut pending = Pending::default();
-    let mut flush = tokio::time::interval(timing.flush);
-    let mut sweep = tokio::time::interval(timing.sweep);
-    loop {
-        tokio::select! {
-            command = rx.recv() => match command {
-                Some(Command::Event(event)) => {
-                    counters.observe(&event);
-                    event.datapoints().into_iter().for_each(|d| pending.add(d));
-                }
-                Some(Command::Emf(line, at_ms)) => {
-                    emf::parse(&line, at_ms).into_iter().for_each(|d| pending.add(d));
-                }
-                Some(Command::Put(data)) => data.into_iter().for_each(|d| pending.add(d)),
-                Some(Command::Flush(done)) => {
-                    pending.flush(&store).await;
-                    let _ = done.send(());
-                }
-                Some(Command::Stop(done)) => {
-                    pending.flush(&store).await;
-                    let _ = done.send(());
-                    return;
-                }
-                None => {
-                    pending.flush(&store).await;
-                    return;
-                }
-            },
-            _ = flush.tick() => pending.flush(&store).await,
-            _ = sweep.tick() => {
-                let before = now_ms() - i64::try_from(RETENTION.as_millis()).unwrap_or(i64::MAX);
-                match store.expire_metrics(before).await {
-                    Ok(0) => {}
-                    Ok(n) => tracing::info!(minutes = n, "metrics past their retention deleted"),
-                    Err(e) => tracing::error!(error = ?e, "cannot delete old metrics"),
+/// What the task owns besides its channel.
+pub(crate) struct Task {
+    pub store: Store,
+    pub counters: Counters,
+    /// Bytes of EMF lines in the channel (the sender adds, the task takes away).
+    pub emf_bytes: Arc<AtomicUsize>,
+    pub timing: Timing,
+}
+
+impl Task {
+    pub(crate) async fn run(self, mut rx: mpsc::Receiver<Command>) {
+        let Task {
+            store,
+            counters,
+            emf_bytes,
+            timing,
+        } = self;
+        let mut pending = Pending::default();
+        let mut flush = tokio::time::interval(timing.flush);
+        let mut sweep = tokio::time::interval(timing.sweep);
+        loop {
+            tokio::select! {
+                command = rx.recv() => match command {
+                    Some(Command::Event(event)) => {
+                        counters.observe(&event);
+                        event.datapoints().into_iter().for_each(|d| pending.add(d));
+                    }
+                    Some(Command::Emf(line, at_ms)) => {
+                        emf_bytes.fetch_sub(line.len(), Ordering::Relaxed);
+                        emf::parse(&line, at_ms).into_iter().for_each(|d| pending.add(d));
+                    }
+                    Some(Command::Put(data)) => data.into_iter().for_each(|d| pending.add(d)),
+                    Some(Command::Flush(done)) => {
+                        pending.flush(&store).await;
+                        let _ = done.send(());
+                    }
+                    Some(Command::Stop(done)) => {
+                        pending.flush(&store).await;
+                        let _ = done.send(());
+                        return;
+                    }
+                    None => {
+                        pending.flush(&store).await;
+                        return;
+                    }
+                },
+                _ = flush.tick() => pending.flush(&store).await,
+                _ = sweep.tick() => {
+                    let before = now_ms() - i64::try_from(RETENTION.as_millis()).unwrap_or(i64::MAX);
+                    match store.expire_metrics(before).await {
+                        Ok(0) => {}
+                        Ok(n) => tracing::info!(minutes = n, "metrics past their retention deleted"),
+                        Err(e) => tracing::error!(error = ?e, "cannot delete old metrics"),
+                    }
                 }
             }
-        }
-        if pending.minutes.len() >= MAX_PENDING {
-            pending.flush(&store).await;
+            if pending.minutes.len() >= MAX_PENDING {
+                pending.flush(&store).await;
+            }
         }
     }
 }

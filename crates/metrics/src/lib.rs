@@ -25,7 +25,7 @@ pub use ignis_store::MetricSeries;
 
 use ignis_store::{Store, StoreError};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
@@ -64,6 +64,9 @@ pub const UNITS: [&str; 27] = [
 pub const RETENTION: Duration = Duration::from_secs(15 * 24 * 3600);
 /// Records waiting for the aggregating task; past this they are dropped and counted.
 pub const BUFFER: usize = 16 * 1024;
+/// Bytes of EMF lines waiting for the aggregating task (a line may be 256 KiB); past this
+/// they are dropped and counted.
+pub const EMF_BYTES: usize = 8 * 1024 * 1024;
 /// One minute, in milliseconds.
 pub const MINUTE_MS: i64 = 60_000;
 
@@ -119,6 +122,8 @@ pub struct Stopped;
 pub struct Metrics {
     tx: mpsc::Sender<Command>,
     dropped: Arc<AtomicU64>,
+    /// Bytes of EMF lines in the buffer.
+    emf_bytes: Arc<AtomicUsize>,
     store: Store,
     counters: prometheus::Counters,
 }
@@ -134,16 +139,20 @@ impl std::fmt::Debug for Metrics {
 impl Metrics {
     /// Starts the aggregating task over `store`.
     pub fn start(store: Store) -> Metrics {
-        Metrics::start_with(store, aggregate::Timing::default())
-    }
-
-    fn start_with(store: Store, timing: aggregate::Timing) -> Metrics {
         let (tx, rx) = mpsc::channel(BUFFER);
         let counters = prometheus::Counters::default();
-        tokio::spawn(aggregate::run(rx, store.clone(), counters.clone(), timing));
+        let emf_bytes = Arc::<AtomicUsize>::default();
+        let task = aggregate::Task {
+            store: store.clone(),
+            counters: counters.clone(),
+            emf_bytes: emf_bytes.clone(),
+            timing: aggregate::Timing::default(),
+        };
+        tokio::spawn(task.run(rx));
         Metrics {
             tx,
             dropped: Arc::default(),
+            emf_bytes,
             store,
             counters,
         }
@@ -157,8 +166,18 @@ impl Metrics {
     /// Offers a line a function printed: if it is EMF, its metrics are recorded (parsed off
     /// the caller's path; a full buffer drops it, counted).
     pub fn log_line(&self, line: &str, now_ms: i64) {
-        if emf::may_be_emf(line) {
-            self.offer(Command::Emf(line.to_string(), now_ms));
+        if !emf::may_be_emf(line) {
+            return;
+        }
+        let held = self.emf_bytes.fetch_add(line.len(), Ordering::Relaxed);
+        if held + line.len() > EMF_BYTES
+            || self
+                .tx
+                .try_send(Command::Emf(line.to_string(), now_ms))
+                .is_err()
+        {
+            self.emf_bytes.fetch_sub(line.len(), Ordering::Relaxed);
+            self.dropped.fetch_add(1, Ordering::Relaxed);
         }
     }
 
@@ -230,5 +249,42 @@ impl Metrics {
     /// The per-function counters the Prometheus endpoint shows.
     pub fn counters(&self) -> &prometheus::Counters {
         &self.counters
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_full_buffer_drops_and_counts_without_waiting() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("metadata.db"), "n")
+            .await
+            .unwrap();
+        // A buffer of one that nobody reads.
+        let (tx, _rx) = mpsc::channel(1);
+        let metrics = Metrics {
+            tx,
+            dropped: Arc::default(),
+            emf_bytes: Arc::default(),
+            store,
+            counters: prometheus::Counters::default(),
+        };
+        let event = || lambda::Event::Throttled {
+            invoked: lambda::Invoked::from_arn("arn:aws:lambda:r:1:function:f"),
+            at_ms: 0,
+        };
+        metrics.record(event());
+        metrics.record(event());
+        assert_eq!(metrics.dropped(), 1);
+        // Not EMF: not even offered.
+        metrics.log_line("plain text", 0);
+        assert_eq!(metrics.dropped(), 1);
+        // EMF past the byte bound is dropped before it is copied.
+        let huge = format!("{{\"_aws\": {{}}, \"pad\": \"{}\"}}", "x".repeat(EMF_BYTES));
+        metrics.log_line(&huge, 0);
+        assert_eq!(metrics.dropped(), 2);
+        assert_eq!(metrics.emf_bytes.load(Ordering::Relaxed), 0);
     }
 }
