@@ -23,7 +23,7 @@ from prometheus_client.openmetrics.parser import text_string_to_metric_families 
 from prometheus_client.parser import text_string_to_metric_families
 
 from conftest import ACCESS_KEY, REGION, SECRET_KEY, create, make_zip, settled
-from s3util import aws, pip_target, zip_dir
+from s3util import allow_s3, aws, bucket_name, pip_target, s3_client, wait_for, zip_dir
 
 FUNCTION = """
 import time
@@ -178,6 +178,16 @@ def test_an_alias_invocation_has_resource_and_executed_version(lam, cw, fname):
     assert sets == [("ExecutedVersion", "FunctionName", "Resource"), ("FunctionName",),
                     ("FunctionName", "Resource")]
 
+    # With provisioned concurrency, an invocation is served by a provisioned environment.
+    lam.put_provisioned_concurrency_config(FunctionName=fname, Qualifier="live",
+                                           ProvisionedConcurrentExecutions=1)
+    wait_for(lambda: lam.get_provisioned_concurrency_config(
+        FunctionName=fname, Qualifier="live")["Status"] == "READY", timeout=30, what="READY")
+    lam.invoke(FunctionName=fname, Qualifier="live", Payload=b"{}")
+    dims = fn_dims(fname, **resource)
+    assert total(cw, "AWS/Lambda", "ProvisionedConcurrencyInvocations", dims)[0] == 1
+    assert total(cw, "AWS/Lambda", "ProvisionedConcurrencySpilloverInvocations", dims)[1] == []
+
 
 def test_put_metric_data_reads_back_with_percentiles_and_units(cw):
     ns = f"Ignis/Test/{uuid.uuid4().hex[:8]}"
@@ -329,6 +339,35 @@ def test_the_aws_cli_puts_and_reads(node):
     assert (p["Sum"], p["Unit"]) == (3.0, "Count")
     listed = json.loads(aws(node, "cloudwatch", "list-metrics", "--namespace", ns).stdout)["Metrics"]
     assert listed == [{"Namespace": ns, "MetricName": "Jobs", "Dimensions": [{"Name": "Queue", "Value": "q1"}]}]
+
+
+def test_asynchronous_invocations_and_s3_events(fresh_node, fname):
+    node = fresh_node(extra_args=["--async-retry-delay", "1"])
+    lam, cw, s3 = node.client(), node.client("cloudwatch"), s3_client(node)
+    arn = create(lam, fname, make_zip({"app.py": FUNCTION}))["FunctionArn"]
+    settled(lam, fname)
+    for payload in ({}, {"fail": True}):
+        assert lam.invoke(FunctionName=fname, InvocationType="Event",
+                          Payload=json.dumps(payload))["StatusCode"] == 202
+    bucket = bucket_name("metrics")
+    s3.create_bucket(Bucket=bucket)
+    allow_s3(lam, fname, bucket)
+    s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={
+        "LambdaFunctionConfigurations": [{"LambdaFunctionArn": arn, "Events": ["s3:ObjectCreated:*"]}]})
+    s3.put_object(Bucket=bucket, Key="k", Body=b"x")
+    dims = fn_dims(fname)
+    # Queued: two invokes and one object notification.
+    assert total(cw, "AWS/Lambda", "AsyncEventsReceived", dims)[0] == 3
+    # The failing event runs three times (two retries), then is dropped.
+    wait_for(lambda: total(cw, "AWS/Lambda", "AsyncEventsDropped", dims)[0] == 1, timeout=30,
+             what="the failing event to be dropped")
+    assert total(cw, "AWS/Lambda", "Invocations", dims)[0] == 5
+    assert total(cw, "AWS/Lambda", "Errors", dims)[0] == 3
+    count, points = total(cw, "AWS/Lambda", "AsyncEventAge", dims, stat="SampleCount")
+    assert count == 5 and points[0]["Unit"] == "Milliseconds"
+    _, points = total(cw, "AWS/Lambda", "AsyncEventAge", dims, stat="Maximum")
+    # The last attempt waited for both retries' delays (1 s, then 2 s).
+    assert max(p["Maximum"] for p in points) >= 3000
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,8 @@
 //! - the function process's environment variables, exactly as Lambda sets them;
 //! - which runtimes this host can run ([`available_runtimes`]) and how each is started, with
 //!   Ignis's bootstraps from `ignis-runtimes`;
-//! - each invocation's `AWS/Lambda` metrics (Invocations, Errors, Duration) and the metrics
+//! - each invocation's `AWS/Lambda` metrics (Invocations, Errors, Duration, provisioned or
+//!   spillover invocations) and the metrics
 //!   its Embedded Metric Format lines carry, reported to `ignis-metrics` without waiting;
 //! - each invocation's X-Ray trace header and, when it is sampled, its spans, reported to
 //!   `ignis-telemetry`;

@@ -61,6 +61,9 @@ pub enum Event {
         error: bool,
         /// It started an environment.
         cold: bool,
+        /// For a version with provisioned concurrency: whether a provisioned environment
+        /// served it (else it spilled over to an on-demand one).
+        provisioned: Option<bool>,
         at_ms: i64,
     },
     /// An invocation request was throttled.
@@ -125,10 +128,19 @@ impl Event {
                 executed_version,
                 duration_ms,
                 error,
+                provisioned,
                 at_ms,
                 ..
             } => {
                 let v = Some(executed_version.as_str());
+                let served = match provisioned {
+                    Some(true) => Some("ProvisionedConcurrencyInvocations"),
+                    Some(false) => Some("ProvisionedConcurrencySpilloverInvocations"),
+                    None => None,
+                };
+                if let Some(name) = served {
+                    each(invoked, v, name, COUNT, 1.0, *at_ms);
+                }
                 each(invoked, v, "Invocations", COUNT, 1.0, *at_ms);
                 each(
                     invoked,
@@ -213,6 +225,7 @@ mod tests {
             duration_ms: 12.5,
             error: true,
             cold: false,
+            provisioned: Some(true),
             at_ms: 0,
         };
         let expected = vec![
@@ -227,6 +240,8 @@ mod tests {
         ];
         assert_eq!(sets(&e, "Invocations"), expected);
         assert_eq!(sets(&e, "Duration"), expected);
+        assert_eq!(sets(&e, "ProvisionedConcurrencyInvocations"), expected);
+        assert!(sets(&e, "ProvisionedConcurrencySpilloverInvocations").is_empty());
         let errors = e
             .datapoints()
             .into_iter()
@@ -252,6 +267,7 @@ mod tests {
             duration_ms: 1.0,
             error: false,
             cold: true,
+            provisioned: None,
             at_ms: 0,
         };
         assert_eq!(sets(&version, "Invocations").len(), 3);

@@ -299,6 +299,7 @@ mod tests {
             duration_ms: 250.0,
             error: false,
             cold: true,
+            provisioned: None,
             at_ms: 0,
         });
         let node = Node {
