@@ -162,8 +162,12 @@ pub(crate) async fn statistics(
     let extended_field = input.field("ExtendedStatistics");
     let mut stats = Vec::new();
     for s in stats_field.items_at_most(5)? {
-        let name = s.opt_enum(&STATISTICS)?.unwrap_or_default();
-        stats.push((name, Stat::parse(name).unwrap_or(Stat::Sum)));
+        let stat = s
+            .opt_enum(&STATISTICS)?
+            .and_then(|name| Some((name, Stat::parse(name)?)));
+        stats.push(stat.ok_or_else(|| {
+            CloudWatchError::MissingParameter(format!("The parameter {} is required.", s.path))
+        })?);
     }
     let mut extended = Vec::new();
     for s in extended_field.items_at_most(10)? {

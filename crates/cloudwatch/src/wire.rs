@@ -400,6 +400,50 @@ mod tests {
         assert_eq!(to_json(v).to_string(), r#"{"N":2.5,"T":1.5}"#);
     }
 
+    async fn body(r: Response) -> (Response, Vec<u8>) {
+        let (parts, body) = r.into_parts();
+        let bytes = axum::body::to_bytes(body, 1 << 20).await.unwrap().to_vec();
+        (
+            Response::from_parts(parts, axum::body::Body::empty()),
+            bytes,
+        )
+    }
+
+    #[tokio::test]
+    async fn an_error_has_each_protocols_form() {
+        let e = CloudWatchError::InvalidParameterValue("bad <value>".into());
+        let (r, xml) = body(Protocol::Query.error(&e, "rid")).await;
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(r.headers()[header::CONTENT_TYPE], "text/xml");
+        assert_eq!(
+            String::from_utf8(xml).unwrap(),
+            format!(
+                "<ErrorResponse xmlns=\"{XML_NAMESPACE}\"><Error><Type>Sender</Type>\
+                 <Code>InvalidParameterValue</Code><Message>bad &lt;value&gt;</Message></Error>\
+                 <RequestId>rid</RequestId></ErrorResponse>"
+            )
+        );
+        let (r, json) = body(Protocol::Json.error(&e, "rid")).await;
+        assert_eq!(r.headers()[QUERY_ERROR], "InvalidParameterValue;Sender");
+        assert_eq!(
+            serde_json::from_slice::<serde_json::Value>(&json).unwrap(),
+            serde_json::json!({"__type": "InvalidParameterValueException", "message": "bad <value>"})
+        );
+        let internal = CloudWatchError::Internal("x".into());
+        let (r, cbor) = body(Protocol::Cbor.error(&internal, "rid")).await;
+        assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(r.headers()[SMITHY_PROTOCOL], "rpc-v2-cbor");
+        assert_eq!(r.headers()[QUERY_ERROR], "InternalServiceError;Receiver");
+        let v = from_cbor(ciborium::from_reader(&cbor[..]).unwrap());
+        assert_eq!(
+            v,
+            Value::object([
+                ("__type", Value::str("InternalServiceFault")),
+                ("message", Value::str("x"))
+            ])
+        );
+    }
+
     #[test]
     fn xml_writes_lists_maps_and_iso_times() {
         let v = Value::object([(
