@@ -287,7 +287,18 @@ impl LambdaClient {
 
     /// CreateFunction, then waits until the function is `Active`.
     pub async fn create_function(&self, spec: &FunctionSpec) -> Result<(), ClientError> {
-        let body = serde_json::json!({
+        self.create_function_configured(spec, serde_json::json!({}))
+            .await
+    }
+
+    /// [`LambdaClient::create_function`] with more of CreateFunction's members (`config`, an
+    /// object, e.g. `LoggingConfig`), then waits until the function is active.
+    pub async fn create_function_configured(
+        &self,
+        spec: &FunctionSpec,
+        config: serde_json::Value,
+    ) -> Result<(), ClientError> {
+        let mut body = serde_json::json!({
             "FunctionName": spec.name,
             "Runtime": spec.runtime,
             "Handler": spec.handler,
@@ -296,6 +307,9 @@ impl LambdaClient {
             "MemorySize": spec.memory_size,
             "Timeout": spec.timeout_s,
         });
+        if let (Some(body), serde_json::Value::Object(more)) = (body.as_object_mut(), config) {
+            body.extend(more);
+        }
         let op = "CreateFunction";
         let config = self
             .call(op, Method::POST, "/2015-03-31/functions", json_bytes(&body))
@@ -458,6 +472,32 @@ impl LambdaClient {
             "Invoke",
             Method::POST,
             &format!("/2015-03-31/functions/{name}/invocations"),
+            payload,
+        )
+        .await
+    }
+
+    /// [`LambdaClient::invoke`] as a sampled trace's first hop: `X-Amzn-Trace-Id` with a new
+    /// root and `Sampled=1`, so that the invocation is traced whatever its function's sampling.
+    pub async fn invoke_sampled(&self, name: &str, payload: Bytes) -> Result<Reply, ClientError> {
+        let random = uuid::Uuid::new_v4().simple().to_string();
+        let root = format!(
+            "Root=1-{:08x}-{};Sampled=1",
+            chrono::Utc::now().timestamp(),
+            &random[..24]
+        );
+        let mut headers = HeaderMap::new();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        let trace = HeaderValue::from_str(&root).expect("the header is ASCII");
+        headers.insert("x-amzn-trace-id", trace);
+        let path = format!("/2015-03-31/functions/{name}/invocations");
+        self.send_signed(
+            "Invoke",
+            "lambda",
+            Method::POST,
+            &path,
+            None,
+            headers,
             payload,
         )
         .await

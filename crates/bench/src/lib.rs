@@ -22,6 +22,7 @@ pub mod isolation;
 pub mod load;
 pub mod node;
 pub mod objects;
+pub mod observability;
 pub mod package;
 pub mod report;
 pub mod soak;
@@ -126,6 +127,9 @@ pub struct Options {
     /// Instead of the usual phases: warm requests to the native no-op function through its
     /// function URL beside the same requests through Invoke (see [`urls`]).
     pub urls: bool,
+    /// Instead of the usual phases: warm invokes with JSON logging and with OTLP export, each
+    /// beside the same invoke without it (see [`observability`]).
+    pub observability: bool,
 }
 
 /// Options resolved against the mode's defaults and checked.
@@ -209,6 +213,10 @@ pub fn run(options: Options) -> anyhow::Result<()> {
     }
     if options.urls {
         return urls::run(&plan, &options);
+    }
+    if options.observability {
+        let (exe, _) = binaries(&options)?;
+        return observability::run(&plan, &options, &exe);
     }
     if let Some(seconds) = options.soak_secs {
         let (exe, noop) = binaries(&options)?;

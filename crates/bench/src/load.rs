@@ -21,6 +21,8 @@ pub struct Target {
 pub enum Via {
     /// A SigV4-signed RequestResponse Invoke, answered with `expected`.
     Invoke,
+    /// The same Invoke as a sampled trace's first hop (`X-Amzn-Trace-Id` with `Sampled=1`).
+    SampledInvoke,
     /// An unsigned request to the function's URL on the client's endpoint, answered with the
     /// URL's event of that request (what the no-op functions return).
     Url(Arc<UrlRequest>),
@@ -32,11 +34,12 @@ impl Target {
         let payload = self.payload.clone();
         let reply = match &self.via {
             Via::Invoke => self.client.invoke(&self.function, payload).await,
+            Via::SampledInvoke => self.client.invoke_sampled(&self.function, payload).await,
             Via::Url(request) => self.client.url(request, payload).await,
         }
         .map_err(|e| e.to_string())?;
         match &self.via {
-            Via::Invoke => check_invoke(&reply, &self.expected)?,
+            Via::Invoke | Via::SampledInvoke => check_invoke(&reply, &self.expected)?,
             Via::Url(request) => check_url_event(&reply, request, &self.payload)?,
         }
         Ok(reply.elapsed)

@@ -228,7 +228,7 @@ async fn measure(
     let payload = Bytes::from_static(PAYLOAD.as_bytes());
     let target = |via: Via, payload: Bytes| Target {
         client: match via {
-            Via::Invoke => api.clone(),
+            Via::Invoke | Via::SampledInvoke => api.clone(),
             Via::Url(_) => url_client.clone(),
         },
         function: function.into(),

@@ -167,3 +167,15 @@ fn a_tiny_url_bench_has_no_errors() {
     })
     .unwrap();
 }
+
+/// `--observability`, tiny: the Python function with Text and JSON logs and on a node exporting
+/// spans, without errors and with spans received (no assertion on any figure).
+#[test]
+fn a_tiny_observability_bench_has_no_errors() {
+    let Some(bin) = ignis_bin() else { return };
+    ignis_bench::run(ignis_bench::Options {
+        observability: true,
+        ..tiny(bin)
+    })
+    .unwrap();
+}

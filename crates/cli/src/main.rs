@@ -278,6 +278,10 @@ struct BenchArgs {
     /// concurrency 1 and --concurrency.
     #[arg(long)]
     urls: bool,
+    /// Observability: warm invokes of a Python function with LogFormat JSON beside Text, and on
+    /// a node exporting spans over OTLP (to a receiver in the bench) beside one that does not.
+    #[arg(long)]
+    observability: bool,
 }
 
 fn main() -> ExitCode {
@@ -418,6 +422,7 @@ fn bench_options(a: BenchArgs) -> ignis_bench::Options {
         soak_secs: a.soak,
         s3: a.s3,
         urls: a.urls,
+        observability: a.observability,
     }
 }
 

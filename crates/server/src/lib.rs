@@ -118,6 +118,8 @@ pub const UNPROVEN_BODY_BYTES: usize = 256 * 1024 * 1024;
 pub const UNPROVEN_BODY_SHARE: usize = 96 * 1024 * 1024;
 /// How long a request waits for its share of [`UNPROVEN_BODY_BYTES`] before a 429.
 const UNPROVEN_BODY_WAIT: Duration = Duration::from_secs(30);
+/// How long the spans still buffered at shutdown may take to reach the collector.
+const SPAN_FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Each log group (function) keeps at most this much on disk; older streams are deleted first.
 pub const LOG_BYTES_PER_FUNCTION: u64 = 64 * 1024 * 1024;
@@ -196,13 +198,15 @@ pub async fn up(config: NodeConfig) -> Result<(), ServerError> {
     // Metrics leave invocations through a bounded buffer to one task that writes the store.
     let metrics = ignis_metrics::Metrics::start(store.clone());
     invoker_config.metrics = Some(metrics.clone());
+    let mut exporter = None;
     if let Some(endpoint) = &config.otlp_endpoint {
         let telemetry = ignis_telemetry::Config::new(
             endpoint.clone(),
             account.region.clone(),
             account.id.clone(),
         );
-        let (telemetry, _exporter) = ignis_telemetry::Telemetry::start(telemetry)?;
+        let (telemetry, started) = ignis_telemetry::Telemetry::start(telemetry)?;
+        exporter = Some(started);
         tracing::info!(%endpoint, "traces: sampled invocations' spans are exported over OTLP/HTTP");
         println!("traces: exporting spans to {endpoint}");
         invoker_config.telemetry = Some(telemetry);
@@ -471,6 +475,10 @@ pub async fn up(config: NodeConfig) -> Result<(), ServerError> {
     let _ = sweeper.await;
     let _ = retention.await;
     invoker.shutdown().await;
+    // The last invocations' spans, before the process ends.
+    if let Some(exporter) = exporter {
+        exporter.finish(SPAN_FLUSH_TIMEOUT).await;
+    }
     let _ = metering.await;
     usage::flush(&invoker, &store).await;
     metrics.stop().await;

@@ -11,7 +11,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 
 /// Why the exporter cannot start.
 #[derive(Debug, thiserror::Error)]
@@ -39,19 +39,45 @@ pub(crate) async fn run(
     config: Config,
     uri: http::Uri,
     mut rx: mpsc::Receiver<InvocationSpans>,
+    stop: Arc<Notify>,
     counters: Arc<Counters>,
 ) {
     let client: Client<HttpConnector, Full<Bytes>> =
         Client::builder(TokioExecutor::new()).build_http();
     let mut batch = Vec::with_capacity(config.batch);
     let mut dropped_logged = 0;
-    while let Some(first) = rx.recv().await {
+    // Once stopping, the buffer is closed: what it holds goes out in full batches at once,
+    // and the task ends when it is empty.
+    let mut stopping = false;
+    loop {
+        let first = tokio::select! {
+            first = rx.recv() => first,
+            _ = stop.notified(), if !stopping => {
+                stopping = true;
+                rx.close();
+                continue;
+            }
+        };
+        let Some(first) = first else { break };
         batch.push(first);
         let deadline = tokio::time::Instant::now() + config.interval;
         while batch.len() < config.batch {
-            match tokio::time::timeout_at(deadline, rx.recv()).await {
-                Ok(Some(r)) => batch.push(r),
-                Ok(None) | Err(_) => break,
+            if stopping {
+                match rx.try_recv() {
+                    Ok(r) => batch.push(r),
+                    Err(_) => break,
+                }
+                continue;
+            }
+            tokio::select! {
+                next = tokio::time::timeout_at(deadline, rx.recv()) => match next {
+                    Ok(Some(r)) => batch.push(r),
+                    Ok(None) | Err(_) => break,
+                },
+                _ = stop.notified() => {
+                    stopping = true;
+                    rx.close();
+                }
             }
         }
         let spans: u64 = batch.iter().map(InvocationSpans::span_count).sum();

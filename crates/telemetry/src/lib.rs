@@ -128,6 +128,25 @@ struct Counters {
     failed: AtomicU64,
 }
 
+/// The background exporter's task.
+#[derive(Debug)]
+pub struct Exporter {
+    task: tokio::task::JoinHandle<()>,
+    stop: Arc<tokio::sync::Notify>,
+}
+
+impl Exporter {
+    /// Sends what the buffer holds now (records still coming are not waited for) and ends the
+    /// task, giving it at most `within`; at shutdown, so that the last invocations' spans are
+    /// not lost.
+    pub async fn finish(self, within: Duration) {
+        self.stop.notify_one();
+        if tokio::time::timeout(within, self.task).await.is_err() {
+            tracing::warn!(?within, "the last spans were not exported in time");
+        }
+    }
+}
+
 /// The handle invocations report to. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Telemetry {
@@ -137,13 +156,14 @@ pub struct Telemetry {
 
 impl Telemetry {
     /// Starts the background exporter (inside a Tokio runtime). It ends once every handle is
-    /// dropped, after sending what it holds.
-    pub fn start(config: Config) -> Result<(Telemetry, tokio::task::JoinHandle<()>), ExportError> {
+    /// dropped, or when [`Exporter::finish`] is called, after sending what it holds.
+    pub fn start(config: Config) -> Result<(Telemetry, Exporter), ExportError> {
         let uri = export::check_endpoint(&config.endpoint)?;
         let (records, rx) = mpsc::channel(config.buffer.max(1));
         let counters = Arc::new(Counters::default());
-        let task = tokio::spawn(export::run(config, uri, rx, counters.clone()));
-        Ok((Telemetry { records, counters }, task))
+        let stop = Arc::new(tokio::sync::Notify::new());
+        let task = tokio::spawn(export::run(config, uri, rx, stop.clone(), counters.clone()));
+        Ok((Telemetry { records, counters }, Exporter { task, stop }))
     }
 
     /// Hands a record to the exporter without waiting; with the buffer full it is dropped and
@@ -243,6 +263,48 @@ mod tests {
         // The exporter may have taken one before the others came; at least two were dropped.
         assert!(t.dropped_spans() >= 2 * 3, "{}", t.dropped_spans());
         assert_eq!(t.dropped_spans() % 3, 0);
+    }
+
+    #[tokio::test]
+    async fn finishing_sends_what_the_buffer_holds() {
+        use http_body_util::{BodyExt, Full};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let posts = Arc::new(AtomicU64::new(0));
+        let counted = posts.clone();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let counted = counted.clone();
+                let service = hyper::service::service_fn(move |req: http::Request<_>| {
+                    let counted = counted.clone();
+                    async move {
+                        let _ = BodyExt::collect(req.into_body() as hyper::body::Incoming).await;
+                        counted.fetch_add(1, Ordering::Relaxed);
+                        Ok::<_, hyper::Error>(http::Response::new(Full::new(bytes::Bytes::new())))
+                    }
+                });
+                let io = hyper_util::rt::TokioIo::new(stream);
+                tokio::spawn(
+                    hyper::server::conn::http1::Builder::new().serve_connection(io, service),
+                );
+            }
+        });
+        let mut config = Config::new(
+            format!("http://{address}/v1/traces"),
+            "r".into(),
+            "1".into(),
+        );
+        // Batches of two, and a last one that would wait a minute for company.
+        config.batch = 2;
+        config.interval = Duration::from_secs(60);
+        let (t, exporter) = Telemetry::start(config).unwrap();
+        for _ in 0..5 {
+            t.record(record());
+        }
+        exporter.finish(Duration::from_secs(10)).await;
+        assert_eq!(t.exported_spans(), 5 * 3);
+        assert_eq!(posts.load(Ordering::Relaxed), 3);
+        assert_eq!(t.dropped_spans(), 0);
     }
 
     #[test]
