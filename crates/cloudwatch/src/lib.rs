@@ -32,6 +32,8 @@ use std::time::Duration;
 use value::{In, Value};
 use wire::Protocol;
 
+/// The service name of CloudWatch's SigV4 credential scope.
+pub const SERVICE: &str = "monitoring";
 /// The largest request body read: PutMetricData's limit (1 MB).
 pub const MAX_REQUEST_BYTES: usize = 1024 * 1024;
 /// The most a gzipped body may inflate to.
@@ -123,7 +125,7 @@ impl CloudWatch {
             headers: &parts.headers,
         };
         let expected = ignis_sigv4::Expected {
-            service: "monitoring",
+            service: SERVICE,
             region: Some(&self.region),
         };
         let verification = ignis_sigv4::verify_head(&head, chrono::Utc::now(), expected, |k| {

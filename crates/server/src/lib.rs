@@ -394,7 +394,7 @@ pub async fn up(config: NodeConfig) -> Result<(), ServerError> {
     )
     .service("s3", objects.router(s3_credentials), |_| true)
     .service("logs", cloudwatch_logs.router(), |_| false)
-    .service("monitoring", cloudwatch.router(), |_| false)
+    .service(ignis_cloudwatch::SERVICE, cloudwatch.router(), |_| false)
     .addressed(ignis_urls::claims, url_router.clone());
     let front = Front::new(front_config(&config), services.into_router());
     let _ = front_slot.set(front.clone());
@@ -433,7 +433,7 @@ pub async fn up(config: NodeConfig) -> Result<(), ServerError> {
     }
     if let Some((l, _)) = &metrics_front {
         let addr = l.local_addr().map_err(ServerError::Serve)?;
-        println!("metrics on http://{addr}/metrics");
+        println!("metrics on http://{addr}{}", prometheus::PATH);
     }
     println!(
         "ignis listening on http://{local} (data dir {})",

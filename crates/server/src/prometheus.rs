@@ -47,11 +47,14 @@ impl Sources {
     }
 }
 
-/// The listener's router: `/metrics` only.
+/// The one path the listener serves.
+pub const PATH: &str = "/metrics";
+
+/// The listener's router: [`PATH`] only.
 pub(crate) fn router(sources: Sources) -> Router {
     let sources = Arc::new(sources);
     Router::new().route(
-        "/metrics",
+        PATH,
         get(move |headers: http::HeaderMap| {
             let sources = sources.clone();
             async move {
