@@ -225,6 +225,36 @@ def test_put_metric_data_reads_back_with_percentiles_and_units(cw):
     assert total(cw, ns, "Latency", [])[1] == []
 
 
+def test_get_metric_data_pages_and_scans_in_either_order(cw):
+    ns = f"Ignis/Pages/{uuid.uuid4().hex[:8]}"
+    now = datetime.now(timezone.utc).replace(second=0, microsecond=0)
+    minutes = [now - timedelta(minutes=m) for m in range(1, 6)]
+    cw.put_metric_data(Namespace=ns, MetricData=[
+        {"MetricName": "Ticks", "Value": float(i), "Timestamp": t} for i, t in enumerate(minutes)])
+    query = {"Id": "t", "MetricStat": {"Metric": {"Namespace": ns, "MetricName": "Ticks"},
+                                       "Period": 60, "Stat": "Sum"}}
+    start, end = now - timedelta(minutes=10), now + timedelta(minutes=1)
+    values, token, pages = [], None, 0
+    while True:
+        kw = {"NextToken": token} if token else {}
+        page = cw.get_metric_data(MetricDataQueries=[query], StartTime=start, EndTime=end,
+                                  MaxDatapoints=2, **kw)
+        [r] = page["MetricDataResults"]
+        values += r["Values"]
+        pages += 1
+        token = page.get("NextToken")
+        assert r["StatusCode"] == ("PartialData" if token else "Complete")
+        if not token:
+            break
+    # Newest first by default: the value of one minute ago (0) first.
+    assert (pages, values) == (3, [0.0, 1.0, 2.0, 3.0, 4.0])
+    ascending = cw.get_metric_data(MetricDataQueries=[query], StartTime=start, EndTime=end,
+                                   ScanBy="TimestampAscending")["MetricDataResults"][0]
+    assert ascending["Values"] == [4.0, 3.0, 2.0, 1.0, 0.0]
+    assert ascending["Timestamps"] == sorted(ascending["Timestamps"])
+    assert [t.astimezone(timezone.utc) for t in ascending["Timestamps"]] == list(reversed(minutes))
+
+
 def test_put_metric_data_limits_and_validation(node, cw):
     raw = node.client("cloudwatch", validate=False)
     ns = "Ignis/Limits"
