@@ -78,10 +78,14 @@ class Node:
 
     def _wait_ready(self) -> str:
         self.isolation = ""
+        self.metrics_url = None
         for raw in self.proc.stdout:
             line = raw.decode(errors="replace")
             if line.startswith("isolation: "):
                 self.isolation = line[len("isolation: "):].strip()
+            m = re.search(r"metrics on (http://\S+)", line)
+            if m:
+                self.metrics_url = m.group(1)
             m = re.search(r"ignis listening on (http://\S+)", line)
             if m:
                 return m.group(1)

@@ -93,7 +93,7 @@ enum Command {
               value_parser = ["on", "off"])]
         function_egress: String,
         #[command(flatten)]
-        front: FrontArgs,
+        front: Box<FrontArgs>,
         #[command(flatten)]
         ceilings: Box<CeilingArgs>,
         /// Export each sampled invocation's spans over OTLP/HTTP (protobuf) to this collector
@@ -162,6 +162,10 @@ struct FrontArgs {
     /// without exposing the control API; the FunctionUrl the API prints then names its port.
     #[arg(long, env = "IGNIS_URL_LISTEN")]
     url_listen: Option<SocketAddr>,
+    /// Serve the node's metrics to its operators on this address: `GET /metrics`, in the
+    /// Prometheus text format, unauthenticated (only who can reach this address can read them).
+    #[arg(long, env = "IGNIS_METRICS_LISTEN")]
+    metrics_listen: Option<SocketAddr>,
 }
 
 /// Node-wide ceilings; an invocation that would need more is throttled (429), never started to
@@ -344,6 +348,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 max_connections: front.max_connections.map(|n| n as usize),
                 max_connections_per_source: front.max_connections_per_source.map(|n| n as usize),
                 url_listen: front.url_listen,
+                metrics_listen: front.metrics_listen,
                 ceilings: ceilings.config(),
                 otlp_endpoint: ignis_server::traces_endpoint(
                     otlp_endpoint.as_deref(),

@@ -5,6 +5,7 @@
 //! exponential back-off without using up attempts, until the event is older than its maximum age.
 
 use crate::{Engine, Mode, Request};
+use ignis_metrics::lambda::{Event, Invoked};
 use ignis_model::time;
 use ignis_model::trace::{TraceHeader, Trigger};
 use ignis_store::AsyncEvent;
@@ -90,6 +91,10 @@ async fn settle(engine: &Engine, event: &AsyncEvent, outcome: Outcome) {
     let done = match outcome {
         Outcome::Done => engine.inner.store.ack(&event.request_id).await,
         Outcome::Drop(reason) => {
+            engine.record(|at_ms| Event::AsyncDropped {
+                invoked: Invoked::from_arn(&event.invoked_arn),
+                at_ms,
+            });
             tracing::warn!(
                 request_id = %event.request_id,
                 function = %event.function_name,
@@ -124,6 +129,11 @@ async fn run(engine: &Engine, config: &DispatchConfig, event: AsyncEvent) {
 
 async fn attempt(engine: &Engine, config: &DispatchConfig, event: &AsyncEvent) -> Outcome {
     let now = time::now_ms();
+    engine.record(|at_ms| Event::AsyncAge {
+        invoked: Invoked::from_arn(&event.invoked_arn),
+        age_ms: (now - event.enqueued_ms) as f64,
+        at_ms,
+    });
     if now - event.enqueued_ms > ms(config.max_event_age) {
         return Outcome::Drop("event older than its maximum age".into());
     }

@@ -9,7 +9,10 @@
 //!   does);
 //! - the durable queue of asynchronous invocations and its dispatcher ([`dispatch`]);
 //! - provisioned concurrency ([`Engine::provision`]);
-//! - [`Engine::invoke`]: `(target, request) → outcome`, used by every front-end.
+//! - [`Engine::invoke`]: `(target, request) → outcome`, used by every front-end;
+//! - the `AWS/Lambda` metrics only it sees: Throttles, ConcurrentExecutions and
+//!   UnreservedConcurrentExecutions, and the asynchronous queue's (AsyncEventsReceived,
+//!   AsyncEventAge, AsyncEventsDropped), reported to the invoker's `ignis-metrics`.
 //!
 //! It does not own HTTP (front-ends translate their requests to engine calls and outcomes to
 //! their responses), execution environments (`ignis-invoker`) or durable state (`ignis-store`).
@@ -29,6 +32,7 @@ pub use target::{AliasVersion, Target, Version};
 
 use bytes::Bytes;
 use ignis_invoker::{Invocation, InvokeError, Invoker, ResponseSink};
+use ignis_metrics::lambda::{Event, Invoked};
 use ignis_model::trace::{TraceContext, TraceHeader, Trigger};
 use ignis_model::{Account, FunctionRef, time};
 use ignis_package::CodeStore;
@@ -217,11 +221,9 @@ impl Engine {
         request: Request,
     ) -> Result<InvokeResult, LambdaApiError> {
         let (invocation, permit) = self.prepare(target, request, None)?;
-        self.inner
-            .invoker
-            .invoke_holding(invocation, permit)
-            .await
-            .map_err(invoke_error)
+        let invoked = invocation.invoked_arn.clone();
+        let result = self.inner.invoker.invoke_holding(invocation, permit).await;
+        result.map_err(|e| self.invoke_error(&invoked, e))
     }
 
     /// Starts one invocation whose response streams; throttles and resolution failures are
@@ -230,10 +232,15 @@ impl Engine {
         let (sink, chunks, content_type) = ResponseSink::new(STREAM_CHUNKS);
         let (invocation, permit) = self.prepare(target, request, Some(sink))?;
         let (done, end) = tokio::sync::oneshot::channel();
-        let invoker = self.inner.invoker.clone();
+        let engine = self.clone();
         tokio::spawn(async move {
-            let result = invoker.invoke_holding(invocation, permit).await;
-            let _ = done.send(result.map_err(invoke_error));
+            let invoked = invocation.invoked_arn.clone();
+            let result = engine
+                .inner
+                .invoker
+                .invoke_holding(invocation, permit)
+                .await;
+            let _ = done.send(result.map_err(|e| engine.invoke_error(&invoked, e)));
         });
         Ok(Streaming {
             content_type,
@@ -249,7 +256,25 @@ impl Engine {
         request: Request,
         stream: Option<ResponseSink>,
     ) -> Result<(Invocation, Permit), LambdaApiError> {
-        let permit = self.inner.limiter.acquire(&target.config().name)?;
+        let name = &target.config().name;
+        let permit = match self.inner.limiter.acquire(name) {
+            Ok(permit) => permit,
+            Err(e) => {
+                self.record(|at_ms| Event::Throttled {
+                    invoked: Invoked::from_arn(&target.invoked_arn),
+                    at_ms,
+                });
+                return Err(e);
+            }
+        };
+        let (function_running, running, unreserved_running) = self.inner.limiter.running(name);
+        self.record(|at_ms| Event::Concurrency {
+            function: name.clone(),
+            function_running,
+            running,
+            unreserved_running,
+            at_ms,
+        });
         let lease = self.lease(&mut target)?;
         let config = target.config().clone();
         let trace = self.trace(&target, request.trace.as_ref());
@@ -289,7 +314,7 @@ impl Engine {
             .enqueue(&event, now, &self.inner.async_queue)
             .await;
         queued.map_err(enqueue_error)?;
-        self.queued();
+        self.queued(std::slice::from_ref(&event));
         Ok(())
     }
 
@@ -306,7 +331,7 @@ impl Engine {
 
     /// An asynchronous invocation of `target`, for a producer that commits it itself together
     /// with what caused it (an object notification commits its events with the object), within
-    /// [`Engine::async_bounds`], and then calls [`Engine::queued`]. Its trace is decided now,
+    /// [`Engine::async_bounds`], and then calls [`Engine::queued`] with them. Its trace is decided now,
     /// continuing `trace`, and kept with it (and what triggered it), so every attempt belongs to it.
     pub fn async_event(
         &self,
@@ -334,9 +359,35 @@ impl Engine {
         &self.inner.async_queue
     }
 
-    /// Events were committed to the queue: the dispatcher looks for them now.
-    pub fn queued(&self) {
+    /// Events were committed to the queue: they are counted (`AsyncEventsReceived`) and the
+    /// dispatcher looks for them now.
+    pub fn queued(&self, events: &[AsyncEvent]) {
+        for event in events {
+            self.record(|at_ms| Event::AsyncReceived {
+                invoked: Invoked::from_arn(&event.invoked_arn),
+                at_ms,
+            });
+        }
         self.inner.async_wake.notify_one();
+    }
+
+    /// Reports a metric event dated now, if the node keeps metrics (never waiting).
+    pub(crate) fn record(&self, event: impl FnOnce(i64) -> Event) {
+        if let Some(metrics) = self.inner.invoker.metrics() {
+            metrics.record(event(time::now_ms()));
+        }
+    }
+
+    /// Maps a platform failure of the invoker to its wire error; a throttle is counted.
+    fn invoke_error(&self, invoked_arn: &str, e: InvokeError) -> LambdaApiError {
+        let error = invoke_error(e);
+        if matches!(error, LambdaApiError::TooManyRequests { .. }) {
+            self.record(|at_ms| Event::Throttled {
+                invoked: Invoked::from_arn(invoked_arn),
+                at_ms,
+            });
+        }
+        error
     }
 
     /// A function is gone: its environments stop, its reservation and cached versions go.

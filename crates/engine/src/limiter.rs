@@ -118,6 +118,18 @@ impl ConcurrencyLimiter {
     }
 
     /// Takes a place for one invocation of `function`, or says why there is none.
+    /// Concurrent executions now: `function`'s, the account's, and the account's outside
+    /// reservations.
+    pub fn running(&self, function: &str) -> (u32, u32, u32) {
+        let c = self.lock();
+        let all = c.running.values().sum();
+        (
+            c.running.get(function).copied().unwrap_or(0),
+            all,
+            c.unreserved_running,
+        )
+    }
+
     pub fn acquire(&self, function: &str) -> Result<Permit, LambdaApiError> {
         let mut c = self.lock();
         let running = c.running.get(function).copied().unwrap_or(0);

@@ -260,6 +260,7 @@ pub(crate) async fn start(
         f.logging.log_group.clone(),
         stream.clone(),
         Controls::of(&f.logging),
+        cfg.metrics.clone(),
     ));
     if inv.tail_log {
         // Until init succeeds, its output belongs to this invocation's tail (an init failure

@@ -51,6 +51,26 @@ struct Pool {
     closed: bool,
 }
 
+/// The `AWS/Lambda` event of an invocation that ran (`provisioned`: whether a provisioned
+/// environment served it, when its version has provisioned concurrency).
+fn invoked_event(
+    inv: &Invocation,
+    result: &InvokeResult,
+    provisioned: Option<bool>,
+) -> ignis_metrics::lambda::Event {
+    ignis_metrics::lambda::Event::Invoked {
+        invoked: ignis_metrics::lambda::Invoked::from_arn(&inv.invoked_arn),
+        executed_version: result.executed_version.clone(),
+        duration_ms: result.metrics.duration.as_secs_f64() * 1000.0,
+        error: result.function_error.is_some(),
+        cold: result.metrics.init_duration.is_some(),
+        provisioned,
+        // Dated when it was invoked, as Lambda dates them.
+        at_ms: chrono::Utc::now().timestamp_millis()
+            - i64::try_from(result.metrics.duration.as_millis()).unwrap_or(0),
+    }
+}
+
 /// What a live environment holds: its place among `max_environments` and its share of the
 /// node's ceilings. Both are given back when the environment is dropped.
 pub(crate) struct Slot {
@@ -165,8 +185,12 @@ impl Invoker {
             let trace = crate::trace::Plan::new(&inv, telemetry);
             let result = inner.invoke(&inv, &trace.runtime_header).await;
             drop(held);
-            result.map(|(result, timeline)| {
+            result.map(|(result, timeline, provisioned)| {
                 trace.report(telemetry, &inv, &result, timeline);
+                if let Some(metrics) = &inner.cfg.metrics {
+                    let provisioned = inner.has_provisioned(&inv).then_some(provisioned);
+                    metrics.record(invoked_event(&inv, &result, provisioned));
+                }
                 result
             })
         });
@@ -191,6 +215,11 @@ impl Invoker {
             }
             Err(e) => Err(InvokeError::Internal(e.to_string())),
         }
+    }
+
+    /// Where the node's metrics go, if anywhere.
+    pub fn metrics(&self) -> Option<&ignis_metrics::Metrics> {
+        self.inner.cfg.metrics.as_ref()
     }
 
     /// Requests and billed memory-time per function since the last call (for metering).
@@ -380,7 +409,7 @@ impl Inner {
         &self,
         inv: &Invocation,
         trace_header: &str,
-    ) -> Result<(InvokeResult, Timeline), InvokeError> {
+    ) -> Result<(InvokeResult, Timeline, bool), InvokeError> {
         if self.shutdown.is_cancelled() {
             return Err(InvokeError::ShuttingDown);
         }
@@ -393,15 +422,26 @@ impl Inner {
                 let slot = self.slot(demand_of(inv))?;
                 match environment::start(self, inv, &resolved, generation, slot, false).await? {
                     Started::Ready(env) => env,
-                    Started::Failed(result, timeline) => return Ok((result, timeline)),
+                    Started::Failed(result, timeline) => return Ok((result, timeline, false)),
                 }
             }
         };
+        let provisioned = env.provision.is_some();
         let (result, timeline, keep) = env.invoke(inv, trace_header).await;
         if keep {
             self.release(env);
         }
-        Ok((result, timeline))
+        Ok((result, timeline, provisioned))
+    }
+
+    /// Whether `inv`'s function version has provisioned concurrency configured.
+    fn has_provisioned(&self, inv: &Invocation) -> bool {
+        let key = (inv.function.name.clone(), inv.function.version.clone());
+        self.provisioned
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&key)
+            .is_some_and(|p| p.wanted.load(Ordering::SeqCst))
     }
 
     /// The host interpreter for the function's runtime.

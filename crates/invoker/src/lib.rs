@@ -13,6 +13,9 @@
 //! - the function process's environment variables, exactly as Lambda sets them;
 //! - which runtimes this host can run ([`available_runtimes`]) and how each is started, with
 //!   Ignis's bootstraps from `ignis-runtimes`;
+//! - each invocation's `AWS/Lambda` metrics (Invocations, Errors, Duration, provisioned or
+//!   spillover invocations) and the metrics
+//!   its Embedded Metric Format lines carry, reported to `ignis-metrics` without waiting;
 //! - each invocation's X-Ray trace header and, when it is sampled, its spans, reported to
 //!   `ignis-telemetry`;
 //! - the platform log events (`START`, `END`, `REPORT`, … or, with `LogFormat: JSON`, the
@@ -91,6 +94,8 @@ pub struct InvokerConfig {
     pub ceilings: Ceilings,
     /// Where sampled invocations' spans go; `None`: no spans are made.
     pub telemetry: Option<ignis_telemetry::Telemetry>,
+    /// Where each invocation's `AWS/Lambda` metrics and its EMF lines go; `None`: nowhere.
+    pub metrics: Option<ignis_metrics::Metrics>,
 }
 
 impl InvokerConfig {
@@ -110,6 +115,7 @@ impl InvokerConfig {
             max_environments: DEFAULT_MAX_ENVIRONMENTS,
             ceilings: Ceilings::default(),
             telemetry: None,
+            metrics: None,
         }
     }
 }

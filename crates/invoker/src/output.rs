@@ -62,16 +62,25 @@ pub(crate) struct Output {
     stream: String,
     controls: Controls,
     tail: Mutex<Option<Tail>>,
+    /// Where the function's EMF lines become metrics.
+    metrics: Option<ignis_metrics::Metrics>,
 }
 
 impl Output {
-    pub fn new(logs: LogStore, group: String, stream: String, controls: Controls) -> Output {
+    pub fn new(
+        logs: LogStore,
+        group: String,
+        stream: String,
+        controls: Controls,
+        metrics: Option<ignis_metrics::Metrics>,
+    ) -> Output {
         Output {
             logs,
             group,
             stream,
             controls,
             tail: Mutex::new(None),
+            metrics,
         }
     }
 
@@ -82,10 +91,14 @@ impl Output {
         }
     }
 
-    /// Writes a line the function printed, unless `ApplicationLogLevel` filters it out.
+    /// Writes a line the function printed, unless `ApplicationLogLevel` filters it out; a
+    /// line in the Embedded Metric Format also becomes metrics, as CloudWatch Logs makes them.
     fn function_line(&self, line: &str) {
         if self.controls.keeps_function_line(line) {
             self.line(line);
+            if let Some(metrics) = &self.metrics {
+                metrics.log_line(line, chrono::Utc::now().timestamp_millis());
+            }
         }
     }
 
@@ -287,7 +300,7 @@ mod tests {
     async fn a_line_without_end_is_cut_into_bounded_records() {
         let dir = tempfile::tempdir().unwrap();
         let logs = LogStore::open(dir.path(), 64 << 20).unwrap();
-        let out = Output::new(logs.clone(), "g".into(), "s".into(), Controls::Text);
+        let out = Output::new(logs.clone(), "g".into(), "s".into(), Controls::Text, None);
         let mut lines = LineSplitter {
             partial: Vec::new(),
         };

@@ -79,7 +79,7 @@ pub(crate) async fn commit(
     if let Some(unused) = unused {
         objects.blobs.remove(unused).await;
         if !events.is_empty() {
-            objects.engine.queued();
+            objects.engine.queued(&events);
         }
     }
     Ok(())

@@ -9,6 +9,7 @@ mod ceilings;
 mod credentials;
 mod data_dir;
 mod isolation;
+mod prometheus;
 mod usage;
 
 pub use ceilings::CeilingConfig;
@@ -101,6 +102,9 @@ pub struct NodeConfig {
     pub max_connections_per_source: Option<usize>,
     /// A second address serving function URLs only.
     pub url_listen: Option<SocketAddr>,
+    /// An address serving the node's metrics to its operators (`GET /metrics`, Prometheus's
+    /// text format, unauthenticated).
+    pub metrics_listen: Option<SocketAddr>,
     /// Node-wide ceilings on environments (memory, pids, `/tmp`) and the async queue's bytes.
     pub ceilings: CeilingConfig,
     /// Where sampled invocations' spans are exported (OTLP/HTTP, the full `/v1/traces` URL);
@@ -195,6 +199,14 @@ pub async fn up(config: NodeConfig) -> Result<(), ServerError> {
         ),
         None => None,
     };
+    let metrics_listener = match config.metrics_listen {
+        Some(addr) => Some(
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|source| ServerError::Listen { addr, source })?,
+        ),
+        None => None,
+    };
     let url_local = match &url_listener {
         Some(l) => Some(l.local_addr().map_err(ServerError::Serve)?),
         None => None,
@@ -204,6 +216,9 @@ pub async fn up(config: NodeConfig) -> Result<(), ServerError> {
     let mut invoker_config =
         ignis_invoker::InvokerConfig::new(account.clone(), data.runtime_dir(), logs.clone());
     invoker_config.idle_timeout = config.idle_timeout;
+    // Metrics leave invocations through a bounded buffer to one task that writes the store.
+    let metrics = ignis_metrics::Metrics::start(store.clone());
+    invoker_config.metrics = Some(metrics.clone());
     let mut exporter = None;
     if let Some(endpoint) = &config.otlp_endpoint {
         let telemetry = ignis_telemetry::Config::new(
@@ -274,6 +289,7 @@ pub async fn up(config: NodeConfig) -> Result<(), ServerError> {
         ceilings.for_plain_processes()
     };
     invoker_config.ceilings = ceilings.environments;
+    let invoker_config_telemetry = invoker_config.telemetry.clone();
     let invoker = ignis_invoker::Invoker::new(invoker_config, chosen.launcher)?;
     let code = Arc::new(code);
     // Provisioned concurrency survives a restart: the engine starts its environments again.
@@ -368,6 +384,13 @@ pub async fn up(config: NodeConfig) -> Result<(), ServerError> {
         iam = iam.with_min_session_seconds(seconds);
     }
     let iam = Arc::new(iam);
+    let cloudwatch = Arc::new(ignis_cloudwatch::CloudWatch::new(
+        metrics.clone(),
+        state.account.region.clone(),
+        identity.clone(),
+        unproven_bodies.clone(),
+    ));
+    let telemetry = invoker_config_telemetry;
     let services = ignis_gateway::Gateway::new(
         "lambda",
         ignis_api::router(state),
@@ -377,11 +400,24 @@ pub async fn up(config: NodeConfig) -> Result<(), ServerError> {
     .service("logs", cloudwatch_logs.router(), |_| false)
     .service("iam", iam.iam_router(), |_| false)
     .service("sts", iam.sts_router(), |_| false)
+    .service(ignis_cloudwatch::SERVICE, cloudwatch.router(), |_| false)
     .addressed(ignis_urls::claims, url_router.clone());
     let front = Front::new(front_config(&config), services.into_router());
     let _ = front_slot.set(front.clone());
     // The URL-only listener has a front of its own (its own connection cap) on the same router.
     let url_front = url_listener.map(|l| (l, Front::new(front_config(&config), url_router)));
+    // So has the operators' metrics listener.
+    let metrics_front = metrics_listener.map(|l| {
+        let router = prometheus::router(prometheus::Sources {
+            metrics: metrics.clone(),
+            engine: engine.clone(),
+            store: store.clone(),
+            logs: logs.clone(),
+            telemetry,
+            front: front.clone(),
+        });
+        (l, Front::new(front_config(&config), router))
+    });
     // Signal handlers are installed before the node announces itself, so a signal sent the
     // moment it is up still shuts it down cleanly.
     let signal = shutdown_signal().map_err(ServerError::Serve)?;
@@ -401,6 +437,10 @@ pub async fn up(config: NodeConfig) -> Result<(), ServerError> {
     if let Some(url_local) = url_local {
         println!("function URLs also on http://{url_local}");
     }
+    if let Some((l, _)) = &metrics_front {
+        let addr = l.local_addr().map_err(ServerError::Serve)?;
+        println!("metrics on http://{addr}{}", prometheus::PATH);
+    }
     println!(
         "ignis listening on http://{local} (data dir {})",
         data.path().display()
@@ -411,10 +451,19 @@ pub async fn up(config: NodeConfig) -> Result<(), ServerError> {
         let stopped = stopped.clone();
         tokio::spawn(async move { url_front.serve(listener, shutdown(stopped)).await })
     });
+    let metrics_serving = metrics_front.map(|(listener, metrics_front)| {
+        let stopped = stopped.clone();
+        tokio::spawn(async move { metrics_front.serve(listener, shutdown(stopped)).await })
+    });
     front
         .serve(listener, shutdown(stopped))
         .await
         .map_err(ServerError::Serve)?;
+    if let Some(serving) = metrics_serving
+        && let Ok(Err(e)) = serving.await
+    {
+        tracing::warn!(error = %e, "the metrics listener failed");
+    }
     if let Some(serving) = url_serving
         && let Ok(Err(e)) = serving.await
     {
@@ -438,6 +487,7 @@ pub async fn up(config: NodeConfig) -> Result<(), ServerError> {
     }
     let _ = metering.await;
     usage::flush(&invoker, &store).await;
+    metrics.stop().await;
     store.close().await;
     drop(data);
     Ok(())

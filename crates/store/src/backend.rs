@@ -13,6 +13,7 @@
 use crate::StoreError;
 use crate::functions::{FunctionRecord, Page};
 use crate::identity::{IdentityChange, IdentityDocument};
+use crate::metrics::{MergeMinute, MetricMinute, MetricSeries};
 use crate::objects::{
     BucketRecord, Completed, ObjectError, ObjectRecord, PartRecord, UploadRecord,
 };
@@ -35,6 +36,7 @@ pub trait Backend:
     + PolicyRows
     + QueueRows
     + UsageRows
+    + MetricRows
     + ObjectRows
     + UrlRows
     + IdentityRows
@@ -49,6 +51,7 @@ impl<T> Backend for T where
         + PolicyRows
         + QueueRows
         + UsageRows
+        + MetricRows
         + ObjectRows
         + UrlRows
         + IdentityRows
@@ -257,6 +260,33 @@ pub trait UsageRows: Send + Sync {
     async fn add_usage(&self, batch: &[Usage], now_ms: i64) -> Result<(), StoreError>;
     /// Usage of every function that has been invoked, by name.
     async fn function_usage(&self) -> Result<Vec<Usage>, StoreError>;
+}
+
+/// CloudWatch metrics: series and their minutes.
+#[async_trait]
+pub trait MetricRows: Send + Sync {
+    /// Adds minutes in one transaction, merging each with the one stored by `merge`.
+    async fn add_metric_minutes(
+        &self,
+        batch: &[(MetricSeries, MetricMinute)],
+        now_ms: i64,
+        merge: &MergeMinute,
+    ) -> Result<(), StoreError>;
+    /// Series of a namespace and name (any when `None`), with their last datapoint's time.
+    async fn metric_series(
+        &self,
+        namespace: Option<&str>,
+        name: Option<&str>,
+    ) -> Result<Vec<(MetricSeries, i64)>, StoreError>;
+    /// The minutes of one series in `[start_ms, end_ms)`, in order.
+    async fn metric_minutes(
+        &self,
+        series: &MetricSeries,
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Result<Vec<MetricMinute>, StoreError>;
+    /// Deletes minutes before `before_ms` and the series left empty and quiet since.
+    async fn expire_metrics(&self, before_ms: i64) -> Result<u64, StoreError>;
 }
 
 /// Function URL configurations, one per function and qualifier (`None`: `$LATEST`).

@@ -1,5 +1,5 @@
 //! Ignis's metadata store: functions, their versions, aliases, tags and concurrency settings,
-//! function URL configurations, layers, policies, metered usage, the durable queue of asynchronous invocations, and the
+//! function URL configurations, layers, policies, metered usage, CloudWatch metrics' minutes, the durable queue of asynchronous invocations, and the
 //! metadata of the S3-compatible object store (buckets, objects, multipart uploads).
 //!
 //! [`Store`] is the handle callers hold. It keeps an in-memory cache of every version's
@@ -15,6 +15,7 @@ mod evaluate;
 mod functions;
 mod identity;
 mod layers;
+mod metrics;
 mod objects;
 mod policies;
 mod queue;
@@ -32,6 +33,7 @@ pub use evaluate::{
 };
 pub use functions::{FunctionRecord, Page};
 pub use identity::{IdentityChange, IdentityDocument};
+pub use metrics::{MergeMinute, MetricMinute, MetricSeries};
 pub use objects::{
     BucketRecord, Checksum, Completed, ObjectError, ObjectRecord, PartRecord, Segment, UploadRecord,
 };

@@ -7,6 +7,7 @@
 mod functions;
 mod identity;
 mod layers;
+mod metrics;
 mod objects;
 mod policies;
 mod queue;
