@@ -187,6 +187,10 @@ def test_an_alias_invocation_has_resource_and_executed_version(lam, cw, fname):
     dims = fn_dims(fname, **resource)
     assert total(cw, "AWS/Lambda", "ProvisionedConcurrencyInvocations", dims)[0] == 1
     assert total(cw, "AWS/Lambda", "ProvisionedConcurrencySpilloverInvocations", dims)[1] == []
+    # The one provisioned environment was busy with it: one execution, all of the allocation.
+    assert total(cw, "AWS/Lambda", "ProvisionedConcurrentExecutions", dims, stat="Maximum")[0] == 1
+    assert total(cw, "AWS/Lambda", "ProvisionedConcurrencyUtilization", dims,
+                 stat="Maximum")[0] == 1.0
 
 
 def test_put_metric_data_reads_back_with_percentiles_and_units(cw):

@@ -29,6 +29,26 @@ const SHUTDOWN_WAIT: Duration = Duration::from_secs(5);
 pub(crate) struct Provisioned {
     alive: AtomicUsize,
     wanted: std::sync::atomic::AtomicBool,
+    /// Provisioned environments running an invocation now.
+    busy: AtomicUsize,
+}
+
+/// Counts a provisioned environment as busy while it runs one invocation.
+struct BusyGuard(Arc<Provisioned>);
+
+impl BusyGuard {
+    /// Marks `provisioned` busy; answers the guard with the busy and the allocated counts.
+    fn enter(provisioned: &Arc<Provisioned>) -> (BusyGuard, usize, usize) {
+        let busy = provisioned.busy.fetch_add(1, Ordering::SeqCst) + 1;
+        let allocated = provisioned.alive.load(Ordering::SeqCst);
+        (BusyGuard(provisioned.clone()), busy, allocated)
+    }
+}
+
+impl Drop for BusyGuard {
+    fn drop(&mut self) {
+        self.0.busy.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// Counts a provisioned environment of one function version while it lives.
@@ -427,7 +447,21 @@ impl Inner {
             }
         };
         let provisioned = env.provision.is_some();
+        let busy = env.provision.as_ref().map(|guard| {
+            let (busy, running, allocated) = BusyGuard::enter(&guard.0);
+            if let Some(metrics) = &self.cfg.metrics {
+                metrics.record(ignis_metrics::lambda::Event::ProvisionedConcurrency {
+                    invoked: ignis_metrics::lambda::Invoked::from_arn(&inv.invoked_arn),
+                    executed_version: inv.function.version.clone(),
+                    running: u32::try_from(running).unwrap_or(u32::MAX),
+                    allocated: u32::try_from(allocated).unwrap_or(u32::MAX),
+                    at_ms: chrono::Utc::now().timestamp_millis(),
+                });
+            }
+            busy
+        });
         let (result, timeline, keep) = env.invoke(inv, trace_header).await;
+        drop(busy);
         if keep {
             self.release(env);
         }

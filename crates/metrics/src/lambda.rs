@@ -10,6 +10,8 @@ use ignis_store::MetricSeries;
 pub const NAMESPACE: &str = "AWS/Lambda";
 const COUNT: &str = "Count";
 const MILLISECONDS: &str = "Milliseconds";
+/// A ratio (CloudWatch's unit `None`).
+const NONE: &str = "None";
 
 /// Which function, and as what it was invoked.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,6 +77,15 @@ pub enum Event {
         function_running: u32,
         running: u32,
         unreserved_running: u32,
+        at_ms: i64,
+    },
+    /// A provisioned environment took an invocation: the version's provisioned environments
+    /// running one now (this one included) and those allocated.
+    ProvisionedConcurrency {
+        invoked: Invoked,
+        executed_version: String,
+        running: u32,
+        allocated: u32,
         at_ms: i64,
     },
     /// An asynchronous invocation was queued.
@@ -152,6 +163,23 @@ impl Event {
                 );
                 each(invoked, v, "Duration", MILLISECONDS, *duration_ms, *at_ms);
             }
+            Event::ProvisionedConcurrency {
+                invoked,
+                executed_version,
+                running,
+                allocated,
+                at_ms,
+            } => {
+                let v = Some(executed_version.as_str());
+                let running = f64::from(*running);
+                let p = "ProvisionedConcurrentExecutions";
+                each(invoked, v, p, COUNT, running, *at_ms);
+                if *allocated > 0 {
+                    let u = "ProvisionedConcurrencyUtilization";
+                    let share = running / f64::from(*allocated);
+                    each(invoked, v, u, NONE, share, *at_ms);
+                }
+            }
             Event::Throttled { invoked, at_ms } => {
                 each(invoked, None, "Throttles", COUNT, 1.0, *at_ms)
             }
@@ -215,6 +243,36 @@ mod tests {
             .iter()
             .map(|(a, b)| (a.to_string(), b.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn provisioned_executions_and_their_share_of_the_allocation() {
+        let e = Event::ProvisionedConcurrency {
+            invoked: Invoked::from_arn("arn:aws:lambda:us-east-1:000000000000:function:f:live"),
+            executed_version: "3".into(),
+            running: 1,
+            allocated: 4,
+            at_ms: 0,
+        };
+        let points = e.datapoints();
+        let of = |name: &str| {
+            points
+                .iter()
+                .filter(|d| d.series.name == name)
+                .collect::<Vec<_>>()
+        };
+        let executions = of("ProvisionedConcurrentExecutions");
+        let utilization = of("ProvisionedConcurrencyUtilization");
+        assert_eq!(executions.len(), 4);
+        assert_eq!(utilization.len(), 4);
+        assert!(executions.iter().all(|d| d.series.unit == "Count"
+            && matches!(&d.sample, Sample::Values(v) if v == &[(1.0, 1.0)])));
+        assert!(utilization.iter().all(|d| d.series.unit == "None"
+            && matches!(&d.sample, Sample::Values(v) if v == &[(0.25, 1.0)])));
+        assert!(
+            sets(&e, "ProvisionedConcurrencyUtilization")
+                .contains(&dims(&[("FunctionName", "f"), ("Resource", "f:live")]))
+        );
     }
 
     #[test]

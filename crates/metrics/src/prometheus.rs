@@ -106,7 +106,9 @@ impl Counters {
                     .get_or_create(&label(&invoked.function))
                     .inc();
             }
-            Event::AsyncAge { .. } | Event::Concurrency { .. } => {}
+            Event::AsyncAge { .. }
+            | Event::Concurrency { .. }
+            | Event::ProvisionedConcurrency { .. } => {}
         }
     }
 }
