@@ -9,6 +9,7 @@ import signal
 import struct
 import threading
 import time
+import urllib.parse
 import uuid
 
 import pytest
@@ -355,3 +356,65 @@ def test_kill_9_loses_no_acknowledged_message(fresh_node, tmp_path):
     # A receipt handle from before the crash still deletes.
     sqs.delete_message(QueueUrl=url, ReceiptHandle=held[0]["ReceiptHandle"])
     assert base64.b64decode(held[0]["ReceiptHandle"])
+
+
+def query(node, params, path="/"):
+    """A query-protocol request as older SDKs send it: a signed form POST; its XML answer."""
+    from xml.etree import ElementTree
+
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+    from botocore.httpsession import URLLib3Session
+
+    from conftest import ACCESS_KEY, SECRET_KEY
+
+    body = urllib.parse.urlencode({**params, "Version": "2012-11-05"})
+    req = AWSRequest("POST", node.endpoint + path, data=body,
+                     headers={"Content-Type": "application/x-www-form-urlencoded"})
+    SigV4Auth(Credentials(ACCESS_KEY, SECRET_KEY), "sqs", "us-east-1").add_auth(req)
+    r = URLLib3Session().send(req.prepare())
+    root = ElementTree.fromstring(r.content)
+    for e in root.iter():
+        e.tag = e.tag.split("}")[-1]
+    return r.status_code, root
+
+
+def test_the_query_protocol(node, sqs):
+    n = name("query")
+    status, x = query(node, {"Action": "CreateQueue", "QueueName": n,
+                             "Attribute.1.Name": "VisibilityTimeout", "Attribute.1.Value": "40",
+                             "Tag.1.Key": "k", "Tag.1.Value": "v"})
+    assert status == 200, x
+    url = x.find("CreateQueueResult/QueueUrl").text
+    assert url == f"{node.endpoint}/{ACCOUNT}/{n}"
+    assert sqs.list_queue_tags(QueueUrl=url)["Tags"] == {"k": "v"}
+    status, x = query(node, {"Action": "SendMessage", "QueueUrl": url, "MessageBody": "q & a",
+                             "MessageAttribute.1.Name": "a",
+                             "MessageAttribute.1.Value.DataType": "String",
+                             "MessageAttribute.1.Value.StringValue": "b"})
+    assert status == 200
+    attrs = {"a": {"DataType": "String", "StringValue": "b"}}
+    assert x.find("SendMessageResult/MD5OfMessageAttributes").text == md5_of_attributes(attrs)
+    # A request to the queue's own path names the queue.
+    status, x = query(node, {"Action": "ReceiveMessage", "MessageAttributeName.1": "All",
+                             "AttributeName.1": "All", "MaxNumberOfMessages": "5"},
+                      path=f"/{ACCOUNT}/{n}")
+    assert status == 200
+    m = x.find("ReceiveMessageResult/Message")
+    assert m.find("Body").text == "q & a"
+    assert m.find("MessageAttribute/Name").text == "a"
+    assert m.find("MessageAttribute/Value/StringValue").text == "b"
+    names = {a.find("Name").text for a in m.findall("Attribute")}
+    assert {"SentTimestamp", "ApproximateReceiveCount"} <= names
+    status, x = query(node, {"Action": "DeleteMessageBatch", "QueueUrl": url,
+                             "DeleteMessageBatchRequestEntry.1.Id": "one",
+                             "DeleteMessageBatchRequestEntry.1.ReceiptHandle": m.find("ReceiptHandle").text})
+    assert x.find("DeleteMessageBatchResult/DeleteMessageBatchResultEntry/Id").text == "one"
+    status, x = query(node, {"Action": "GetQueueAttributes", "QueueUrl": url, "AttributeName.1": "All"})
+    got = {a.find("Name").text: a.find("Value").text for a in x.findall("GetQueueAttributesResult/Attribute")}
+    assert got["VisibilityTimeout"] == "40" and got["ApproximateNumberOfMessages"] == "0"
+    status, x = query(node, {"Action": "GetQueueUrl", "QueueName": "missing-" + n})
+    assert status == 400
+    assert x.find("Error/Code").text == "AWS.SimpleQueueService.NonExistentQueue"
+    assert x.find("Error/Type").text == "Sender"

@@ -204,6 +204,10 @@ impl SqsError {
     pub fn sender_fault(&self) -> bool {
         self.kind.wire().2.is_client_error()
     }
+
+    pub fn status(&self) -> StatusCode {
+        self.kind.wire().2
+    }
 }
 
 impl IntoResponse for SqsError {

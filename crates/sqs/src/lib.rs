@@ -17,6 +17,7 @@ mod db;
 mod error;
 mod md5;
 mod messages;
+mod query;
 mod queues;
 mod state;
 
@@ -36,6 +37,8 @@ use std::time::Duration;
 pub const CONTENT_TYPE: &str = "application/x-amz-json-1.0";
 /// The `X-Amz-Target` prefix of this API's operations.
 pub const TARGET_PREFIX: &str = "AmazonSQS.";
+/// The header naming a JSON 1.0 request's operation.
+const TARGET_HEADER: &str = "x-amz-target";
 /// The header carrying the query protocol's error code (`<Code>;<Sender|Receiver>`).
 pub const QUERY_ERROR_HEADER: &str = "x-amzn-query-error";
 /// The largest request body read: a batch of ten messages at the limit is 2.5 MiB of
@@ -170,9 +173,15 @@ impl Sqs {
             let sqs = self.clone();
             async move {
                 let request_id = uuid::Uuid::new_v4().to_string();
-                let mut response = match sqs.serve(req).await {
+                // JSON 1.0 names its operation in a header; the query protocol in its form.
+                let json = req.headers().contains_key(TARGET_HEADER);
+                let mut response = match sqs.serve(req, json, &request_id).await {
                     Ok(r) => r,
-                    Err(e) => e.into_response(),
+                    Err(e) if json => e.into_response(),
+                    Err(e) => {
+                        let status = e.status();
+                        xml(status, query::error(&e, &request_id))
+                    }
                 };
                 if let Ok(v) = http::HeaderValue::from_str(&request_id) {
                     response.headers_mut().insert("x-amzn-requestid", v);
@@ -182,11 +191,40 @@ impl Sqs {
         })
     }
 
-    async fn serve(&self, req: Request) -> Result<Response, SqsError> {
+    async fn serve(&self, req: Request, json: bool, id: &str) -> Result<Response, SqsError> {
         let (body, parts, sender) = self.authenticate(req).await?;
+        let host = parts
+            .headers
+            .get(http::header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("localhost");
+        let cx = Context {
+            origin: format!("http://{host}"),
+            sender,
+        };
+        if !json {
+            let mut pairs: Vec<(String, String)> =
+                serde_urlencoded::from_str(parts.uri.query().unwrap_or_default())
+                    .map_err(|e| SqsError::new(Kind::Serialization, e.to_string()))?;
+            pairs.extend(
+                serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body)
+                    .map_err(|e| SqsError::new(Kind::Serialization, e.to_string()))?,
+            );
+            let (action, mut input) = query::input(&pairs)?;
+            // A queue's own URL may be where the request was sent.
+            let path = parts.uri.path().trim_matches('/');
+            if input.get("QueueUrl").is_none() && path.contains('/') {
+                input["QueueUrl"] = Value::String(format!("{}/{path}", cx.origin));
+            }
+            let output = self.operation(&action, &input, &cx).await?;
+            return Ok(xml(
+                http::StatusCode::OK,
+                query::output(&action, &output, id),
+            ));
+        }
         let target = parts
             .headers
-            .get("x-amz-target")
+            .get(TARGET_HEADER)
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default();
         let Some(operation) = target.strip_prefix(TARGET_PREFIX) else {
@@ -201,15 +239,6 @@ impl Sqs {
         } else {
             serde_json::from_slice(&body)
                 .map_err(|e| SqsError::new(Kind::Serialization, e.to_string()))?
-        };
-        let host = parts
-            .headers
-            .get(http::header::HOST)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("localhost");
-        let cx = Context {
-            origin: format!("http://{host}"),
-            sender,
         };
         let output = self.operation(operation, &input, &cx).await?;
         let mut r = output.to_string().into_response();
@@ -288,6 +317,16 @@ impl Sqs {
         drop(reservation);
         Ok((bytes, parts, identity.access_key_id.clone()))
     }
+}
+
+/// A query protocol (XML) response.
+fn xml(status: http::StatusCode, body: String) -> Response {
+    let mut r = (status, body).into_response();
+    r.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/xml"),
+    );
+    r
 }
 
 fn body_error(e: ignis_front::BodyError) -> SqsError {
