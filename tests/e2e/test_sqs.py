@@ -315,6 +315,10 @@ def test_bounds_in_flight_and_long_polls(fresh_node):
     assert len(sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]) == 3
     e = error(sqs.receive_message, QueueUrl=url)
     assert e["Error"]["Code"] == "OverLimit"
+    # A request body past 1 MiB is not read.
+    e = error(sqs.send_message, QueueUrl=url, MessageBody="x" * (1 << 20))
+    assert e["Error"]["Code"] == "InvalidParameterValue"
+    assert "at most 1048576 bytes" in e["Error"]["Message"]
     empty = sqs.create_queue(QueueName=name())["QueueUrl"]
     t = threading.Thread(target=lambda: sqs.receive_message(QueueUrl=empty, WaitTimeSeconds=3))
     t.start()

@@ -41,8 +41,8 @@ pub const TARGET_PREFIX: &str = "AmazonSQS.";
 const TARGET_HEADER: &str = "x-amz-target";
 /// The header carrying the query protocol's error code (`<Code>;<Sender|Receiver>`).
 pub const QUERY_ERROR_HEADER: &str = "x-amzn-query-error";
-/// The largest request body read: a batch of ten messages at the limit is 2.5 MiB of
-/// messages (AWS refuses a batch over 256 KiB in all; the JSON escaping can double it).
+/// The largest request body read: a batch holds at most 256 KiB of messages, which JSON's
+/// escaping or base64 binary attributes can make up to four times longer.
 pub const MAX_REQUEST_BYTES: usize = 1 << 20;
 /// How long a request body may pause before it is given up.
 const BODY_IDLE_TIMEOUT: Duration = Duration::from_secs(20);
@@ -333,7 +333,7 @@ fn body_error(e: ignis_front::BodyError) -> SqsError {
     use ignis_front::BodyError;
     match e {
         BodyError::TooLarge { limit } => SqsError::new(
-            Kind::BatchRequestTooLong,
+            Kind::InvalidParameterValue,
             format!("The request body must be at most {limit} bytes."),
         ),
         BodyError::Busy => SqsError::new(Kind::OverLimit, "Too many requests are being read."),
