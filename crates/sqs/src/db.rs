@@ -212,3 +212,48 @@ impl Db {
 fn json<T: serde::de::DeserializeOwned + Default>(text: String) -> T {
     serde_json::from_str(&text).unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::SystemFields;
+
+    #[tokio::test]
+    async fn what_is_committed_loads_again_with_its_visibility() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("sqs.db")).await.unwrap();
+        let mut state = State::default();
+        state
+            .queues
+            .insert("q".into(), Queue::new("id".into(), "q".into(), 5));
+        state.touch_queue("q");
+        for body in ["one", "two"] {
+            let m = Message {
+                id: body.into(),
+                seq: 0,
+                body: body.into(),
+                attributes: Default::default(),
+                system: SystemFields::default(),
+                sent: 10,
+                visible_at: 10,
+                receive_count: 0,
+                first_receive: None,
+                receipt: 0,
+            };
+            state.push("q", m, 10);
+        }
+        db.commit(&mut state).await.unwrap();
+        let taken = state.receive("q", 1, 600, 20);
+        db.commit(&mut state).await.unwrap();
+        let mut loaded = db.load(30).await.unwrap();
+        let q = loaded.queue_mut("q").unwrap();
+        assert_eq!(q.messages.len(), 2);
+        assert_eq!(q.counts(30), (1, 1, 0));
+        assert_eq!(q.messages[&taken[0].seq].receive_count, 1);
+        assert!(loaded.last_seq >= taken[0].seq);
+        // A deleted queue takes its messages with it.
+        loaded.drop_queue("q");
+        db.commit(&mut loaded).await.unwrap();
+        assert!(db.load(40).await.unwrap().queues.is_empty());
+    }
+}

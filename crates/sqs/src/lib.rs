@@ -130,11 +130,16 @@ impl Sqs {
         let mut state = self.state.lock().await;
         let now = now_ms();
         let result = f(&mut state, now);
-        let woken: Vec<Arc<state::Signal>> = state
+        let touched: std::collections::HashSet<&str> = state
             .dirty
             .messages
             .iter()
-            .filter_map(|(q, _)| state.queues.values().find(|x| &x.id == q))
+            .map(|(q, _)| q.as_str())
+            .collect();
+        let woken: Vec<Arc<state::Signal>> = state
+            .queues
+            .values()
+            .filter(|q| touched.contains(q.id.as_str()))
             .map(|q| q.signal.clone())
             .collect();
         if let Err(e) = self.db.commit(&mut state).await {

@@ -635,3 +635,81 @@ pub(crate) async fn change_visibility_batch(sqs: &Sqs, input: &Value) -> Result<
     })
     .await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::Queue;
+
+    fn fifo(content_based: bool) -> State {
+        let mut s = State::default();
+        let mut q = Queue::new("id".into(), "q.fifo".into(), 0);
+        q.attributes = crate::attributes::initial(
+            &[("FifoQueue".to_string(), "true".to_string())].into(),
+            true,
+        )
+        .unwrap();
+        if content_based {
+            q.attributes
+                .insert("ContentBasedDeduplication".into(), "true".into());
+        }
+        s.queues.insert("q.fifo".into(), q);
+        s
+    }
+
+    fn outgoing(body: &str, dedup: Option<&str>) -> Outgoing {
+        Outgoing {
+            body: body.into(),
+            attributes: BTreeMap::new(),
+            delay: None,
+            group: Some("g".into()),
+            dedup: dedup.map(str::to_string),
+            trace: None,
+        }
+    }
+
+    #[test]
+    fn a_deduplication_id_is_remembered_for_five_minutes() {
+        let mut s = fifo(false);
+        let first = enqueue(&mut s, "q.fifo", outgoing("a", Some("d")), "k", 0).unwrap();
+        let again = enqueue(&mut s, "q.fifo", outgoing("b", Some("d")), "k", 1_000).unwrap();
+        assert_eq!(first["MessageId"], again["MessageId"]);
+        assert_eq!(first["SequenceNumber"], again["SequenceNumber"]);
+        assert_eq!(s.queues["q.fifo"].messages.len(), 1);
+        // After the interval the same id is a new message.
+        s.queue_mut("q.fifo")
+            .unwrap()
+            .expire_dedup(DEDUP_INTERVAL_MS + 1);
+        let later = enqueue(
+            &mut s,
+            "q.fifo",
+            outgoing("c", Some("d")),
+            "k",
+            DEDUP_INTERVAL_MS + 1,
+        );
+        assert_ne!(later.unwrap()["MessageId"], first["MessageId"]);
+        assert_eq!(s.queues["q.fifo"].messages.len(), 2);
+    }
+
+    #[test]
+    fn content_based_deduplication_hashes_the_body() {
+        let mut s = fifo(true);
+        let a = enqueue(&mut s, "q.fifo", outgoing("same", None), "k", 0).unwrap();
+        let b = enqueue(&mut s, "q.fifo", outgoing("same", None), "k", 1).unwrap();
+        let c = enqueue(&mut s, "q.fifo", outgoing("other", None), "k", 2).unwrap();
+        assert_eq!(a["MessageId"], b["MessageId"]);
+        assert_ne!(a["MessageId"], c["MessageId"]);
+        let mut plain = fifo(false);
+        let e = enqueue(&mut plain, "q.fifo", outgoing("x", None), "k", 0).unwrap_err();
+        assert_eq!(e.kind, Kind::InvalidParameterValue);
+    }
+
+    #[test]
+    fn retention_expires_messages() {
+        let mut s = fifo(false);
+        enqueue(&mut s, "q.fifo", outgoing("a", Some("d")), "k", 0).unwrap();
+        let q = s.queue_mut("q.fifo").unwrap();
+        assert!(q.expired(345_599_000).is_empty());
+        assert_eq!(q.expired(345_600_000).len(), 1);
+    }
+}
