@@ -74,6 +74,11 @@ impl DataDir {
         metadata_db(&self.path)
     }
 
+    /// The SQS service's own database (its queues and messages).
+    pub fn sqs_db(&self) -> PathBuf {
+        self.path.join("sqs.db")
+    }
+
     pub fn code_dir(&self) -> PathBuf {
         self.path.join("code")
     }

@@ -63,6 +63,8 @@ pub enum ServerError {
     Serve(std::io::Error),
     #[error("function logs")]
     Logs(#[from] ignis_logs::LogError),
+    #[error("queues")]
+    Queues(#[from] ignis_sqs::SqsError),
     #[error("invoker")]
     Invoker(#[from] ignis_invoker::InvokerError),
     #[error("{0}")]
@@ -157,6 +159,44 @@ fn live_tail_limits() -> ignis_cloudwatch_logs::live_tail::Limits {
         }
     }
     limits
+}
+
+/// AWS's queue bounds, or (hidden, for tests) `IGNIS_SQS_LIMITS` =
+/// `<in flight standard>,<in flight fifo>,<long polls per queue>`.
+fn sqs_limits() -> ignis_sqs::Limits {
+    let mut limits = ignis_sqs::Limits::default();
+    if let Ok(v) = std::env::var("IGNIS_SQS_LIMITS") {
+        let parts: Vec<usize> = v.split(',').filter_map(|p| p.trim().parse().ok()).collect();
+        if let [standard, fifo, waiters] = parts[..] {
+            limits.inflight_standard = standard;
+            limits.inflight_fifo = fifo;
+            limits.waiters_per_queue = waiters;
+        }
+    }
+    limits
+}
+
+/// How often messages past their retention (and old deduplication ids) are deleted.
+const QUEUE_SWEEP: Duration = Duration::from_secs(10);
+
+fn spawn_queue_sweeper(
+    queues: Arc<ignis_sqs::Sqs>,
+    mut stopped: tokio::sync::watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            let stop = tokio::select! {
+                _ = tokio::time::sleep(QUEUE_SWEEP) => false,
+                _ = stopped.wait_for(|s| *s) => true,
+            };
+            if stop {
+                return;
+            }
+            if let Err(e) = queues.sweep().await {
+                tracing::warn!(error = %e, "sweeping queues failed");
+            }
+        }
+    })
 }
 
 /// Runs one node in the foreground until SIGINT or SIGTERM.
@@ -391,6 +431,18 @@ pub async fn up(config: NodeConfig) -> Result<(), ServerError> {
         unproven_bodies.clone(),
     ));
     let telemetry = invoker_config_telemetry;
+    let queues = Arc::new(
+        ignis_sqs::Sqs::open(
+            &data.sqs_db(),
+            state.account.region.clone(),
+            state.account.id.clone(),
+            identity.clone(),
+            unproven_bodies.clone(),
+            sqs_limits(),
+        )
+        .await?,
+    );
+    let queue_sweeper = spawn_queue_sweeper(queues.clone(), stop_dispatch.subscribe());
     let services = ignis_gateway::Gateway::new(
         "lambda",
         ignis_api::router(state),
@@ -401,6 +453,7 @@ pub async fn up(config: NodeConfig) -> Result<(), ServerError> {
     .service("iam", iam.iam_router(), |_| false)
     .service("sts", iam.sts_router(), |_| false)
     .service(ignis_cloudwatch::SERVICE, cloudwatch.router(), |_| false)
+    .service("sqs", queues.clone().router(), |_| false)
     .addressed(ignis_urls::claims, url_router.clone());
     let front = Front::new(front_config(&config), services.into_router());
     let _ = front_slot.set(front.clone());
@@ -480,6 +533,7 @@ pub async fn up(config: NodeConfig) -> Result<(), ServerError> {
     let _ = dispatcher.await;
     let _ = sweeper.await;
     let _ = retention.await;
+    let _ = queue_sweeper.await;
     invoker.shutdown().await;
     // The last invocations' spans, before the process ends.
     if let Some(exporter) = exporter {
@@ -489,6 +543,7 @@ pub async fn up(config: NodeConfig) -> Result<(), ServerError> {
     usage::flush(&invoker, &store).await;
     metrics.stop().await;
     store.close().await;
+    queues.close().await;
     drop(data);
     Ok(())
 }

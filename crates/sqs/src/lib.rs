@@ -1,0 +1,363 @@
+//! The SQS service on the node's port: AWS's JSON 1.0 protocol (`POST /`,
+//! `X-Amz-Target: AmazonSQS.<Operation>`, `application/x-amz-json-1.0`), exact to botocore's
+//! `sqs` model, with durable queues.
+//!
+//! It owns the wire (`error.rs`, one module per resource: `queues.rs`, `messages.rs`), queue
+//! attributes (`attributes.rs`), the digests the SDKs check (`md5.rs`), the queues in memory
+//! (`state.rs`) and their own SQLite database (`db.rs`). It does not own identity (requests
+//! are signed with the node's keys, as for the other services) or invoking functions.
+//!
+//! Accepted means durable: every request's changes are committed to `sqs.db` before it is
+//! answered, under the one lock that orders the queues' state, so a crash loses no
+//! acknowledged message and a received message stays hidden until its timeout across
+//! restarts. Long polls wait outside the lock, woken when their queue gets a message.
+
+mod attributes;
+mod db;
+mod error;
+mod md5;
+mod messages;
+mod query;
+mod queues;
+mod state;
+
+pub use error::{Kind, SqsError};
+
+use axum::Router;
+use axum::extract::Request;
+use axum::response::{IntoResponse, Response};
+use ignis_front::{BodyBudget, signed};
+use serde_json::Value;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// JSON 1.0's content type.
+pub const CONTENT_TYPE: &str = "application/x-amz-json-1.0";
+/// The `X-Amz-Target` prefix of this API's operations.
+pub const TARGET_PREFIX: &str = "AmazonSQS.";
+/// The header naming a JSON 1.0 request's operation.
+const TARGET_HEADER: &str = "x-amz-target";
+/// The header carrying the query protocol's error code (`<Code>;<Sender|Receiver>`).
+pub const QUERY_ERROR_HEADER: &str = "x-amzn-query-error";
+/// The largest request body read: a batch holds at most 256 KiB of messages, which JSON's
+/// escaping or base64 binary attributes can make up to four times longer.
+pub const MAX_REQUEST_BYTES: usize = 1 << 20;
+/// How long a request body may pause before it is given up.
+const BODY_IDLE_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The node's bounds on queues (AWS's, by default).
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Messages in flight in one standard queue.
+    pub inflight_standard: usize,
+    /// Messages in flight in one FIFO queue.
+    pub inflight_fifo: usize,
+    /// Long polls waiting on one queue at once.
+    pub waiters_per_queue: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            inflight_standard: 120_000,
+            inflight_fifo: 20_000,
+            waiters_per_queue: 1_000,
+        }
+    }
+}
+
+/// The SQS service of one node.
+pub struct Sqs {
+    pub(crate) state: tokio::sync::Mutex<state::State>,
+    db: db::Db,
+    pub(crate) region: String,
+    pub(crate) account: String,
+    pub(crate) limits: Limits,
+    identity: ignis_identity::Identity,
+    bodies: BodyBudget,
+}
+
+/// The parts of a request an operation needs beside its input.
+pub(crate) struct Context {
+    /// `http://<host>` as the client addressed the node.
+    pub origin: String,
+    /// The signer's access key id (SenderId).
+    pub sender: String,
+}
+
+impl Sqs {
+    /// Opens (creating) the queues' database at `path` and loads it.
+    pub async fn open(
+        path: &Path,
+        region: String,
+        account: String,
+        identity: ignis_identity::Identity,
+        bodies: BodyBudget,
+        limits: Limits,
+    ) -> Result<Sqs, SqsError> {
+        let db = db::Db::open(path).await.map_err(SqsError::internal)?;
+        let state = db.load(now_ms()).await.map_err(SqsError::internal)?;
+        Ok(Sqs {
+            state: tokio::sync::Mutex::new(state),
+            db,
+            region,
+            account,
+            limits,
+            identity,
+            bodies,
+        })
+    }
+
+    pub async fn close(&self) {
+        self.db.close().await;
+    }
+
+    pub(crate) fn arn(&self, name: &str) -> String {
+        format!("arn:aws:sqs:{}:{}:{name}", self.region, self.account)
+    }
+
+    /// Runs `f` on the state and commits what it changed before returning its answer; if the
+    /// commit fails the state is reloaded from the database (the change did not happen).
+    pub(crate) async fn change<T>(
+        &self,
+        f: impl FnOnce(&mut state::State, i64) -> Result<T, SqsError>,
+    ) -> Result<T, SqsError> {
+        let mut state = self.state.lock().await;
+        let now = now_ms();
+        let result = f(&mut state, now);
+        let touched: std::collections::HashSet<&str> = state
+            .dirty
+            .messages
+            .iter()
+            .map(|(q, _)| q.as_str())
+            .collect();
+        let woken: Vec<Arc<state::Signal>> = state
+            .queues
+            .values()
+            .filter(|q| touched.contains(q.id.as_str()))
+            .map(|q| q.signal.clone())
+            .collect();
+        if let Err(e) = self.db.commit(&mut state).await {
+            *state = self.db.load(now).await.map_err(SqsError::internal)?;
+            return Err(SqsError::internal(e));
+        }
+        drop(state);
+        for s in woken {
+            s.notify.notify_waiters();
+        }
+        result
+    }
+
+    /// Deletes messages past their queues' retention and forgets old deduplication ids.
+    pub async fn sweep(&self) -> Result<(), SqsError> {
+        self.change(|state, now| {
+            let mut gone = Vec::new();
+            for q in state.queues.values_mut() {
+                for seq in q.expired(now) {
+                    q.remove(seq);
+                    gone.push((q.id.clone(), seq));
+                }
+                for key in q.expire_dedup(now) {
+                    state.dirty.dedup.insert((q.id.clone(), key));
+                }
+            }
+            state.dirty.messages.extend(gone);
+            Ok(())
+        })
+        .await
+    }
+
+    /// The service's router.
+    pub fn router(self: Arc<Self>) -> Router {
+        Router::new().fallback(move |req: Request| {
+            let sqs = self.clone();
+            async move {
+                let request_id = uuid::Uuid::new_v4().to_string();
+                // JSON 1.0 names its operation in a header; the query protocol in its form.
+                let json = req.headers().contains_key(TARGET_HEADER);
+                let mut response = match sqs.serve(req, json, &request_id).await {
+                    Ok(r) => r,
+                    Err(e) if json => e.into_response(),
+                    Err(e) => {
+                        let status = e.status();
+                        xml(status, query::error(&e, &request_id))
+                    }
+                };
+                if let Ok(v) = http::HeaderValue::from_str(&request_id) {
+                    response.headers_mut().insert("x-amzn-requestid", v);
+                }
+                response
+            }
+        })
+    }
+
+    async fn serve(&self, req: Request, json: bool, id: &str) -> Result<Response, SqsError> {
+        let (body, parts, sender) = self.authenticate(req).await?;
+        let host = parts
+            .headers
+            .get(http::header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("localhost");
+        let cx = Context {
+            origin: format!("http://{host}"),
+            sender,
+        };
+        if !json {
+            let mut pairs: Vec<(String, String)> =
+                serde_urlencoded::from_str(parts.uri.query().unwrap_or_default())
+                    .map_err(|e| SqsError::new(Kind::Serialization, e.to_string()))?;
+            pairs.extend(
+                serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body)
+                    .map_err(|e| SqsError::new(Kind::Serialization, e.to_string()))?,
+            );
+            let (action, mut input) = query::input(&pairs)?;
+            // A queue's own URL may be where the request was sent.
+            let path = parts.uri.path().trim_matches('/');
+            if input.get("QueueUrl").is_none() && path.contains('/') {
+                input["QueueUrl"] = Value::String(format!("{}/{path}", cx.origin));
+            }
+            let output = self.operation(&action, &input, &cx).await?;
+            return Ok(xml(
+                http::StatusCode::OK,
+                query::output(&action, &output, id),
+            ));
+        }
+        let target = parts
+            .headers
+            .get(TARGET_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        let Some(operation) = target.strip_prefix(TARGET_PREFIX) else {
+            return Err(SqsError::new(
+                Kind::InvalidAction,
+                "The action or operation requested is invalid. Verify that the action is typed \
+                 correctly.",
+            ));
+        };
+        let input: Value = if body.is_empty() {
+            Value::Object(Default::default())
+        } else {
+            serde_json::from_slice(&body)
+                .map_err(|e| SqsError::new(Kind::Serialization, e.to_string()))?
+        };
+        let output = self.operation(operation, &input, &cx).await?;
+        let mut r = output.to_string().into_response();
+        r.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static(CONTENT_TYPE),
+        );
+        Ok(r)
+    }
+
+    async fn operation(&self, op: &str, input: &Value, cx: &Context) -> Result<Value, SqsError> {
+        match op {
+            "CreateQueue" => queues::create(self, input, cx).await,
+            "DeleteQueue" => queues::delete(self, input).await,
+            "GetQueueUrl" => queues::url(self, input, cx).await,
+            "ListQueues" => queues::list(self, input, cx).await,
+            "GetQueueAttributes" => queues::get_attributes(self, input).await,
+            "SetQueueAttributes" => queues::set_attributes(self, input).await,
+            "PurgeQueue" => queues::purge(self, input).await,
+            "TagQueue" => queues::tag(self, input).await,
+            "UntagQueue" => queues::untag(self, input).await,
+            "ListQueueTags" => queues::list_tags(self, input).await,
+            "ListDeadLetterSourceQueues" => queues::dead_letter_sources(self, input, cx).await,
+            "SendMessage" => messages::send(self, input, cx).await,
+            "SendMessageBatch" => messages::send_batch(self, input, cx).await,
+            "ReceiveMessage" => messages::receive(self, input).await,
+            "DeleteMessage" => messages::delete(self, input).await,
+            "DeleteMessageBatch" => messages::delete_batch(self, input).await,
+            "ChangeMessageVisibility" => messages::change_visibility(self, input).await,
+            "ChangeMessageVisibilityBatch" => messages::change_visibility_batch(self, input).await,
+            _ => Err(SqsError::new(
+                Kind::UnsupportedOperation,
+                format!("{op} is not supported by Ignis."),
+            )),
+        }
+    }
+
+    /// Reads the body within its bounds and checks the signature on it; returns the body,
+    /// the request's head and the signer's access key id. Only the account's root may call
+    /// until SQS evaluates policies.
+    async fn authenticate(
+        &self,
+        req: Request,
+    ) -> Result<(bytes::Bytes, http::request::Parts, String), SqsError> {
+        let (parts, body) = req.into_parts();
+        let expected = ignis_sigv4::Expected {
+            service: "sqs",
+            region: Some(&self.region),
+        };
+        let head = signed::verify_head(&parts, expected, chrono::Utc::now(), |k| {
+            self.identity.resolve(k)
+        })
+        .map_err(auth_error)?;
+        let bounds = signed::Bounds {
+            max_bytes: MAX_REQUEST_BYTES,
+            idle: BODY_IDLE_TIMEOUT,
+            unproven: &self.bodies,
+        };
+        let (bytes, reservation, proven) = signed::read(Some(head), &parts, body, bounds)
+            .await
+            .map_err(auth_error)?;
+        drop(reservation);
+        let Some(proven) = proven else {
+            return Err(SqsError::new(
+                Kind::Auth("MissingAuthenticationTokenException"),
+                "Request is missing Authentication Token",
+            ));
+        };
+        let key = proven.identity.access_key_id;
+        self.identity.note_use(&key, "sqs", &self.region);
+        if !proven.principal.is_root() {
+            return Err(SqsError::new(
+                Kind::Auth("AccessDenied"),
+                proven.principal.refusal_until_policies("sqs"),
+            ));
+        }
+        Ok((bytes, parts, key))
+    }
+}
+
+/// A query protocol (XML) response.
+fn xml(status: http::StatusCode, body: String) -> Response {
+    let mut r = (status, body).into_response();
+    r.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/xml"),
+    );
+    r
+}
+
+fn body_error(e: ignis_front::BodyError) -> SqsError {
+    use ignis_front::BodyError;
+    match e {
+        BodyError::TooLarge { limit } => SqsError::new(
+            Kind::InvalidParameterValue,
+            format!("The request body must be at most {limit} bytes."),
+        ),
+        BodyError::Busy => SqsError::new(Kind::OverLimit, "Too many requests are being read."),
+        BodyError::Stalled | BodyError::Broken(_) => SqsError::new(
+            Kind::Serialization,
+            "The request body could not be read completely.",
+        ),
+    }
+}
+
+fn auth_error(e: signed::AuthError) -> SqsError {
+    let message = e.to_string();
+    match e {
+        signed::AuthError::Signature(e) => SqsError::new(Kind::Auth(e.aws_error_type()), message),
+        signed::AuthError::InvalidToken => {
+            SqsError::new(Kind::Auth("InvalidClientTokenId"), message)
+        }
+        signed::AuthError::ExpiredToken => SqsError::new(Kind::Auth("ExpiredToken"), message),
+        signed::AuthError::Body(e) => body_error(e),
+    }
+}
+
+/// Now, in epoch milliseconds.
+pub(crate) fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
