@@ -435,7 +435,7 @@ def test_iam_authorises_each_call_by_the_callers_policies(node, iam):
 
 def test_other_services_refuse_principals_other_than_root(node, iam, lam):
     # A new user with no policies (or even with AdministratorAccess) gets no access to Lambda,
-    # S3, Logs or CloudWatch until those services evaluate policies.
+    # S3, Logs, CloudWatch or SQS until those services evaluate policies.
     name = unique("admin")
     iam.create_user(UserName=name)
     iam.attach_user_policy(UserName=name, PolicyArn="arn:aws:iam::aws:policy/AdministratorAccess")
@@ -453,6 +453,9 @@ def test_other_services_refuse_principals_other_than_root(node, iam, lam):
     assert error(e)[0] == "AccessDeniedException"
     with pytest.raises(botocore.exceptions.ClientError) as e:
         node.client("cloudwatch", **creds).list_metrics()
+    assert error(e)[:2] == ("AccessDenied", 403)
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        node.client("sqs", **creds).list_queues()
     assert error(e)[:2] == ("AccessDenied", 403)
     # The same user administers IAM.
     assert node.client("iam", **creds).list_users()["Users"]
