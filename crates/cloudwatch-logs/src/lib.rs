@@ -27,6 +27,7 @@ use axum::Router;
 use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
 use ignis_front::{BodyBudget, signed};
+use ignis_identity::Refusal;
 use ignis_logs::LogStore;
 use serde::de::DeserializeOwned;
 use std::sync::Arc;
@@ -160,29 +161,19 @@ impl Logs {
             service: "logs",
             region: Some(&self.region),
         };
-        let head = signed::verify_head(&parts, expected, chrono::Utc::now(), |k| {
-            self.identity.resolve(k)
-        })
-        .map_err(auth_error)?;
         let bounds = signed::Bounds {
             max_bytes: MAX_REQUEST_BYTES,
             idle: BODY_IDLE_TIMEOUT,
             unproven: &self.bodies,
         };
-        let (bytes, reservation, proven) = signed::read(Some(head), &parts, body, bounds)
+        let (bytes, _) = self
+            .identity
+            .authenticate_root(&parts, body, expected, "logs", bounds)
             .await
-            .map_err(auth_error)?;
-        drop(reservation);
-        if let Some(proven) = proven {
-            self.identity
-                .note_use(&proven.identity.access_key_id, "logs", &self.region);
-            if !proven.principal.is_root() {
-                return Err(LogsError::Auth(
-                    "AccessDeniedException",
-                    proven.principal.refusal_until_policies("logs"),
-                ));
-            }
-        }
+            .map_err(|refusal| match refusal {
+                Refusal::Unproven(e) => auth_error(e),
+                Refusal::NotRoot(message) => LogsError::Auth("AccessDeniedException", message),
+            })?;
         Ok((bytes, parts))
     }
 }

@@ -25,6 +25,7 @@ use axum::Router;
 use axum::extract::Request;
 use axum::response::Response;
 use ignis_front::{BodyBudget, signed};
+use ignis_identity::Refusal;
 use ignis_metrics::Metrics;
 use std::sync::Arc;
 use std::time::Duration;
@@ -119,29 +120,19 @@ impl CloudWatch {
             service: SERVICE,
             region: Some(&self.region),
         };
-        let head = signed::verify_head(parts, expected, chrono::Utc::now(), |k| {
-            self.identity.resolve(k)
-        })
-        .map_err(auth_error)?;
         let bounds = signed::Bounds {
             max_bytes: MAX_REQUEST_BYTES,
             idle: BODY_IDLE_TIMEOUT,
             unproven: &self.bodies,
         };
-        let (bytes, reservation, proven) = signed::read(Some(head), parts, body, bounds)
+        let (bytes, _) = self
+            .identity
+            .authenticate_root(parts, body, expected, "cloudwatch", bounds)
             .await
-            .map_err(auth_error)?;
-        drop(reservation);
-        if let Some(proven) = proven {
-            self.identity
-                .note_use(&proven.identity.access_key_id, SERVICE, &self.region);
-            if !proven.principal.is_root() {
-                return Err(CloudWatchError::Auth(
-                    "AccessDenied",
-                    proven.principal.refusal_until_policies("cloudwatch"),
-                ));
-            }
-        }
+            .map_err(|refusal| match refusal {
+                Refusal::Unproven(e) => auth_error(e),
+                Refusal::NotRoot(message) => CloudWatchError::Auth("AccessDenied", message),
+            })?;
         Ok(bytes)
     }
 }

@@ -17,11 +17,13 @@ pub mod entities;
 pub mod ids;
 pub mod managed;
 mod principal;
+mod root_only;
 
 pub use entities::{State, Touched};
 pub use ignis_front::signed::Key;
 pub use ignis_store::{AccessRequest, Caller, Decision, is_allowed_by_trust};
 pub use principal::Principal;
+pub use root_only::Refusal;
 
 use chrono::{DateTime, Utc};
 use entities::{Kind, LastUsed, SessionOf};

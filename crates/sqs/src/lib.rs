@@ -27,6 +27,7 @@ use axum::Router;
 use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
 use ignis_front::{BodyBudget, signed};
+use ignis_identity::Refusal;
 use serde_json::Value;
 use std::path::Path;
 use std::sync::Arc;
@@ -289,33 +290,19 @@ impl Sqs {
             service: "sqs",
             region: Some(&self.region),
         };
-        let head = signed::verify_head(&parts, expected, chrono::Utc::now(), |k| {
-            self.identity.resolve(k)
-        })
-        .map_err(auth_error)?;
         let bounds = signed::Bounds {
             max_bytes: MAX_REQUEST_BYTES,
             idle: BODY_IDLE_TIMEOUT,
             unproven: &self.bodies,
         };
-        let (bytes, reservation, proven) = signed::read(Some(head), &parts, body, bounds)
+        let (bytes, key) = self
+            .identity
+            .authenticate_root(&parts, body, expected, "sqs", bounds)
             .await
-            .map_err(auth_error)?;
-        drop(reservation);
-        let Some(proven) = proven else {
-            return Err(SqsError::new(
-                Kind::Auth("MissingAuthenticationTokenException"),
-                "Request is missing Authentication Token",
-            ));
-        };
-        let key = proven.identity.access_key_id;
-        self.identity.note_use(&key, "sqs", &self.region);
-        if !proven.principal.is_root() {
-            return Err(SqsError::new(
-                Kind::Auth("AccessDenied"),
-                proven.principal.refusal_until_policies("sqs"),
-            ));
-        }
+            .map_err(|refusal| match refusal {
+                Refusal::Unproven(e) => auth_error(e),
+                Refusal::NotRoot(message) => SqsError::new(Kind::Auth("AccessDenied"), message),
+            })?;
         Ok((bytes, parts, key))
     }
 }
