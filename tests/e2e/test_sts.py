@@ -2,29 +2,13 @@
 policies, external ids, identity policies, durations, session policies, role chaining),
 GetSessionToken, and temporary credentials verified (token, expiry) by every service."""
 
-import json
 import time
-import uuid
 
 import botocore.exceptions
 import pytest
 
 from conftest import Node
-
-ACCOUNT = "000000000000"
-
-
-def doc(*statements):
-    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
-
-
-def unique(prefix):
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
-
-
-def error(excinfo):
-    e = excinfo.value.response
-    return e["Error"]["Code"], e["ResponseMetadata"]["HTTPStatusCode"], e["Error"]["Message"]
+from iamutil import ACCOUNT, doc, error, unique
 
 
 @pytest.fixture(scope="module")
