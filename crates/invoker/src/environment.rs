@@ -8,7 +8,7 @@ use crate::invoker::Inner;
 use crate::launcher::{EnvironmentProcess, LaunchError, LaunchSpec, ProcessExit};
 use crate::output::{Output, Pumps};
 use crate::platform::{Controls, Event};
-use crate::report::{self, Report, Status};
+use crate::report::{self, Phase, Report, Status};
 use crate::runtime_api::{Dispatch, Outcome, RuntimeApi};
 use crate::trace::Timeline;
 use crate::{Invocation, InvokeError, InvokeMetrics, InvokeResult};
@@ -68,6 +68,9 @@ pub(crate) struct Environment {
     cancel: CancellationToken,
     /// Set until the first invocation (the cold start) reports it.
     init_duration: Option<Duration>,
+    /// How long an init that ran inside the first invocation took (after the init phase timed
+    /// out): that invocation's START is written already, and its time and timeout include it.
+    suppressed_init: Option<Duration>,
     /// When init began (wall clock), for the cold start's span.
     init_started: SystemTime,
     /// The last peak memory measured: reported when a runtime died before it could be measured.
@@ -102,11 +105,52 @@ impl Drop for Environment {
     }
 }
 
+/// How an environment's init runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Init {
+    /// For an invocation waiting for it, within the init phase's limit; when that runs out,
+    /// the init is tried again inside the invocation (see [`Started::Retry`]).
+    OnDemand,
+    /// Ahead of use, for provisioned concurrency: up to 130 s, or the function's timeout when
+    /// that is longer.
+    Provisioned,
+    /// The retry inside the first invocation, under the function's timeout (Lambda's
+    /// "suppressed init").
+    InInvoke,
+}
+
+impl Init {
+    fn limit(self, cfg: &crate::InvokerConfig, function_timeout: Duration) -> Duration {
+        match self {
+            Init::OnDemand => cfg.init_timeout,
+            Init::Provisioned => function_timeout.max(PROVISIONED_INIT_LIMIT),
+            Init::InInvoke => function_timeout,
+        }
+    }
+
+    fn provisioned(self) -> bool {
+        self == Init::Provisioned
+    }
+
+    fn phase(self) -> Phase {
+        match self {
+            Init::InInvoke => Phase::Invoke,
+            Init::OnDemand | Init::Provisioned => Phase::Init,
+        }
+    }
+}
+
+/// How long a provisioned environment's init may take, at least.
+const PROVISIONED_INIT_LIMIT: Duration = Duration::from_secs(130);
+
 /// The result of starting an environment.
 pub(crate) enum Started {
     Ready(Environment),
     /// Init failed; this is what the invocation that needed it gets, and when init ran.
     Failed(InvokeResult, Timeline),
+    /// The on-demand init phase timed out (its `INIT_REPORT` is written): start again with
+    /// [`Init::InInvoke`], in this place in the pool.
+    Retry(crate::invoker::Slot),
 }
 
 /// How an invocation ended.
@@ -229,10 +273,12 @@ pub(crate) async fn start(
     resolved: &Resolved,
     generation: u64,
     slot: crate::invoker::Slot,
-    provisioned: bool,
+    init: Init,
 ) -> Result<Started, InvokeError> {
     let f = &inv.function;
     let cfg = &inner.cfg;
+    let provisioned = init.provisioned();
+    let function_timeout = Duration::from_secs(u64::from(f.timeout.max(1)));
     let cancel = inner.shutdown.child_token();
     let layout = inner.launcher.layout();
     // Where the runtime finds its API: a host listener bound now, or one the launched process
@@ -292,13 +338,21 @@ pub(crate) async fn start(
     );
     let runtime_id = f.runtime.as_deref().unwrap_or_default();
     let label = resolved.version_label(runtime_id);
-    output.platform(&Event::InitStart {
-        initialization_type: initialization_type(provisioned),
-        runtime_version: &label,
-        runtime_version_arn: &runtime_version_arn(&cfg.account.region, resolved, &label),
-        function_name: &f.name,
-        function_version: &f.version,
-    });
+    if init == Init::InInvoke {
+        // The invocation has begun: the init's output and the handler's follow its START.
+        output.platform(&Event::Start {
+            request_id: &inv.request_id,
+            version: &f.version,
+        });
+    } else {
+        output.platform(&Event::InitStart {
+            initialization_type: initialization_type(provisioned),
+            runtime_version: &label,
+            runtime_version_arn: &runtime_version_arn(&cfg.account.region, resolved, &label),
+            function_name: &f.name,
+            function_version: &f.version,
+        });
+    }
     let spec = LaunchSpec {
         name: format!("{}-{}", f.name, env_id),
         function: f.name.clone(),
@@ -308,7 +362,7 @@ pub(crate) async fn start(
         cwd: guest_task_root.clone(),
         memory_size_mb: f.memory_size,
         ephemeral_storage_mb: f.ephemeral_storage,
-        timeout: Duration::from_secs(u64::from(f.timeout.max(1))),
+        timeout: function_timeout,
         code_root: inv.code_root.clone(),
         runtime_dir: runtime_dir.clone(),
         opt_dir: inv.opt_dir.clone(),
@@ -330,6 +384,7 @@ pub(crate) async fn start(
                 inv,
                 InitFailure {
                     initialization_type: initialization_type(provisioned),
+                    phase: init.phase(),
                     duration: launched_at.elapsed(),
                     peak_memory: None,
                 },
@@ -415,58 +470,101 @@ pub(crate) async fn start(
             Some(body) => InitEnd::Error(body),
             None => InitEnd::Exit(e),
         },
-        _ = tokio::time::sleep(cfg.init_timeout) => InitEnd::Timeout,
+        _ = tokio::time::sleep(init.limit(cfg, function_timeout)) => InitEnd::Timeout,
     };
     let init_duration = spawned_at.elapsed();
-
-    let env = Environment {
-        key: EnvKey::of(inv),
-        generation,
-        last_used: Instant::now(),
-        process,
-        api,
-        output: output.clone(),
-        pumps,
-        exit: exit_rx,
-        cancel,
-        // A provisioned environment's init is not part of any invocation's cold start.
-        init_duration: (!provisioned).then_some(init_duration),
-        init_started,
-        last_peak: None,
-        provision: None,
-        freezing: Arc::new(FreezeGate::default()),
-        _slot: slot,
-        _lease: inv.lease.clone(),
-    };
-    let (payload, status, lines): (Bytes, Status, Vec<String>) = match end {
-        InitEnd::Ready => {
-            let mut env = env;
-            env.last_peak = env.process.peak_memory_bytes().await;
-            env.process.init_done().await;
-            // A provisioned environment waits in the pool: frozen, like any idle one.
-            if provisioned {
-                env.freeze_when_idle();
-            }
-            output.platform(&Event::InitRuntimeDone {
-                initialization_type: initialization_type(provisioned),
-                status: &Status::Success,
-            });
-            if inv.tail_log {
-                output.start_tail();
-            }
-            return Ok(Started::Ready(env));
+    let initialization_type = initialization_type(provisioned);
+    if let InitEnd::Ready = end {
+        let mut env = Environment {
+            key: EnvKey::of(inv),
+            generation,
+            last_used: Instant::now(),
+            process,
+            api,
+            output: output.clone(),
+            pumps,
+            exit: exit_rx,
+            cancel,
+            // A provisioned environment's init is not part of any invocation's cold start, nor
+            // is one that ran inside the invocation (its time is the invocation's).
+            init_duration: (init == Init::OnDemand).then_some(init_duration),
+            suppressed_init: (init == Init::InInvoke).then_some(init_duration),
+            init_started,
+            last_peak: None,
+            provision: None,
+            freezing: Arc::new(FreezeGate::default()),
+            _slot: slot,
+            _lease: inv.lease.clone(),
+        };
+        env.last_peak = env.process.peak_memory_bytes().await;
+        env.process.init_done().await;
+        // A provisioned environment waits in the pool: frozen, like any idle one.
+        if provisioned {
+            env.freeze_when_idle();
         }
+        output.platform(&Event::InitRuntimeDone {
+            initialization_type,
+            phase: init.phase(),
+            status: &Status::Success,
+        });
+        if inv.tail_log && init != Init::InInvoke {
+            output.start_tail();
+        }
+        return Ok(Started::Ready(env));
+    }
+    let peak = process.peak_memory_bytes().await;
+    let exit_type = match end {
+        InitEnd::Exit(_) => Some(exit_error_type(process.as_ref()).await),
+        _ => None,
+    };
+    process.kill();
+    pumps.sync(SYNC_AFTER_FAILURE).await;
+    cancel.cancel();
+    let (payload, status, lines): (Bytes, Status, Vec<String>) = match end {
+        InitEnd::Ready => unreachable!("returned above"),
         InitEnd::Error(body) => {
             let t = platform_error_type(&body);
             (body, Status::Error(t), vec![])
         }
         InitEnd::Exit(e) => {
             let message = exit_message(&inv.request_id, e);
-            let t = exit_error_type(env.process.as_ref()).await;
+            let t = exit_type.unwrap_or("Runtime.ExitError");
             (
                 error_json(t, &message),
                 Status::Error(t.into()),
                 vec![message, t.into()],
+            )
+        }
+        InitEnd::Timeout if init == Init::OnDemand => {
+            // Lambda tries the init again inside the invocation, under the function's timeout.
+            output.platform(&Event::InitRuntimeDone {
+                initialization_type,
+                phase: Phase::Init,
+                status: &Status::Timeout,
+            });
+            output.platform(&Event::InitReport {
+                initialization_type,
+                phase: Phase::Init,
+                duration: init_duration,
+                status: &Status::Timeout,
+            });
+            return Ok(Started::Retry(slot));
+        }
+        InitEnd::Timeout if init == Init::InInvoke => {
+            output.line(&report::timeout_line(
+                chrono::Utc::now(),
+                &inv.request_id,
+                init_duration,
+            ));
+            let message = format!(
+                "RequestId: {} Error: Task timed out after {} seconds",
+                inv.request_id,
+                report::secs2(init_duration)
+            );
+            (
+                error_json("Sandbox.Timedout", &message),
+                Status::Timeout,
+                vec![],
             )
         }
         InitEnd::Timeout => {
@@ -482,9 +580,6 @@ pub(crate) async fn start(
             )
         }
     };
-    let peak = env.process.peak_memory_bytes().await;
-    env.process.kill();
-    env.pumps.sync(SYNC_AFTER_FAILURE).await;
     let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
     let timeline = Timeline {
         init: Some((init_started, init_duration)),
@@ -495,7 +590,8 @@ pub(crate) async fn start(
             &output,
             inv,
             InitFailure {
-                initialization_type: initialization_type(provisioned),
+                initialization_type,
+                phase: init.phase(),
                 duration: init_duration,
                 peak_memory: peak,
             },
@@ -510,6 +606,9 @@ pub(crate) async fn start(
 /// How long a failed init ran, and what it used.
 struct InitFailure {
     initialization_type: &'static str,
+    /// In the invoke phase, the invocation's START is written already and the init's time is
+    /// the invocation's.
+    phase: Phase,
     duration: Duration,
     peak_memory: Option<u64>,
 }
@@ -525,29 +624,39 @@ fn init_failed(
 ) -> InvokeResult {
     let InitFailure {
         initialization_type,
+        phase,
         duration: init_duration,
         peak_memory,
     } = init;
     output.platform(&Event::InitRuntimeDone {
         initialization_type,
+        phase,
         status: &status,
     });
     output.platform(&Event::InitReport {
         initialization_type,
+        phase,
         duration: init_duration,
         status: &status,
     });
-    output.platform(&Event::Start {
-        request_id: &inv.request_id,
-        version: &inv.function.version,
-    });
+    if phase == Phase::Init {
+        output.platform(&Event::Start {
+            request_id: &inv.request_id,
+            version: &inv.function.version,
+        });
+    }
     for l in lines {
         output.line(l);
     }
+    let in_invoke = phase == Phase::Invoke;
     let report = Report {
         request_id: inv.request_id.clone(),
-        duration: Duration::ZERO,
-        init_duration: Some(init_duration),
+        duration: if in_invoke {
+            init_duration
+        } else {
+            Duration::ZERO
+        },
+        init_duration: (!in_invoke).then_some(init_duration),
         memory_size_mb: inv.function.memory_size,
         max_memory_used_mb: peak_memory.map_or(0, report::mb_rounded_up),
         status,
@@ -613,7 +722,11 @@ impl Environment {
     ) -> (InvokeResult, Timeline, bool) {
         let f = &inv.function;
         let init_duration = self.init_duration.take();
-        let timeout = Duration::from_secs(u64::from(f.timeout.max(1)));
+        // An init that ran inside this invocation used part of its time.
+        let suppressed = self.suppressed_init.take().unwrap_or_default();
+        let timeout = Duration::from_secs(u64::from(f.timeout.max(1)))
+            .saturating_sub(suppressed)
+            .max(Duration::from_millis(1));
         {
             let _order = self.freezing.lock.lock().await;
             self.freezing
@@ -622,17 +735,21 @@ impl Environment {
             self.process.thaw().await;
         }
         self.process.reset_peak_memory().await;
+        // A cold start's tail (and START, after a suppressed init) began with its init.
+        let began = init_duration.is_some() || !suppressed.is_zero();
         if inv.tail_log {
-            if init_duration.is_none() {
+            if !began {
                 self.output.start_tail();
             }
         } else {
             self.output.take_tail();
         }
-        self.output.platform(&Event::Start {
-            request_id: &inv.request_id,
-            version: &f.version,
-        });
+        if suppressed.is_zero() {
+            self.output.platform(&Event::Start {
+                request_id: &inv.request_id,
+                version: &f.version,
+            });
+        }
 
         let mut outcome = self.api.begin(&inv.request_id, inv.stream.clone());
         let (handed_out_tx, handed_out_rx) = oneshot::channel();
@@ -675,7 +792,7 @@ impl Environment {
         {
             handed_out = Some(t);
         }
-        let duration = handed_out.unwrap_or(dispatched_at).elapsed();
+        let duration = handed_out.unwrap_or(dispatched_at).elapsed() + suppressed;
         let timeline = Timeline {
             init: init_duration.map(|d| (self.init_started, d)),
             invoke: Some((SystemTime::now() - duration, duration)),

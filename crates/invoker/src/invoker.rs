@@ -7,7 +7,7 @@
 //! dropped (which kills them) after a crash or timeout, on invalidation and on shutdown.
 
 use crate::capacity::{Demand, Ledger, Reservation};
-use crate::environment::{self, EnvKey, Environment, Started};
+use crate::environment::{self, EnvKey, Environment, Init, Started};
 use crate::host;
 use crate::launcher::Launcher;
 use crate::trace::Timeline;
@@ -263,12 +263,15 @@ impl Invoker {
             }
             let generation = inner.generation(&inv.function.name);
             let slot = inner.slot(demand_of(&inv))?;
-            match environment::start(inner, &inv, &resolved, generation, slot, true).await? {
+            match environment::start(inner, &inv, &resolved, generation, slot, Init::Provisioned)
+                .await?
+            {
                 Started::Ready(mut env) => {
                     counter.alive.fetch_add(1, Ordering::SeqCst);
                     env.provision = Some(ProvisionGuard(counter.clone()));
                     inner.release(env);
                 }
+                Started::Retry(_) => unreachable!("only an on-demand init is retried"),
                 Started::Failed(result, _) => {
                     return Err(InvokeError::Internal(format!(
                         "provisioned environment failed to initialise: {}",
@@ -440,9 +443,16 @@ impl Inner {
             Some(env) => env,
             None => {
                 let slot = self.slot(demand_of(inv))?;
-                match environment::start(self, inv, &resolved, generation, slot, false).await? {
+                let start =
+                    |slot, init| environment::start(self, inv, &resolved, generation, slot, init);
+                let started = match start(slot, Init::OnDemand).await? {
+                    Started::Retry(slot) => start(slot, Init::InInvoke).await?,
+                    started => started,
+                };
+                match started {
                     Started::Ready(env) => env,
                     Started::Failed(result, timeline) => return Ok((result, timeline, false)),
+                    Started::Retry(_) => unreachable!("an init inside the invocation is final"),
                 }
             }
         };

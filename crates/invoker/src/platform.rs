@@ -11,7 +11,7 @@
 //! above `ApplicationLogLevel`: a JSON object's `"level"` member, any other line `INFO`, as Lambda
 //! reads them. `END` has no JSON record: `platform.runtimeDone` and `platform.report` say it.
 
-use crate::report::{self, Report, Status};
+use crate::report::{self, Phase, Report, Status};
 use ignis_model::LoggingConfig;
 use serde::Serialize;
 use std::time::Duration;
@@ -109,11 +109,13 @@ pub(crate) enum Event<'a> {
     /// The runtime's init ended (its first `/next`, or a failure); JSON only.
     InitRuntimeDone {
         initialization_type: &'a str,
+        phase: Phase,
         status: &'a Status,
     },
     /// A failed init's report (Lambda writes `INIT_REPORT` only then).
     InitReport {
         initialization_type: &'a str,
+        phase: Phase,
         duration: Duration,
         status: &'a Status,
     },
@@ -203,11 +205,13 @@ impl<'a> InitRecord<'a> {
 
     fn ended(
         initialization_type: &'a str,
+        phase: Phase,
         status: &'a Status,
         duration: Option<Duration>,
     ) -> InitRecord<'a> {
         let (status, error_type) = status_fields(status, false);
         InitRecord {
+            phase: phase.name(),
             outcome: Some(InitOutcome {
                 status,
                 error_type,
@@ -298,8 +302,11 @@ impl Event<'_> {
                 ..
             } => report::init_start_line(runtime_version, runtime_version_arn),
             Event::InitReport {
-                duration, status, ..
-            } => report::init_report_line(*duration, status),
+                duration,
+                status,
+                phase,
+                ..
+            } => report::init_report_line(*duration, *phase, status),
             Event::Start {
                 request_id,
                 version,
@@ -333,18 +340,20 @@ impl Event<'_> {
             ),
             Event::InitRuntimeDone {
                 initialization_type,
+                phase,
                 status,
             } => envelope(
                 "platform.initRuntimeDone",
-                InitRecord::ended(initialization_type, status, None),
+                InitRecord::ended(initialization_type, *phase, status, None),
             ),
             Event::InitReport {
                 initialization_type,
+                phase,
                 duration,
                 status,
             } => envelope(
                 "platform.initReport",
-                InitRecord::ended(initialization_type, status, Some(*duration)),
+                InitRecord::ended(initialization_type, *phase, status, Some(*duration)),
             ),
             Event::Start {
                 request_id,
@@ -514,6 +523,7 @@ mod tests {
         let v = parsed(
             Event::InitReport {
                 initialization_type: "on-demand",
+                phase: Phase::Init,
                 duration: Duration::from_micros(316_800),
                 status: &Status::Timeout,
             }
@@ -527,6 +537,7 @@ mod tests {
         let v = parsed(
             Event::InitRuntimeDone {
                 initialization_type: "provisioned-concurrency",
+                phase: Phase::Init,
                 status: &Status::Success,
             }
             .json(),

@@ -87,9 +87,30 @@ pub fn init_start_line(version: &str, version_arn: &str) -> String {
     format!("INIT_START Runtime Version: {version}\tRuntime Version ARN: {version_arn}")
 }
 
+/// Where an init ran: in the init phase, or again inside the first invocation after the init
+/// phase failed (a "suppressed init").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    Init,
+    Invoke,
+}
+
+impl Phase {
+    pub fn name(self) -> &'static str {
+        match self {
+            Phase::Init => "init",
+            Phase::Invoke => "invoke",
+        }
+    }
+}
+
 /// `INIT_REPORT Init Duration: 316.80 ms\tPhase: init\tStatus: error\tError Type: X`
-pub fn init_report_line(init: Duration, status: &Status) -> String {
-    let mut line = format!("INIT_REPORT Init Duration: {} ms\tPhase: init\t", ms2(init));
+pub fn init_report_line(init: Duration, phase: Phase, status: &Status) -> String {
+    let mut line = format!(
+        "INIT_REPORT Init Duration: {} ms\tPhase: {}\t",
+        ms2(init),
+        phase.name()
+    );
     match status {
         Status::Success => line.push_str("Status: success"),
         Status::Timeout => line.push_str("Status: timeout"),
@@ -183,9 +204,14 @@ mod tests {
         assert_eq!(
             init_report_line(
                 ms(316.8),
+                Phase::Init,
                 &Status::Error("Runtime.ImportModuleError".into())
             ),
             "INIT_REPORT Init Duration: 316.80 ms\tPhase: init\tStatus: error\tError Type: Runtime.ImportModuleError"
+        );
+        assert_eq!(
+            init_report_line(ms(3000.0), Phase::Invoke, &Status::Timeout),
+            "INIT_REPORT Init Duration: 3000.00 ms\tPhase: invoke\tStatus: timeout"
         );
         let t = Utc.with_ymd_and_hms(2024, 5, 6, 7, 8, 9).unwrap()
             + chrono::Duration::milliseconds(123);

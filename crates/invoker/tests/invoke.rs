@@ -505,12 +505,50 @@ async fn an_import_error_fails_init() {
 }
 
 #[tokio::test]
-async fn a_slow_init_times_out() {
+async fn a_slow_init_is_tried_again_inside_the_invocation() {
+    if !have("python3.11") {
+        return;
+    }
+    // The init phase's limit runs out; Lambda starts the init again inside the invocation,
+    // under the function's timeout, and the invocation succeeds.
+    let h = harness_with(|c| c.init_timeout = Duration::from_millis(700));
+    let f = python("slowinit", "slowinit.handler");
+    let code = h.code("python");
+    let r = h
+        .invoker
+        .invoke(invocation(&f, &code, json!({}), true))
+        .await
+        .unwrap();
+    assert_eq!(r.function_error, None, "{}", tail(&r));
+    assert_eq!(json_of(&r), json!("slow"));
+    let text = tail(&r);
+    let re = Regex::new(r"(?m)^START RequestId: \S+ Version: \$LATEST$").unwrap();
+    assert_eq!(re.find_iter(&text).count(), 1, "{text}");
+    let report = report_line(&text);
+    assert!(!report.contains("Init Duration"), "{report}");
+    let ms: f64 = Regex::new(r"\tDuration: ([0-9.]+) ms")
+        .unwrap()
+        .captures(report)
+        .unwrap()[1]
+        .parse()
+        .unwrap();
+    assert!(
+        ms >= 3000.0,
+        "the init's time is the invocation's: {report}"
+    );
+    assert!(
+        h.invoker.environment_count() == 1,
+        "the environment stays for the next invocation"
+    );
+}
+
+#[tokio::test]
+async fn an_init_longer_than_the_timeout_times_the_invocation_out() {
     if !have("python3.11") {
         return;
     }
     let h = harness_with(|c| c.init_timeout = Duration::from_millis(700));
-    let f = python("slowinit", "slowinit.handler");
+    let f = with(&python("slowinit", "slowinit.handler"), |c| c.timeout = 2);
     let code = h.code("python");
     let inv = invocation(&f, &code, json!({}), true);
     let id = inv.request_id.clone();
@@ -519,11 +557,17 @@ async fn a_slow_init_times_out() {
     let v = json_of(&r);
     assert_eq!(v["errorType"], "Sandbox.Timedout");
     let re = Regex::new(&format!(
-        r"^RequestId: {id} Error: Init timed out after 0\.\d\d seconds$"
+        r"^RequestId: {id} Error: Task timed out after 2\.\d\d seconds$"
     ))
     .unwrap();
     assert!(re.is_match(v["errorMessage"].as_str().unwrap()), "{v}");
-    assert!(report_line(&tail(&r)).ends_with("Status: timeout"));
+    let text = tail(&r);
+    assert!(
+        text.contains("\tPhase: invoke\tStatus: timeout"),
+        "the second init's INIT_REPORT: {text}"
+    );
+    assert!(report_line(&text).ends_with("Status: timeout"), "{text}");
+    assert_eq!(h.invoker.environment_count(), 0);
 }
 
 #[tokio::test]
