@@ -1,6 +1,7 @@
 """Fixtures that start the real `ignis` binary on a free port with a temporary data dir."""
 
 import io
+import json
 import os
 import re
 import shutil
@@ -75,6 +76,21 @@ class Node:
         self.sandboxed = self.isolation.startswith("sandbox")
         out = subprocess.run([ignis_binary(), "runtimes"], capture_output=True, text=True, check=True).stdout
         self.runtimes = {line.strip() for line in out.splitlines() if line.startswith("  ")}
+        self.ensure_execution_role()
+
+    def ensure_execution_role(self):
+        """The role the suite's functions run as (ROLE): Lambda may assume it, and it may do
+        anything, so that a function's calls are refused only where a test means them to be."""
+        iam = self.client("iam")
+        name = ROLE.rsplit("/", 1)[1]
+        try:
+            iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps({
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
+                               "Action": "sts:AssumeRole"}]}))
+        except iam.exceptions.EntityAlreadyExistsException:
+            return
+        iam.attach_role_policy(RoleName=name, PolicyArn="arn:aws:iam::aws:policy/AdministratorAccess")
 
     def _wait_ready(self) -> str:
         self.isolation = ""

@@ -126,7 +126,7 @@ async fn authenticate(
             "lambda",
             &proven.identity.region,
         );
-        if !proven.principal.is_root() {
+        if !state.identity.acts_as_root(&proven.principal) {
             return Err(LambdaApiError::AccessDenied(
                 proven.principal.refusal_until_policies("lambda"),
             ));

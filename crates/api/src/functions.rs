@@ -367,6 +367,7 @@ pub async fn create(
     validate_tags(&tags)?;
     let (zip, limits) = zip_bytes(&state, &req.code).await?;
     check_runtime_available(&state, &config)?;
+    check_role(&state, &config.role)?;
     if state
         .store
         .cached(&config.name, ignis_model::arn::LATEST)
@@ -411,6 +412,20 @@ pub async fn create(
     // Code stored, /opt built, record committed: the function is ready to run.
     settle_later(&state, &config);
     Ok((StatusCode::CREATED, Json(configuration(&state, &answer))).into_response())
+}
+
+/// Lambda must be able to assume the execution role: it exists and trusts
+/// `lambda.amazonaws.com` (not checked when IAM is off).
+fn check_role(state: &ApiState, role: &str) -> Result<(), LambdaApiError> {
+    if state.identity.mode() == ignis_identity::IamMode::Off {
+        return Ok(());
+    }
+    state
+        .identity
+        .service_may_assume(role, ignis_identity::LAMBDA)
+        .map_err(|_| {
+            LambdaApiError::InvalidParameterValue(ignis_identity::LAMBDA_CANNOT_ASSUME.into())
+        })
 }
 
 /// Settles a just-written `$LATEST` in the background (see [`settle`]).
@@ -693,6 +708,9 @@ pub async fn update_configuration(
     }
     if next.runtime != current.runtime {
         check_runtime_available(&state, &next)?;
+    }
+    if next.role != current.role {
+        check_role(&state, &next.role)?;
     }
     crate::layers::check_combined_size(&next)?;
     let referenced = state

@@ -285,6 +285,60 @@ impl LambdaClient {
         })
     }
 
+    /// One IAM query-protocol action (`params` unencoded); any status is returned.
+    async fn iam(&self, action: &str, params: &[(&str, &str)]) -> Result<Reply, ClientError> {
+        let mut form = format!("Action={action}&Version=2010-05-08");
+        for (k, v) in params {
+            form.push_str(&format!(
+                "&{k}={}",
+                ignis_sigv4::canonical::uri_encode(v.as_bytes())
+            ));
+        }
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("application/x-www-form-urlencoded"),
+        );
+        self.send_signed(action, "iam", Method::POST, "/", None, headers, form.into())
+            .await
+    }
+
+    /// Creates [`ROLE`] (trusting Lambda, allowed everything) unless it exists.
+    async fn ensure_role(&self) -> Result<(), ClientError> {
+        let name = ROLE.rsplit('/').next().unwrap_or(ROLE);
+        let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+        let failed = |op: &str, reply: Reply| ClientError::Api {
+            op: op.to_owned(),
+            status: reply.status,
+            body: snippet(&reply.body),
+        };
+        let created = self
+            .iam(
+                "CreateRole",
+                &[("RoleName", name), ("AssumeRolePolicyDocument", trust)],
+            )
+            .await?;
+        if created.status == StatusCode::CONFLICT {
+            return Ok(());
+        }
+        if !created.status.is_success() {
+            return Err(failed("CreateRole", created));
+        }
+        let attached = self
+            .iam(
+                "AttachRolePolicy",
+                &[
+                    ("RoleName", name),
+                    ("PolicyArn", "arn:aws:iam::aws:policy/AdministratorAccess"),
+                ],
+            )
+            .await?;
+        if !attached.status.is_success() {
+            return Err(failed("AttachRolePolicy", attached));
+        }
+        Ok(())
+    }
+
     /// CreateFunction, then waits until the function is `Active`.
     pub async fn create_function(&self, spec: &FunctionSpec) -> Result<(), ClientError> {
         self.create_function_configured(spec, serde_json::json!({}))
@@ -298,6 +352,7 @@ impl LambdaClient {
         spec: &FunctionSpec,
         config: serde_json::Value,
     ) -> Result<(), ClientError> {
+        self.ensure_role().await?;
         let mut body = serde_json::json!({
             "FunctionName": spec.name,
             "Runtime": spec.runtime,

@@ -102,6 +102,12 @@ enum Command {
         /// is exported.
         #[arg(long, value_name = "URL")]
         otlp_endpoint: Option<String>,
+        /// `enforce`: every request is authorised by the account's IAM policies. `off`: a
+        /// single-user development node where every valid key acts as its account's root
+        /// user (functions still get only their execution role's credentials).
+        #[arg(long, env = "IGNIS_IAM", default_value = "enforce",
+              value_parser = ["enforce", "off"])]
+        iam: String,
     },
     /// List the runtimes this host can run, and how functions would be isolated.
     Runtimes {
@@ -326,6 +332,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             front,
             ceilings,
             otlp_endpoint,
+            iam,
         } => {
             return_memory_in_background();
             let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -359,6 +366,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                         .ok()
                         .as_deref(),
                 ),
+                iam: if iam == "off" {
+                    ignis_server::IamMode::Off
+                } else {
+                    ignis_server::IamMode::Enforce
+                },
             }))?;
             Ok(())
         }

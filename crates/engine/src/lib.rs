@@ -407,6 +407,7 @@ impl Engine {
 fn invoke_error(e: InvokeError) -> LambdaApiError {
     match e {
         InvokeError::RuntimeUnavailable { .. } => LambdaApiError::InvalidRuntime(e.to_string()),
+        InvokeError::Credentials(message) => LambdaApiError::InvalidParameterValue(message),
         // No room on this node (its environment bound, or a ceiling on memory, /tmp or pids
         // with nothing idle left to retire): a throttle, never an environment started to be
         // killed.

@@ -10,9 +10,9 @@
 use crate::query::{Xml, iso8601};
 use crate::validate::{self, PolicyUse};
 use crate::{Cx, IamError};
-use chrono::{Duration, Utc};
+use chrono::Utc;
 use ignis_identity::entities::{Kind, Session, SessionOf, key};
-use ignis_identity::{Caller, Principal, Touched, expire_sessions, ids};
+use ignis_identity::{Caller, Principal, Touched, expire_sessions};
 
 /// The shortest session STS grants, in seconds.
 pub const MIN_DURATION_SECONDS: u32 = 900;
@@ -67,18 +67,6 @@ fn write_credentials(x: &mut Xml, s: &Session) {
             .el("SessionToken", &s.token)
             .el("Expiration", &iso8601(&s.expires));
     });
-}
-
-fn new_session(of: SessionOf, seconds: i64) -> Session {
-    let now = Utc::now();
-    Session {
-        key_id: ids::access_key_id("ASIA"),
-        secret: ids::secret(),
-        token: ids::session_token(),
-        created: now,
-        expires: now + Duration::seconds(seconds),
-        of,
-    }
 }
 
 async fn assume_role(cx: &Cx<'_>) -> Result<Xml, IamError> {
@@ -190,7 +178,7 @@ async fn assume_role(cx: &Cx<'_>) -> Result<Xml, IamError> {
         .identity()
         .change(|state| {
             let mut touched = expire_sessions(state, Utc::now());
-            let session = new_session(of, seconds);
+            let session = Session::new(of, seconds);
             state
                 .sessions
                 .insert(session.key_id.clone(), session.clone());
@@ -243,7 +231,7 @@ async fn session_token(cx: &Cx<'_>) -> Result<Xml, IamError> {
         .identity()
         .change(|state| {
             let mut touched = expire_sessions(state, Utc::now());
-            let session = new_session(of, seconds);
+            let session = Session::new(of, seconds);
             state
                 .sessions
                 .insert(session.key_id.clone(), session.clone());

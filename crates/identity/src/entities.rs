@@ -176,6 +176,21 @@ pub struct Session {
     pub of: SessionOf,
 }
 
+impl Session {
+    /// New temporary credentials (`ASIA…`) of `of`, lasting `seconds` from now.
+    pub fn new(of: SessionOf, seconds: i64) -> Session {
+        let now = Utc::now();
+        Session {
+            key_id: crate::ids::access_key_id("ASIA"),
+            secret: crate::ids::secret(),
+            token: crate::ids::session_token(),
+            created: now,
+            expires: now + chrono::Duration::seconds(seconds),
+            of,
+        }
+    }
+}
+
 impl std::fmt::Debug for Session {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Session")

@@ -18,12 +18,14 @@ pub mod ids;
 pub mod managed;
 mod principal;
 mod root_only;
+mod service_role;
 
 pub use entities::{State, Touched};
 pub use ignis_front::signed::Key;
 pub use ignis_store::{AccessRequest, Caller, Decision, is_allowed_by_trust};
 pub use principal::Principal;
 pub use root_only::Refusal;
+pub use service_role::{AssumeRefusal, LAMBDA, LAMBDA_CANNOT_ASSUME};
 
 use chrono::{DateTime, Utc};
 use entities::{Kind, LastUsed, SessionOf};
@@ -52,9 +54,19 @@ pub struct RootKey {
     pub secret_access_key: String,
 }
 
+/// Whether policies decide what a principal may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IamMode {
+    /// Every request is authorised by the account's policies (the default).
+    Enforce,
+    /// A single-user development node: every valid key acts as its account's root user.
+    Off,
+}
+
 struct Inner {
     account: String,
     root: RootKey,
+    mode: IamMode,
     state: RwLock<Arc<State>>,
     writer: tokio::sync::Mutex<()>,
     store: Store,
@@ -71,6 +83,7 @@ impl Identity {
         store: Store,
         account: &str,
         root: RootKey,
+        mode: IamMode,
     ) -> Result<Identity, IdentityError> {
         let mut state = State::default();
         let mut expired = Vec::new();
@@ -102,6 +115,7 @@ impl Identity {
         Ok(Identity(Arc::new(Inner {
             account: account.to_string(),
             root,
+            mode,
             state: RwLock::new(Arc::new(state)),
             writer: tokio::sync::Mutex::new(()),
             store,
@@ -111,6 +125,15 @@ impl Identity {
 
     pub fn account(&self) -> &str {
         &self.0.account
+    }
+
+    pub fn mode(&self) -> IamMode {
+        self.0.mode
+    }
+
+    /// Whether `principal` may do anything: the root user, or any principal when IAM is off.
+    pub fn acts_as_root(&self, principal: &Principal) -> bool {
+        principal.is_root() || self.0.mode == IamMode::Off
     }
 
     /// The state now.
@@ -246,6 +269,9 @@ impl Identity {
     /// always; a user by its own and its groups' inline and attached policies; a role session
     /// by its role's, intersected with the session's policies when it was given any.
     pub fn authorize(&self, principal: &Principal, request: &AccessRequest<'_>) -> Decision {
+        if self.acts_as_root(principal) {
+            return Decision::Allow;
+        }
         let state = self.snapshot();
         match principal {
             Principal::Root { .. } => Decision::Allow,
@@ -375,7 +401,9 @@ mod tests {
             access_key_id: ROOT.into(),
             secret_access_key: "root-secret".into(),
         };
-        Identity::open(store, "123456789012", root).await.unwrap()
+        Identity::open(store, "123456789012", root, IamMode::Enforce)
+            .await
+            .unwrap()
     }
 
     fn user(name: &str) -> User {

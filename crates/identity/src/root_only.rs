@@ -34,7 +34,7 @@ impl Identity {
         let proven = proven.expect("a request with a verified head is proven once read");
         let key = proven.identity.access_key_id;
         self.note_use(&key, expected.service, expected.region.unwrap_or_default());
-        if !proven.principal.is_root() {
+        if !self.acts_as_root(&proven.principal) {
             return Err(Refusal::NotRoot(
                 proven.principal.refusal_until_policies(name),
             ));

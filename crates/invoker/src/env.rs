@@ -45,8 +45,10 @@ pub(crate) struct EnvInputs<'a> {
     /// Where the function's layers appear (`/opt` in a sandbox; their host directory, or
     /// nothing, in plain-process mode).
     pub opt_dir: Option<&'a Path>,
-    /// The server's variables for every function (endpoint, credentials).
+    /// The server's variables for every function (its endpoint).
     pub node_env: &'a [(String, String)],
+    /// The execution role's credentials, when the node hands them out.
+    pub credentials: Option<&'a crate::RoleCredentials>,
     /// Started ahead of use for provisioned concurrency (else on demand).
     pub provisioned: bool,
 }
@@ -124,6 +126,9 @@ pub(crate) fn build_environment(i: &EnvInputs<'_>) -> Vec<(String, String)> {
     if let Some(handler) = &f.handler {
         set("_HANDLER", handler.clone());
     }
+    for (k, v) in i.credentials.iter().flat_map(|c| c.variables()) {
+        set(k, v);
+    }
     set("AWS_REGION", i.account.region.clone());
     set("AWS_DEFAULT_REGION", i.account.region.clone());
     if let Some(runtime) = &f.runtime
@@ -176,14 +181,16 @@ mod tests {
             id: "000000000000".into(),
             region: "eu-west-1".into(),
         };
-        let node_env = vec![
-            (
-                "AWS_ENDPOINT_URL".to_string(),
-                "http://127.0.0.1:9000".to_string(),
-            ),
-            ("AWS_ACCESS_KEY_ID".to_string(), "AKID".to_string()),
-            ("AWS_SECRET_ACCESS_KEY".to_string(), "secret".to_string()),
-        ];
+        let node_env = vec![(
+            "AWS_ENDPOINT_URL".to_string(),
+            "http://127.0.0.1:9000".to_string(),
+        )];
+        let credentials = crate::RoleCredentials {
+            access_key_id: "ASIAEXAMPLE".into(),
+            secret_access_key: "secret".into(),
+            session_token: "token".into(),
+            expires: std::time::SystemTime::now(),
+        };
         let inputs = EnvInputs {
             function: f,
             account: &account,
@@ -194,6 +201,7 @@ mod tests {
             runtime_dir: Path::new("/data/runtime/python"),
             opt_dir: None,
             node_env: &node_env,
+            credentials: Some(&credentials),
             provisioned: false,
         };
         let vars = build_environment(&inputs);
@@ -245,9 +253,10 @@ mod tests {
         assert_eq!(get("AWS_LAMBDA_LOG_FORMAT"), Some("Text"));
         assert_eq!(get("AWS_LAMBDA_LOG_LEVEL"), None);
         assert_eq!(get("NODE_PATH"), None);
-        // The node's credentials are there; the user's unreserved values win over defaults and
+        // The role's credentials are there; the user's unreserved values win over defaults and
         // the node's endpoint, but a reserved key of the user's is ignored.
-        assert_eq!(get("AWS_ACCESS_KEY_ID"), Some("AKID"));
+        assert_eq!(get("AWS_ACCESS_KEY_ID"), Some("ASIAEXAMPLE"));
+        assert_eq!(get("AWS_SESSION_TOKEN"), Some("token"));
         assert_eq!(get("GREETING"), Some("hi"));
         assert_eq!(get("LANG"), Some("C.UTF-8"));
         assert_eq!(get("AWS_ENDPOINT_URL"), Some("http://elsewhere"));

@@ -75,6 +75,8 @@ pub(crate) struct Environment {
     init_started: SystemTime,
     /// The last peak memory measured: reported when a runtime died before it could be measured.
     last_peak: Option<u64>,
+    /// The execution role's credentials it holds, if any.
+    credentials: Option<crate::RoleCredentials>,
     /// Set on environments started ahead of use for provisioned concurrency: they are never
     /// reaped for idleness and are used first.
     pub provision: Option<crate::invoker::ProvisionGuard>,
@@ -145,7 +147,7 @@ const PROVISIONED_INIT_LIMIT: Duration = Duration::from_secs(130);
 
 /// The result of starting an environment.
 pub(crate) enum Started {
-    Ready(Environment),
+    Ready(Box<Environment>),
     /// Init failed; this is what the invocation that needed it gets, and when init ran.
     Failed(InvokeResult, Timeline),
     /// The on-demand init phase timed out (its `INIT_REPORT` is written): start again with
@@ -279,6 +281,13 @@ pub(crate) async fn start(
     let cfg = &inner.cfg;
     let provisioned = init.provisioned();
     let function_timeout = Duration::from_secs(u64::from(f.timeout.max(1)));
+    let credentials = match &cfg.credentials {
+        Some(source) => source
+            .credentials(&f.role, &f.name)
+            .await
+            .map_err(InvokeError::Credentials)?,
+        None => None,
+    };
     let cancel = inner.shutdown.child_token();
     let layout = inner.launcher.layout();
     // Where the runtime finds its API: a host listener bound now, or one the launched process
@@ -327,6 +336,7 @@ pub(crate) async fn start(
         runtime_dir: &guest_runtime_dir,
         opt_dir: guest_opt.as_deref(),
         node_env: &cfg.function_env,
+        credentials: credentials.as_ref(),
         provisioned,
     });
     let (program, args) = resolved.command(
@@ -491,6 +501,7 @@ pub(crate) async fn start(
             suppressed_init: (init == Init::InInvoke).then_some(init_duration),
             init_started,
             last_peak: None,
+            credentials,
             provision: None,
             freezing: Arc::new(FreezeGate::default()),
             _slot: slot,
@@ -510,7 +521,7 @@ pub(crate) async fn start(
         if inv.tail_log && init != Init::InInvoke {
             output.start_tail();
         }
-        return Ok(Started::Ready(env));
+        return Ok(Started::Ready(Box::new(env)));
     }
     let peak = process.peak_memory_bytes().await;
     let exit_type = match end {
@@ -711,6 +722,12 @@ impl Environment {
 
     pub fn is_alive(&self) -> bool {
         self.exit.borrow().is_none()
+    }
+
+    /// Alive, and its credentials (if it holds any) far enough from expiry for another
+    /// invocation.
+    pub fn is_usable(&self) -> bool {
+        self.is_alive() && self.credentials.as_ref().is_none_or(|c| c.fresh())
     }
 
     /// Runs one invocation, its runtime handed `trace_header`. Returns the result, when its

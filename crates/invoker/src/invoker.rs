@@ -269,7 +269,7 @@ impl Invoker {
                 Started::Ready(mut env) => {
                     counter.alive.fetch_add(1, Ordering::SeqCst);
                     env.provision = Some(ProvisionGuard(counter.clone()));
-                    inner.release(env);
+                    inner.release(*env);
                 }
                 Started::Retry(_) => unreachable!("only an on-demand init is retried"),
                 Started::Failed(result, _) => {
@@ -450,7 +450,7 @@ impl Inner {
                     started => started,
                 };
                 match started {
-                    Started::Ready(env) => env,
+                    Started::Ready(env) => *env,
                     Started::Failed(result, timeline) => return Ok((result, timeline, false)),
                     Started::Retry(_) => unreachable!("an init inside the invocation is final"),
                 }
@@ -521,14 +521,14 @@ impl Inner {
             let mut found = None;
             if let Some(i) = envs
                 .iter()
-                .rposition(|e| e.provision.is_some() && e.is_alive() && e.generation == generation)
+                .rposition(|e| e.provision.is_some() && e.is_usable() && e.generation == generation)
             {
                 found = Some(envs.remove(i));
             }
             while found.is_none()
                 && let Some(env) = envs.pop()
             {
-                if env.is_alive() && env.generation == generation {
+                if env.is_usable() && env.generation == generation {
                     found = Some(env);
                     break;
                 }

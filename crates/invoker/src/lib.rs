@@ -31,6 +31,7 @@
 //! (namespaces, mounts, cgroups, seccomp: `ignis-sandbox`).
 
 mod capacity;
+mod credentials;
 mod env;
 mod environment;
 mod host;
@@ -46,6 +47,7 @@ mod trace;
 mod usage;
 
 pub use capacity::{Ceilings, Demand, Resource};
+pub use credentials::{CredentialSource, Issued, REFRESH_BEFORE, RoleCredentials};
 pub use environment::UNHANDLED;
 pub use host::available_runtimes;
 pub use invoker::Invoker;
@@ -82,9 +84,11 @@ pub struct InvokerConfig {
     pub idle_timeout: Duration,
     /// Longest an environment's init may take.
     pub init_timeout: Duration,
-    /// Variables every function gets: `AWS_ENDPOINT_URL`, `AWS_ACCESS_KEY_ID`,
-    /// `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`.
+    /// Variables every function gets, such as `AWS_ENDPOINT_URL`.
     pub function_env: Vec<(String, String)>,
+    /// Where each environment gets its execution role's credentials (`AWS_ACCESS_KEY_ID`,
+    /// `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`); `None`: functions get none.
+    pub credentials: Option<std::sync::Arc<dyn CredentialSource>>,
     pub logs: ignis_logs::LogStore,
     /// Most environments alive at once; when all are in use, the least recently used idle one
     /// is stopped to make room, and with none idle the invoke is refused.
@@ -111,6 +115,7 @@ impl InvokerConfig {
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             init_timeout: DEFAULT_INIT_TIMEOUT,
             function_env: Vec::new(),
+            credentials: None,
             logs,
             max_environments: DEFAULT_MAX_ENVIRONMENTS,
             ceilings: Ceilings::default(),
@@ -255,6 +260,9 @@ pub enum InvokeError {
     NodeCapacity { resource: Resource },
     #[error("the invoker is shutting down")]
     ShuttingDown,
+    /// The function's execution role gave no credentials.
+    #[error("{0}")]
+    Credentials(String),
     #[error("internal invoker error: {0}")]
     Internal(String),
 }

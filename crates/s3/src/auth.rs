@@ -60,7 +60,7 @@ impl S3Access for Credentials {
         }
         self.identity
             .note_use(&credentials.access_key, "s3", &self.region);
-        if !key.principal.is_root() {
+        if !self.identity.acts_as_root(&key.principal) {
             return Err(s3_error!(
                 AccessDenied,
                 "{}",

@@ -8,6 +8,7 @@
 mod ceilings;
 mod credentials;
 mod data_dir;
+mod execution_role;
 mod isolation;
 mod prometheus;
 mod usage;
@@ -15,6 +16,7 @@ mod usage;
 pub use ceilings::CeilingConfig;
 pub use credentials::Credentials;
 pub use data_dir::{DataDir, default_data_dir, logs_dir};
+pub use ignis_identity::IamMode;
 pub use ignis_telemetry::{
     ENV_ENDPOINT as OTLP_ENDPOINT_ENV, ENV_TRACES_ENDPOINT as OTLP_TRACES_ENDPOINT_ENV,
     traces_endpoint,
@@ -112,6 +114,8 @@ pub struct NodeConfig {
     /// Where sampled invocations' spans are exported (OTLP/HTTP, the full `/v1/traces` URL);
     /// `None`: no spans are made.
     pub otlp_endpoint: Option<String>,
+    /// Whether the account's policies are enforced.
+    pub iam: IamMode,
 }
 
 /// Bytes of request bodies that may be buffered node-wide before their signatures can be
@@ -222,6 +226,7 @@ pub async fn up(config: NodeConfig) -> Result<(), ServerError> {
             access_key_id: credentials.access_key_id.clone(),
             secret_access_key: credentials.secret_access_key.clone(),
         },
+        config.iam,
     )
     .await?;
     let listener = tokio::net::TcpListener::bind(config.listen)
@@ -273,20 +278,12 @@ pub async fn up(config: NodeConfig) -> Result<(), ServerError> {
         invoker_config.telemetry = Some(telemetry);
     }
     // Functions reach this node with the AWS SDK, as Lambda functions reach AWS.
-    invoker_config.function_env = vec![
-        (
-            "AWS_ENDPOINT_URL".into(),
-            format!("http://{}", reachable(local)),
-        ),
-        (
-            "AWS_ACCESS_KEY_ID".into(),
-            credentials.access_key_id.clone(),
-        ),
-        (
-            "AWS_SECRET_ACCESS_KEY".into(),
-            credentials.secret_access_key.clone(),
-        ),
-    ];
+    invoker_config.function_env = vec![(
+        "AWS_ENDPOINT_URL".into(),
+        format!("http://{}", reachable(local)),
+    )];
+    // Never the node's key: each environment holds its execution role's temporary credentials.
+    invoker_config.credentials = Some(Arc::new(execution_role::Sessions::new(identity.clone())));
     // The front exists once the router does; a function's connection arriving before that
     // (there can be none: no environment runs yet) would be closed.
     let front_slot: Arc<OnceLock<Arc<Front>>> = Arc::default();
@@ -482,6 +479,11 @@ pub async fn up(config: NodeConfig) -> Result<(), ServerError> {
     let shutdown = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
         let _ = stopped.wait_for(|s| *s).await;
     };
+    if config.iam == IamMode::Off {
+        let warning = "IAM is OFF (--iam off): every valid key acts as its account's root user and no policy is enforced. Use it only on a single-user development node.";
+        eprintln!("WARNING: {warning}");
+        tracing::warn!("{warning}");
+    }
     // One line on stdout that tools (and the test suite) can wait for.
     println!("isolation: {}", chosen.description);
     let ceilings_line = ceilings::describe(&ceilings);

@@ -83,9 +83,11 @@ impl Harness {
                 access_key_id: ACCESS_KEY.into(),
                 secret_access_key: SECRET_KEY.into(),
             },
+            ignis_identity::IamMode::Enforce,
         )
         .await
         .unwrap();
+        execution_role(&identity, "any").await;
         let api = Arc::new(Api {
             code_objects: None,
             account,
@@ -208,4 +210,32 @@ pub async fn with_function() -> Harness {
         .await;
     assert_eq!(a.status, StatusCode::CREATED, "{a:?}");
     h
+}
+
+/// A role Lambda may assume, as CreateFunction requires.
+async fn execution_role(identity: &ignis_identity::Identity, name: &str) {
+    use ignis_identity::entities::{Kind, Role, key};
+    let role = Role {
+        name: name.into(),
+        id: ignis_identity::ids::unique_id("AROA"),
+        path: "/".into(),
+        arn: format!("arn:aws:iam::{}:role/{name}", identity.account()),
+        created: chrono::Utc::now(),
+        trust: r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#.into(),
+        description: None,
+        max_session_seconds: 3600,
+        tags: Vec::new(),
+        inline: Default::default(),
+        attached: Vec::new(),
+    };
+    identity
+        .change(|state| {
+            state.roles.insert(key(name), role);
+            Ok::<_, ignis_identity::IdentityError>((
+                (),
+                vec![ignis_identity::Touched(Kind::Role, key(name))],
+            ))
+        })
+        .await
+        .unwrap();
 }
