@@ -292,6 +292,35 @@ impl Identity {
     }
 }
 
+impl Identity {
+    /// [`Identity::authorize`] for a service's request: `action` on `resource` with the global
+    /// condition keys (`source_ip`: the caller's address) and `extra`. Answers AWS's
+    /// AccessDenied message ([`Principal::denial`]) when it is refused. The root user is
+    /// allowed without evaluating anything.
+    pub fn check(
+        &self,
+        principal: &Principal,
+        source_ip: std::net::IpAddr,
+        action: &str,
+        resource: &str,
+        extra: &[(&str, String)],
+    ) -> Result<(), String> {
+        if principal.is_root() {
+            return Ok(());
+        }
+        let keys = condition_keys(principal, Some(source_ip.to_string()), extra);
+        let request = AccessRequest {
+            action,
+            resource,
+            keys: &keys,
+        };
+        match self.authorize(principal, &request) {
+            Decision::Allow => Ok(()),
+            d => Err(principal.denial(action, resource, d == Decision::ExplicitDeny)),
+        }
+    }
+}
+
 fn user_principal(account: &str, user: &entities::User) -> Principal {
     Principal::User {
         account: account.to_string(),

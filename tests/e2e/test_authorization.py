@@ -1,0 +1,154 @@
+"""Every service authorises every request by its caller's policies: users and role sessions are
+allowed what their identity-based policies allow (a function's resource policy too) and denied
+the rest with each service's own AccessDenied; the root user is allowed everything."""
+
+import json
+
+import botocore.exceptions
+import pytest
+
+from conftest import REGION, create
+from iamutil import ACCOUNT, doc, error, make_role, make_user, session, trust, unique
+
+FN = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function"
+
+
+@pytest.fixture(scope="module")
+def iam(node):
+    return node.client("iam")
+
+
+@pytest.fixture(scope="module")
+def two_functions(lam, hello_zip):
+    names = [unique("authz-a"), unique("authz-b")]
+    for n in names:
+        create(lam, n, hello_zip)
+    return names
+
+
+def allow(action, resource="*"):
+    return {"Effect": "Allow", "Action": action, "Resource": resource}
+
+
+def deny(action, resource="*"):
+    return {"Effect": "Deny", "Action": action, "Resource": resource}
+
+
+def denied(call, **kw):
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        call(**kw)
+    return error(e)
+
+
+def lambda_denial(user, action, resource, explicit=False):
+    why = ("with an explicit deny in an identity-based policy" if explicit
+           else f"because no identity-based policy allows the {action} action")
+    return (
+        "AccessDeniedException",
+        403,
+        f"User: arn:aws:iam::{ACCOUNT}:user/{user} is not authorized to perform: {action} "
+        f"on resource: {resource} {why}",
+    )
+
+
+# ---------------------------------------------------------------------------
+# Lambda
+
+
+def test_a_user_without_policies_is_denied_lambda(node, iam, two_functions):
+    name, creds = make_user(node, iam)
+    lam = node.client("lambda", **creds)
+    a = two_functions[0]
+    assert denied(lam.list_functions) == lambda_denial(name, "lambda:ListFunctions", "*")
+    assert denied(lam.get_function, FunctionName=a) == lambda_denial(name, "lambda:GetFunction", f"{FN}:{a}")
+    assert denied(lam.invoke, FunctionName=a, Qualifier="$LATEST") == lambda_denial(
+        name, "lambda:InvokeFunction", f"{FN}:{a}:$LATEST")
+    assert denied(lam.get_account_settings) == lambda_denial(name, "lambda:GetAccountSettings", "*")
+    assert denied(lam.create_function, FunctionName="nope", Runtime="python3.11", Role="arn:aws:iam::000000000000:role/r",
+                  Handler="app.handler", Code={"ZipFile": b"x"}) == lambda_denial(
+        name, "lambda:CreateFunction", f"{FN}:nope")
+    assert denied(lam.get_layer_version, LayerName="l", VersionNumber=3) == lambda_denial(
+        name, "lambda:GetLayerVersion", f"arn:aws:lambda:{REGION}:{ACCOUNT}:layer:l:3")
+    assert denied(lam.list_tags, Resource=f"{FN}:{a}") == lambda_denial(name, "lambda:ListTags", f"{FN}:{a}")
+
+
+def test_a_policy_on_one_function_allows_that_function_only(node, iam, two_functions):
+    a, b = two_functions
+    name, creds = make_user(node, iam, doc(allow("lambda:GetFunction", f"{FN}:{a}")))
+    lam = node.client("lambda", **creds)
+    assert lam.get_function(FunctionName=a)["Configuration"]["FunctionName"] == a
+    assert lam.get_function(FunctionName=f"{FN}:{a}")["Configuration"]["FunctionName"] == a
+    assert denied(lam.get_function, FunctionName=b) == lambda_denial(name, "lambda:GetFunction", f"{FN}:{b}")
+    assert denied(lam.list_functions)[:2] == ("AccessDeniedException", 403)
+    assert denied(lam.get_function_configuration, FunctionName=a)[:2] == ("AccessDeniedException", 403)
+    # A qualified call is a different resource: function:<name>:<qualifier>.
+    assert denied(lam.get_function, FunctionName=a, Qualifier="$LATEST") == lambda_denial(
+        name, "lambda:GetFunction", f"{FN}:{a}:$LATEST")
+
+
+def test_explicit_deny_beats_allow_and_wildcards_and_not_action(node, iam, two_functions):
+    a, b = two_functions
+    name, creds = make_user(node, iam, doc(allow("lambda:*"), deny("lambda:Get*", f"{FN}:{b}*")))
+    lam = node.client("lambda", **creds)
+    assert {f["FunctionName"] for f in lam.list_functions()["Functions"]} >= {a, b}
+    lam.get_function(FunctionName=a)
+    assert denied(lam.get_function, FunctionName=b) == lambda_denial(
+        name, "lambda:GetFunction", f"{FN}:{b}", explicit=True)
+    assert denied(lam.get_function, FunctionName=b, Qualifier="$LATEST")[2].endswith(
+        "with an explicit deny in an identity-based policy")
+    lam.list_versions_by_function(FunctionName=b)
+    # NotAction: everything but Lambda's reads.
+    name, creds = make_user(node, iam, doc({"Effect": "Allow", "NotAction": "lambda:List*", "Resource": "*"}))
+    lam = node.client("lambda", **creds)
+    lam.get_function(FunctionName=a)
+    assert denied(lam.list_functions) == lambda_denial(name, "lambda:ListFunctions", "*")
+
+
+def test_invoke_and_a_conditioned_policy(node, iam, two_functions):
+    a, b = two_functions
+    _, creds = make_user(node, iam, doc(allow("lambda:InvokeFunction", f"{FN}:authz-a-*")))
+    lam = node.client("lambda", **creds)
+    r = lam.invoke(FunctionName=a, Payload=json.dumps({"k": 1}))
+    assert r["StatusCode"] == 200 and json.loads(r["Payload"].read()) == {"k": 1}
+    assert denied(lam.invoke, FunctionName=b)[:2] == ("AccessDeniedException", 403)
+    # A condition on a global key: the caller's address.
+    _, creds = make_user(node, iam, doc({**allow("lambda:GetFunction"),
+                                         "Condition": {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}}))
+    assert denied(node.client("lambda", **creds).get_function, FunctionName=a)[:2] == ("AccessDeniedException", 403)
+    _, creds = make_user(node, iam, doc({**allow("lambda:GetFunction"),
+                                         "Condition": {"IpAddress": {"aws:SourceIp": "127.0.0.0/8"}}}))
+    node.client("lambda", **creds).get_function(FunctionName=a)
+
+
+def test_a_function_policy_grants_a_principal_of_the_account(node, iam, lam, hello_zip):
+    fn = unique("authz-res")
+    create(lam, fn, hello_zip)
+    name, creds = make_user(node, iam)
+    user_lam = node.client("lambda", **creds)
+    assert denied(user_lam.get_function_configuration, FunctionName=fn)[:2] == ("AccessDeniedException", 403)
+    lam.add_permission(FunctionName=fn, StatementId="user", Action="lambda:GetFunctionConfiguration",
+                       Principal=f"arn:aws:iam::{ACCOUNT}:user/{name}")
+    assert user_lam.get_function_configuration(FunctionName=fn)["FunctionName"] == fn
+    assert denied(user_lam.get_function, FunctionName=fn)[:2] == ("AccessDeniedException", 403)
+    # An explicit deny in the user's own policies still wins.
+    iam.put_user_policy(UserName=name, PolicyName="no", PolicyDocument=doc(deny("lambda:*")))
+    assert denied(user_lam.get_function_configuration, FunctionName=fn)[2].endswith(
+        "with an explicit deny in an identity-based policy")
+
+
+def test_a_role_session_is_authorised_by_its_roles_policies(node, iam, two_functions):
+    a, b = two_functions
+    _, role_arn = make_role(iam, trust(ACCOUNT), doc(allow("lambda:GetFunction", f"{FN}:{a}")))
+    _, creds = make_user(node, iam, doc(allow("sts:AssumeRole")))
+    temp = session(node.client("sts", **creds).assume_role(RoleArn=role_arn, RoleSessionName="s1"))
+    lam = node.client("lambda", **temp)
+    lam.get_function(FunctionName=a)
+    code, status, message = denied(lam.get_function, FunctionName=b)
+    assert (code, status) == ("AccessDeniedException", 403)
+    assert message.startswith(f"User: arn:aws:sts::{ACCOUNT}:assumed-role/{role_arn.split('/')[-1]}/s1 is not")
+
+
+def test_the_root_user_is_allowed_everything(lam, two_functions):
+    lam.get_function(FunctionName=two_functions[0])
+    lam.list_functions()
+    lam.get_account_settings()
