@@ -152,3 +152,88 @@ def test_the_root_user_is_allowed_everything(lam, two_functions):
     lam.get_function(FunctionName=two_functions[0])
     lam.list_functions()
     lam.get_account_settings()
+
+
+# ---------------------------------------------------------------------------
+# S3
+
+
+def s3_denial(user, action, resource, explicit=False):
+    why = ("with an explicit deny in an identity-based policy" if explicit
+           else f"because no identity-based policy allows the {action} action")
+    return ("AccessDenied", 403,
+            f"User: arn:aws:iam::{ACCOUNT}:user/{user} is not authorized to perform: {action} "
+            f'on resource: "{resource}" {why}')
+
+
+@pytest.fixture(scope="module")
+def two_buckets(node):
+    s3 = node.client("s3")
+    names = [unique("authz-a"), unique("authz-b")]
+    for b in names:
+        s3.create_bucket(Bucket=b)
+        s3.put_object(Bucket=b, Key="k", Body=b"in " + b.encode())
+    return names
+
+
+def test_a_user_without_policies_is_denied_s3(node, iam, two_buckets):
+    name, creds = make_user(node, iam)
+    s3 = node.client("s3", **creds)
+    a = two_buckets[0]
+    assert denied(s3.list_buckets) == s3_denial(name, "s3:ListAllMyBuckets", "*")
+    assert denied(s3.get_object, Bucket=a, Key="k") == s3_denial(name, "s3:GetObject", f"arn:aws:s3:::{a}/k")
+    assert denied(s3.put_object, Bucket=a, Key="n", Body=b"x") == s3_denial(name, "s3:PutObject", f"arn:aws:s3:::{a}/n")
+    assert denied(s3.list_objects_v2, Bucket=a) == s3_denial(name, "s3:ListBucket", f"arn:aws:s3:::{a}")
+    assert denied(s3.create_bucket, Bucket="authz-nope") == s3_denial(name, "s3:CreateBucket", "arn:aws:s3:::authz-nope")
+    assert denied(s3.get_bucket_notification_configuration, Bucket=a) == s3_denial(
+        name, "s3:GetBucketNotification", f"arn:aws:s3:::{a}")
+
+
+def test_get_object_on_one_bucket_reads_that_bucket_only(node, iam, two_buckets):
+    a, b = two_buckets
+    name, creds = make_user(node, iam, doc(allow("s3:GetObject", f"arn:aws:s3:::{a}/*")))
+    s3 = node.client("s3", **creds)
+    assert s3.get_object(Bucket=a, Key="k")["Body"].read() == b"in " + a.encode()
+    assert denied(s3.get_object, Bucket=b, Key="k") == s3_denial(name, "s3:GetObject", f"arn:aws:s3:::{b}/k")
+    assert denied(s3.list_objects_v2, Bucket=a)[:2] == ("AccessDenied", 403)
+    assert denied(s3.put_object, Bucket=a, Key="k", Body=b"over")[:2] == ("AccessDenied", 403)
+    # A presigned URL carries its signer's permissions.
+    import urllib.error
+    import urllib.request
+    url = s3.generate_presigned_url("get_object", Params={"Bucket": a, "Key": "k"}, ExpiresIn=60)
+    with urllib.request.urlopen(url, timeout=30) as r:
+        assert r.read() == b"in " + a.encode()
+    url = s3.generate_presigned_url("get_object", Params={"Bucket": b, "Key": "k"}, ExpiresIn=60)
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(url, timeout=30)
+    assert e.value.code == 403 and b"<Code>AccessDenied</Code>" in e.value.read()
+
+
+def test_s3_writes_copies_deletes_and_multipart(node, iam, two_buckets):
+    a, b = two_buckets
+    name, creds = make_user(node, iam, doc(
+        allow(["s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"],
+              f"arn:aws:s3:::{a}/up/*"),
+        allow("s3:GetObject", f"arn:aws:s3:::{b}/*"),
+        deny("s3:DeleteObject", f"arn:aws:s3:::{a}/up/keep")))
+    s3 = node.client("s3", **creds)
+    s3.put_object(Bucket=a, Key="up/1", Body=b"1")
+    s3.copy_object(Bucket=a, Key="up/2", CopySource={"Bucket": b, "Key": "k"})
+    # The copy's source must be readable: a's objects are not (only b's).
+    assert denied(s3.copy_object, Bucket=a, Key="up/3", CopySource={"Bucket": a, "Key": "k"}) == s3_denial(
+        name, "s3:GetObject", f"arn:aws:s3:::{a}/k")
+    up = s3.create_multipart_upload(Bucket=a, Key="up/big")["UploadId"]
+    etag = s3.upload_part(Bucket=a, Key="up/big", UploadId=up, PartNumber=1, Body=b"p")["ETag"]
+    assert s3.list_parts(Bucket=a, Key="up/big", UploadId=up)["Parts"][0]["ETag"] == etag
+    s3.abort_multipart_upload(Bucket=a, Key="up/big", UploadId=up)
+    assert denied(s3.create_multipart_upload, Bucket=a, Key="elsewhere")[:2] == ("AccessDenied", 403)
+    s3.delete_object(Bucket=a, Key="up/1")
+    assert denied(s3.delete_object, Bucket=a, Key="up/keep") == s3_denial(
+        name, "s3:DeleteObject", f"arn:aws:s3:::{a}/up/keep", explicit=True)
+    # DeleteObjects is authorised for each key it names.
+    assert denied(s3.delete_objects, Bucket=a, Delete={"Objects": [{"Key": "up/2"}, {"Key": "k"}]}) == s3_denial(
+        name, "s3:DeleteObject", f"arn:aws:s3:::{a}/k")
+    s3.delete_objects(Bucket=a, Delete={"Objects": [{"Key": "up/2"}]})
+    root = node.client("s3")
+    assert root.get_object(Bucket=a, Key="k")["Body"].read() == b"in " + a.encode()
+    assert "Contents" not in root.list_objects_v2(Bucket=a, Prefix="up/")

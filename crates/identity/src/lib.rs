@@ -294,9 +294,30 @@ impl Identity {
 
 impl Identity {
     /// [`Identity::authorize`] for a service's request: `action` on `resource` with the global
-    /// condition keys (`source_ip`: the caller's address) and `extra`. Answers AWS's
-    /// AccessDenied message ([`Principal::denial`]) when it is refused. The root user is
-    /// allowed without evaluating anything.
+    /// condition keys (`source_ip`: the caller's address) and `extra`. The root user is allowed
+    /// without evaluating anything.
+    pub fn decide(
+        &self,
+        principal: &Principal,
+        source_ip: std::net::IpAddr,
+        action: &str,
+        resource: &str,
+        extra: &[(&str, String)],
+    ) -> Decision {
+        if principal.is_root() {
+            return Decision::Allow;
+        }
+        let keys = condition_keys(principal, Some(source_ip.to_string()), extra);
+        let request = AccessRequest {
+            action,
+            resource,
+            keys: &keys,
+        };
+        self.authorize(principal, &request)
+    }
+
+    /// [`Identity::decide`], answering AWS's AccessDenied message ([`Principal::denial`]) when
+    /// the request is refused.
     pub fn check(
         &self,
         principal: &Principal,
@@ -305,16 +326,7 @@ impl Identity {
         resource: &str,
         extra: &[(&str, String)],
     ) -> Result<(), String> {
-        if principal.is_root() {
-            return Ok(());
-        }
-        let keys = condition_keys(principal, Some(source_ip.to_string()), extra);
-        let request = AccessRequest {
-            action,
-            resource,
-            keys: &keys,
-        };
-        match self.authorize(principal, &request) {
+        match self.decide(principal, source_ip, action, resource, extra) {
             Decision::Allow => Ok(()),
             d => Err(principal.denial(action, resource, d == Decision::ExplicitDeny)),
         }
