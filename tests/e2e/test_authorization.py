@@ -3,6 +3,7 @@ allowed what their identity-based policies allow (a function's resource policy t
 the rest with each service's own AccessDenied; the root user is allowed everything."""
 
 import json
+import time
 
 import botocore.exceptions
 import pytest
@@ -237,3 +238,75 @@ def test_s3_writes_copies_deletes_and_multipart(node, iam, two_buckets):
     root = node.client("s3")
     assert root.get_object(Bucket=a, Key="k")["Body"].read() == b"in " + a.encode()
     assert "Contents" not in root.list_objects_v2(Bucket=a, Prefix="up/")
+
+
+# ---------------------------------------------------------------------------
+# SQS, CloudWatch Logs, CloudWatch
+
+
+def test_a_user_without_policies_is_denied_sqs_logs_and_cloudwatch(node, iam):
+    name, creds = make_user(node, iam)
+    user = f"User: arn:aws:iam::{ACCOUNT}:user/{name} is not authorized to perform:"
+    queue = unique("authz-q")
+    url = node.client("sqs").create_queue(QueueName=queue)["QueueUrl"]
+    sqs = node.client("sqs", **creds)
+    # SQS names the action in lower case.
+    assert denied(sqs.send_message, QueueUrl=url, MessageBody="m") == (
+        "AccessDenied", 403, f"{user} sqs:sendmessage on resource: arn:aws:sqs:{REGION}:{ACCOUNT}:{queue} "
+        "because no identity-based policy allows the sqs:sendmessage action")
+    assert denied(sqs.list_queues)[:2] == ("AccessDenied", 403)
+    group = unique("/authz/g")
+    logs = node.client("logs", **creds)
+    assert denied(logs.create_log_group, logGroupName=group) == (
+        "AccessDeniedException", 400,
+        f"{user} logs:CreateLogGroup on resource: arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{group}:log-stream: "
+        "because no identity-based policy allows the logs:CreateLogGroup action")
+    assert denied(logs.describe_log_groups)[2] == (
+        f"{user} logs:DescribeLogGroups on resource: arn:aws:logs:{REGION}:{ACCOUNT}:log-group::log-stream: "
+        "because no identity-based policy allows the logs:DescribeLogGroups action")
+    cw = node.client("cloudwatch", **creds)
+    assert denied(cw.list_metrics) == (
+        "AccessDenied", 403,
+        f"{user} cloudwatch:ListMetrics on resource: * because no identity-based policy allows the "
+        "cloudwatch:ListMetrics action")
+
+
+def test_an_sqs_policy_on_one_queue(node, iam):
+    root = node.client("sqs")
+    a, b = unique("authz-qa"), unique("authz-qb")
+    url_a = root.create_queue(QueueName=a)["QueueUrl"]
+    url_b = root.create_queue(QueueName=b)["QueueUrl"]
+    _, creds = make_user(node, iam, doc(
+        allow(["sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage"], f"arn:aws:sqs:{REGION}:{ACCOUNT}:{a}")))
+    sqs = node.client("sqs", **creds)
+    sqs.send_message(QueueUrl=url_a, MessageBody="hello")
+    sqs.send_message_batch(QueueUrl=url_a, Entries=[{"Id": "1", "MessageBody": "two"}])
+    got = sqs.receive_message(QueueUrl=url_a, MaxNumberOfMessages=10, WaitTimeSeconds=1)["Messages"]
+    sqs.delete_message(QueueUrl=url_a, ReceiptHandle=got[0]["ReceiptHandle"])
+    assert denied(sqs.send_message, QueueUrl=url_b, MessageBody="no")[:2] == ("AccessDenied", 403)
+    assert denied(sqs.get_queue_attributes, QueueUrl=url_a)[2].endswith(
+        "because no identity-based policy allows the sqs:getqueueattributes action")
+    assert "Messages" not in root.receive_message(QueueUrl=url_b, WaitTimeSeconds=0)
+
+
+def test_a_logs_policy_on_one_group_and_cloudwatch_put_only(node, iam):
+    group = unique("/authz/logs")
+    node.client("logs").create_log_group(logGroupName=group)
+    arn = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{group}"
+    _, creds = make_user(node, iam, doc(
+        allow(["logs:CreateLogStream", "logs:PutLogEvents", "logs:GetLogEvents"], f"{arn}:*"),
+        allow("cloudwatch:PutMetricData"),
+        deny("logs:PutLogEvents", f"{arn}:log-stream:sealed")))
+    logs = node.client("logs", **creds)
+    logs.create_log_stream(logGroupName=group, logStreamName="s")
+    logs.put_log_events(logGroupName=group, logStreamName="s",
+                        logEvents=[{"timestamp": int(time.time() * 1000), "message": "m"}])
+    assert [e["message"] for e in logs.get_log_events(logGroupName=group, logStreamName="s")["events"]] == ["m"]
+    logs.create_log_stream(logGroupName=group, logStreamName="sealed")
+    assert denied(logs.put_log_events, logGroupName=group, logStreamName="sealed",
+                  logEvents=[{"timestamp": int(time.time() * 1000), "message": "m"}])[2].endswith(
+        f"on resource: {arn}:log-stream:sealed with an explicit deny in an identity-based policy")
+    assert denied(logs.create_log_group, logGroupName=group + "-other")[0] == "AccessDeniedException"
+    cw = node.client("cloudwatch", **creds)
+    cw.put_metric_data(Namespace="Authz", MetricData=[{"MetricName": "m", "Value": 1}])
+    assert denied(cw.list_metrics)[:2] == ("AccessDenied", 403)

@@ -13,17 +13,17 @@
 //! state readers see. It does not own the IAM or STS wire (`ignis-iam`), nor which action and
 //! resource an operation is (each service's).
 
+mod authenticate;
 pub mod entities;
 pub mod ids;
 pub mod managed;
 mod principal;
-mod root_only;
 
+pub use authenticate::Authenticated;
 pub use entities::{State, Touched};
 pub use ignis_front::signed::Key;
 pub use ignis_store::{AccessRequest, Caller, Decision, is_allowed_by_trust};
 pub use principal::Principal;
-pub use root_only::Refusal;
 
 use chrono::{DateTime, Utc};
 use entities::{Kind, LastUsed, SessionOf};
