@@ -78,7 +78,7 @@ def test_a_function_holds_its_roles_session_and_never_the_node_key(node):
         assert error(e)[:2] == ("AccessDeniedException", 403)
     assert lam.get_function(FunctionName=name)["Configuration"]["FunctionName"] == name
     # A new environment (its configuration changed) gets the function's current session.
-    lam.update_function_configuration(FunctionName=name, Environment={"Variables": {"V": "2"}})
+    lam.update_function_configuration(FunctionName=name, Environment={"Variables": {"VERSION": "2"}})
     settled(lam, name)
     assert credentials_of(lam, name)["AWS_ACCESS_KEY_ID"] == creds["AWS_ACCESS_KEY_ID"]
 

@@ -79,13 +79,13 @@ async fn front(State(state): State<ApiState>, req: Request, next: Next) -> Respo
 pub const BODY_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
 
 /// The principal who signed the request being served, put into the request's extensions so
-/// that each operation can be authorised for it.
+/// that each operation can be authorised for it (`authorize`).
 #[derive(Clone, Debug)]
 pub struct Caller(pub ignis_identity::Principal);
 
 /// Verifies the signature — from the head alone where the request allows it, before reading any
 /// of the body — reads the body within its bounds and hands back the request ready for routing.
-/// Until the Lambda API evaluates policies, only the account's root user is served.
+/// What the caller may do is checked once the operation is known (`authorize`).
 async fn authenticate(
     state: &ApiState,
     req: Request,
@@ -126,11 +126,6 @@ async fn authenticate(
             "lambda",
             &proven.identity.region,
         );
-        if !state.identity.acts_as_root(&proven.principal) {
-            return Err(LambdaApiError::AccessDenied(
-                proven.principal.refusal_until_policies("lambda"),
-            ));
-        }
         parts.extensions.insert(Caller(proven.principal));
     }
 

@@ -8,6 +8,7 @@
 
 mod account;
 mod aliases;
+mod authorize;
 mod code_locks;
 mod code_source;
 mod code_url;
@@ -205,6 +206,12 @@ pub fn router(state: ApiState) -> Router {
                 .delete(urls::delete),
         )
         .route("/2021-10-31/functions/{name}/urls", get(urls::list))
+        // Every operation above is authorised for its caller; the code download (below) is
+        // authorised by its signed URL.
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            authorize::check,
+        ))
         .route(code_url::ROUTE, get(code_url::download))
         .fallback(front::unknown_operation)
         .with_state(state.clone());

@@ -12,6 +12,7 @@
 //! Every request is SigV4-verified here, for the service `logs`, once its body (at most
 //! [`MAX_REQUEST_BYTES`], drawn from the node's budget for bodies not yet proven) is read.
 
+mod authorize;
 mod error;
 mod events;
 mod groups;
@@ -27,7 +28,6 @@ use axum::Router;
 use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
 use ignis_front::{BodyBudget, signed};
-use ignis_identity::Refusal;
 use ignis_logs::LogStore;
 use serde::de::DeserializeOwned;
 use std::sync::Arc;
@@ -104,7 +104,8 @@ impl Logs {
     }
 
     async fn serve(&self, req: Request, request_id: &str) -> Result<Response, LogsError> {
-        let (body, parts) = self.authenticate(req).await?;
+        let (signed, parts) = self.authenticate(req).await?;
+        let body = &signed.body;
         let target = parts
             .headers
             .get("x-amz-target")
@@ -118,6 +119,7 @@ impl Logs {
         } else {
             &body[..]
         };
+        self.authorize(operation, body, &signed)?;
         let json = |v: serde_json::Value| {
             let mut r = v.to_string().into_response();
             r.headers_mut().insert(
@@ -150,12 +152,12 @@ impl Logs {
         Ok(json(value))
     }
 
-    /// Reads the body within its bounds and checks the signature on it. Until CloudWatch Logs
-    /// evaluates policies, only the account's root user is served.
+    /// Reads the body within its bounds and checks the signature on it (each operation is
+    /// then authorised for its caller).
     async fn authenticate(
         &self,
         req: Request,
-    ) -> Result<(bytes::Bytes, http::request::Parts), LogsError> {
+    ) -> Result<(ignis_identity::Authenticated, http::request::Parts), LogsError> {
         let (parts, body) = req.into_parts();
         let expected = ignis_sigv4::Expected {
             service: "logs",
@@ -166,15 +168,12 @@ impl Logs {
             idle: BODY_IDLE_TIMEOUT,
             unproven: &self.bodies,
         };
-        let (bytes, _) = self
+        let signed = self
             .identity
-            .authenticate_root(&parts, body, expected, "logs", bounds)
+            .authenticate(&parts, body, expected, bounds)
             .await
-            .map_err(|refusal| match refusal {
-                Refusal::Unproven(e) => auth_error(e),
-                Refusal::NotRoot(message) => LogsError::Auth("AccessDeniedException", message),
-            })?;
-        Ok((bytes, parts))
+            .map_err(auth_error)?;
+        Ok((signed, parts))
     }
 }
 

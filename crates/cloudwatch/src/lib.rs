@@ -25,7 +25,6 @@ use axum::Router;
 use axum::extract::Request;
 use axum::response::Response;
 use ignis_front::{BodyBudget, signed};
-use ignis_identity::Refusal;
 use ignis_metrics::Metrics;
 use std::sync::Arc;
 use std::time::Duration;
@@ -91,9 +90,14 @@ impl CloudWatch {
         body: axum::body::Body,
         request_id: &str,
     ) -> Result<Response, CloudWatchError> {
-        let body = self.authenticate(&parts, body).await?;
-        let body = inflated(&parts.headers, body)?;
+        let signed = self.authenticate(&parts, body).await?;
+        let body = inflated(&parts.headers, signed.body)?;
         let (operation, input) = protocol.read(&parts, &body)?;
+        // CloudWatch's metric actions act on no resource.
+        let action = format!("cloudwatch:{operation}");
+        self.identity
+            .check(&signed.principal, signed.source_ip, &action, "*", &[])
+            .map_err(|message| CloudWatchError::Auth("AccessDenied", message))?;
         let root = In::root(&input);
         let output = match operation.as_str() {
             "ListMetrics" => list::list(self, &root).await?,
@@ -109,13 +113,13 @@ impl CloudWatch {
         Ok(protocol.respond(&operation, output, request_id))
     }
 
-    /// Reads the body within its bounds and checks the signature on it; only the account's
-    /// root may call until CloudWatch evaluates policies.
+    /// Reads the body within its bounds and checks the signature on it (each operation is
+    /// then authorised for its caller).
     async fn authenticate(
         &self,
         parts: &http::request::Parts,
         body: axum::body::Body,
-    ) -> Result<bytes::Bytes, CloudWatchError> {
+    ) -> Result<ignis_identity::Authenticated, CloudWatchError> {
         let expected = ignis_sigv4::Expected {
             service: SERVICE,
             region: Some(&self.region),
@@ -125,15 +129,10 @@ impl CloudWatch {
             idle: BODY_IDLE_TIMEOUT,
             unproven: &self.bodies,
         };
-        let (bytes, _) = self
-            .identity
-            .authenticate_root(parts, body, expected, "cloudwatch", bounds)
+        self.identity
+            .authenticate(parts, body, expected, bounds)
             .await
-            .map_err(|refusal| match refusal {
-                Refusal::Unproven(e) => auth_error(e),
-                Refusal::NotRoot(message) => CloudWatchError::Auth("AccessDenied", message),
-            })?;
-        Ok(bytes)
+            .map_err(auth_error)
     }
 }
 

@@ -13,18 +13,18 @@
 //! state readers see. It does not own the IAM or STS wire (`ignis-iam`), nor which action and
 //! resource an operation is (each service's).
 
+mod authenticate;
 pub mod entities;
 pub mod ids;
 pub mod managed;
 mod principal;
-mod root_only;
 mod service_role;
 
+pub use authenticate::Authenticated;
 pub use entities::{State, Touched};
 pub use ignis_front::signed::Key;
 pub use ignis_store::{AccessRequest, Caller, Decision, is_allowed_by_trust};
 pub use principal::Principal;
-pub use root_only::Refusal;
 pub use service_role::{AssumeRefusal, LAMBDA, LAMBDA_CANNOT_ASSUME};
 
 use chrono::{DateTime, Utc};
@@ -314,6 +314,47 @@ impl Identity {
                     _ => role_decision,
                 }
             }
+        }
+    }
+}
+
+impl Identity {
+    /// [`Identity::authorize`] for a service's request: `action` on `resource` with the global
+    /// condition keys (`source_ip`: the caller's address) and `extra`. The root user is allowed
+    /// without evaluating anything.
+    pub fn decide(
+        &self,
+        principal: &Principal,
+        source_ip: std::net::IpAddr,
+        action: &str,
+        resource: &str,
+        extra: &[(&str, String)],
+    ) -> Decision {
+        if self.acts_as_root(principal) {
+            return Decision::Allow;
+        }
+        let keys = condition_keys(principal, Some(source_ip.to_string()), extra);
+        let request = AccessRequest {
+            action,
+            resource,
+            keys: &keys,
+        };
+        self.authorize(principal, &request)
+    }
+
+    /// [`Identity::decide`], answering AWS's AccessDenied message ([`Principal::denial`]) when
+    /// the request is refused.
+    pub fn check(
+        &self,
+        principal: &Principal,
+        source_ip: std::net::IpAddr,
+        action: &str,
+        resource: &str,
+        extra: &[(&str, String)],
+    ) -> Result<(), String> {
+        match self.decide(principal, source_ip, action, resource, extra) {
+            Decision::Allow => Ok(()),
+            d => Err(principal.denial(action, resource, d == Decision::ExplicitDeny)),
         }
     }
 }

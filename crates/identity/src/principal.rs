@@ -89,15 +89,6 @@ impl Principal {
         }
     }
 
-    /// The message of a service that does not evaluate policies yet and so serves only the
-    /// account's root user.
-    pub fn refusal_until_policies(&self, service: &str) -> String {
-        format!(
-            "User: {} is not authorized to perform this {service} operation: Ignis does not evaluate identity-based policies for {service} yet, so only the account's root user may call it",
-            self.arn()
-        )
-    }
-
     /// The `AWS` principal values a trust or resource policy may name this caller by: its ARN
     /// (and its role's), its account's root ARN and its account id.
     pub fn policy_names(&self) -> Vec<String> {

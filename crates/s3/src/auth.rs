@@ -1,14 +1,16 @@
 //! Who may call the S3 API, and how a request names its bucket.
 
+use crate::authorize;
 use ignis_front::signed;
 use ignis_identity::Identity;
 use s3s::access::{S3Access, S3AccessContext};
 use s3s::auth::{S3Auth, SecretKey};
+use s3s::dto::{CopyObjectInput, CopySource, DeleteObjectsInput, UploadPartCopyInput};
 use s3s::host::{S3Host, VirtualHost};
-use s3s::{S3Result, s3_error};
+use s3s::{S3Request, S3Result, s3_error};
 
-/// Who may call the S3 API: the keys `ignis-identity` knows, and (until S3 evaluates
-/// policies) only the account's root user.
+/// Who may call the S3 API: the keys `ignis-identity` knows, each request authorised by its
+/// caller's identity-based policies (`authorize`).
 #[derive(Clone)]
 pub struct Credentials {
     pub identity: Identity,
@@ -36,7 +38,7 @@ fn unknown_key() -> s3s::S3Error {
 #[async_trait::async_trait]
 impl S3Access for Credentials {
     /// After the signature is verified: a temporary key must bring its session token and be
-    /// current, and the caller must be the account's root user.
+    /// current, and the caller's policies must allow the operation on its bucket or object.
     async fn check(&self, cx: &mut S3AccessContext<'_>) -> S3Result<()> {
         let Some(credentials) = cx.credentials() else {
             return Err(s3_error!(AccessDenied, "Signature is required"));
@@ -60,14 +62,60 @@ impl S3Access for Credentials {
         }
         self.identity
             .note_use(&credentials.access_key, "s3", &self.region);
-        if !self.identity.acts_as_root(&key.principal) {
-            return Err(s3_error!(
-                AccessDenied,
-                "{}",
-                key.principal.refusal_until_policies("s3")
-            ));
+        if key.principal.is_root() {
+            return Ok(());
+        }
+        let caller = authorize::Caller {
+            principal: key.principal,
+            source_ip: ignis_front::Source::of(cx.extensions_mut()).ip(),
+        };
+        let operation = cx.s3_op().name();
+        // DeleteObjects is authorised key by key once its body is read.
+        if operation != "DeleteObjects" {
+            let resource = authorize::resource(cx.s3_path());
+            authorize::check(
+                &self.identity,
+                &caller,
+                &authorize::action(operation),
+                &resource,
+            )?;
+        }
+        cx.extensions_mut().insert(caller);
+        Ok(())
+    }
+
+    /// A copy reads its source: `s3:GetObject` on it too.
+    async fn copy_object(&self, req: &mut S3Request<CopyObjectInput>) -> S3Result<()> {
+        self.source_readable(&req.extensions, &req.input.copy_source)
+    }
+
+    async fn upload_part_copy(&self, req: &mut S3Request<UploadPartCopyInput>) -> S3Result<()> {
+        self.source_readable(&req.extensions, &req.input.copy_source)
+    }
+
+    /// `s3:DeleteObject` on every key named (the whole request is refused when one is not
+    /// allowed).
+    async fn delete_objects(&self, req: &mut S3Request<DeleteObjectsInput>) -> S3Result<()> {
+        let Some(caller) = req.extensions.get::<authorize::Caller>() else {
+            return Ok(());
+        };
+        let bucket = &req.input.bucket;
+        for object in &req.input.delete.objects {
+            let resource = authorize::object_arn(bucket, Some(&object.key));
+            authorize::check(&self.identity, caller, "s3:DeleteObject", &resource)?;
         }
         Ok(())
+    }
+}
+
+impl Credentials {
+    fn source_readable(&self, extensions: &http::Extensions, source: &CopySource) -> S3Result<()> {
+        let Some(caller) = extensions.get::<authorize::Caller>() else {
+            return Ok(());
+        };
+        let (bucket, key) = crate::objects::copy_source(source)?;
+        let resource = authorize::object_arn(&bucket, Some(&key));
+        authorize::check(&self.identity, caller, "s3:GetObject", &resource)
     }
 }
 

@@ -14,6 +14,7 @@
 //!   credentials ([`auth`]).
 
 mod auth;
+mod authorize;
 pub mod blobs;
 mod buckets;
 mod change;

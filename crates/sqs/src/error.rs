@@ -37,6 +37,8 @@ pub enum Kind {
     InvalidAction,
     Serialization,
     InternalError,
+    /// The caller's policies do not allow the request.
+    AccessDenied,
     /// A SigV4 failure, by its AWS type.
     Auth(&'static str),
 }
@@ -151,6 +153,11 @@ impl Kind {
                 "com.amazonaws.sqs#InternalError",
                 "InternalError",
                 StatusCode::INTERNAL_SERVER_ERROR,
+            ),
+            AccessDenied => (
+                "com.amazon.coral.service#AccessDeniedException",
+                "AccessDenied",
+                StatusCode::FORBIDDEN,
             ),
             Auth("MissingAuthenticationTokenException") => (
                 "com.amazonaws.sqs#MissingAuthenticationToken",

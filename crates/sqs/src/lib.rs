@@ -13,6 +13,7 @@
 //! restarts. Long polls wait outside the lock, woken when their queue gets a message.
 
 mod attributes;
+mod authorize;
 mod db;
 mod error;
 mod md5;
@@ -27,7 +28,6 @@ use axum::Router;
 use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
 use ignis_front::{BodyBudget, signed};
-use ignis_identity::Refusal;
 use serde_json::Value;
 use std::path::Path;
 use std::sync::Arc;
@@ -85,6 +85,9 @@ pub(crate) struct Context {
     pub origin: String,
     /// The signer's access key id (SenderId).
     pub sender: String,
+    /// Who signed it, and from where (what the request is authorised for).
+    pub principal: ignis_identity::Principal,
+    pub source_ip: std::net::IpAddr,
 }
 
 impl Sqs {
@@ -194,7 +197,8 @@ impl Sqs {
     }
 
     async fn serve(&self, req: Request, json: bool, id: &str) -> Result<Response, SqsError> {
-        let (body, parts, sender) = self.authenticate(req).await?;
+        let (parts, signed) = self.authenticate(req).await?;
+        let body = signed.body;
         let host = parts
             .headers
             .get(http::header::HOST)
@@ -202,7 +206,9 @@ impl Sqs {
             .unwrap_or("localhost");
         let cx = Context {
             origin: format!("http://{host}"),
-            sender,
+            sender: signed.key_id,
+            principal: signed.principal,
+            source_ip: signed.source_ip,
         };
         if !json {
             let mut pairs: Vec<(String, String)> =
@@ -252,6 +258,7 @@ impl Sqs {
     }
 
     async fn operation(&self, op: &str, input: &Value, cx: &Context) -> Result<Value, SqsError> {
+        self.authorize(op, input, cx)?;
         match op {
             "CreateQueue" => queues::create(self, input, cx).await,
             "DeleteQueue" => queues::delete(self, input).await,
@@ -278,13 +285,12 @@ impl Sqs {
         }
     }
 
-    /// Reads the body within its bounds and checks the signature on it; returns the body,
-    /// the request's head and the signer's access key id. Only the account's root may call
-    /// until SQS evaluates policies.
+    /// Reads the body within its bounds and checks the signature on it; returns the request's
+    /// head and the proven request (each operation is authorised for its caller).
     async fn authenticate(
         &self,
         req: Request,
-    ) -> Result<(bytes::Bytes, http::request::Parts, String), SqsError> {
+    ) -> Result<(http::request::Parts, ignis_identity::Authenticated), SqsError> {
         let (parts, body) = req.into_parts();
         let expected = ignis_sigv4::Expected {
             service: "sqs",
@@ -295,15 +301,12 @@ impl Sqs {
             idle: BODY_IDLE_TIMEOUT,
             unproven: &self.bodies,
         };
-        let (bytes, key) = self
+        let signed = self
             .identity
-            .authenticate_root(&parts, body, expected, "sqs", bounds)
+            .authenticate(&parts, body, expected, bounds)
             .await
-            .map_err(|refusal| match refusal {
-                Refusal::Unproven(e) => auth_error(e),
-                Refusal::NotRoot(message) => SqsError::new(Kind::Auth("AccessDenied"), message),
-            })?;
-        Ok((bytes, parts, key))
+            .map_err(auth_error)?;
+        Ok((parts, signed))
     }
 }
 

@@ -329,6 +329,38 @@ impl Policy {
         }
         allowed
     }
+
+    /// How this policy, attached to `qualifier`, bears on a request by an AWS principal
+    /// (`caller.aws`: the names it goes by) of the function's own account: `Allow` when a
+    /// statement grants it, `ExplicitDeny` when one denies it, `ImplicitDeny` otherwise.
+    pub fn decide_for(
+        &self,
+        qualifier: Option<&str>,
+        function_arn: &str,
+        caller: &Caller<'_>,
+        action: &str,
+        keys: &dyn Fn(&str) -> Option<String>,
+    ) -> Decision {
+        let resources = requested_resources(function_arn, qualifier);
+        let query = Query {
+            principal: Some(caller),
+            action,
+            resources: &resources,
+            keys,
+        };
+        let mut decision = Decision::ImplicitDeny;
+        for statement in self.statements() {
+            let Ok(value) = serde_json::from_str::<Value>(statement) else {
+                continue;
+            };
+            match statement_verdict(&value, &query) {
+                Verdict::Deny => return Decision::ExplicitDeny,
+                Verdict::Allow => decision = Decision::Allow,
+                Verdict::NotApplicable => {}
+            }
+        }
+        decision
+    }
 }
 
 #[cfg(test)]
@@ -458,6 +490,41 @@ mod tests {
         assert!(!allows(&format!(
             r#"{{"Sid":"a","Effect":"Allow","Action":"*","Resource":"{F}"}}"#
         )));
+    }
+
+    #[test]
+    fn an_aws_principal_of_the_account_is_granted_and_denied() {
+        let p = policy(&[
+            r#"{"Sid":"a","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:user/alice"},"Action":"lambda:GetFunction","Resource":"arn:aws:lambda:us-east-1:123456789012:function:f"}"#,
+            r#"{"Sid":"b","Effect":"Deny","Principal":{"AWS":"123456789012"},"Action":"lambda:DeleteFunction","Resource":"*"}"#,
+        ]);
+        let alice = [
+            "arn:aws:iam::123456789012:user/alice".to_string(),
+            "arn:aws:iam::123456789012:root".to_string(),
+            "123456789012".to_string(),
+        ];
+        let bob = ["arn:aws:iam::123456789012:user/bob".to_string()];
+        let no_keys = |_: &str| None;
+        let decide = |names: &[String], action: &str, qualifier: Option<&str>| {
+            let caller = Caller {
+                service: "",
+                aws: names,
+            };
+            p.decide_for(qualifier, F, &caller, action, &no_keys)
+        };
+        assert_eq!(decide(&alice, "lambda:GetFunction", None), Decision::Allow);
+        assert_eq!(
+            decide(&alice, "lambda:GetFunction", Some("1")),
+            Decision::ImplicitDeny
+        );
+        assert_eq!(
+            decide(&bob, "lambda:GetFunction", None),
+            Decision::ImplicitDeny
+        );
+        assert_eq!(
+            decide(&alice, "lambda:DeleteFunction", None),
+            Decision::ExplicitDeny
+        );
     }
 
     #[test]
