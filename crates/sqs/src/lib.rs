@@ -410,3 +410,109 @@ fn auth_error(e: signed::AuthError) -> SqsError {
 pub(crate) fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    async fn service(dir: &Path) -> Sqs {
+        let store = ignis_store::Store::open(&dir.join("metadata.db"), "node")
+            .await
+            .unwrap();
+        let root = ignis_identity::RootKey {
+            access_key_id: "AKIDTEST".into(),
+            secret_access_key: "secret".into(),
+        };
+        let identity = ignis_identity::Identity::open(store, "000000000000", root)
+            .await
+            .unwrap();
+        let bodies = BodyBudget::new(1 << 20, 1 << 20, Duration::from_secs(1));
+        let region = "us-east-1".to_owned();
+        Sqs::open(
+            &dir.join("sqs.db"),
+            region,
+            "000000000000".into(),
+            identity,
+            bodies,
+            Limits::default(),
+        )
+        .await
+        .unwrap()
+    }
+
+    fn cx() -> Context {
+        Context {
+            origin: "http://localhost".into(),
+            sender: "AKIDTEST".into(),
+        }
+    }
+
+    async fn visible(sqs: &Sqs, url: &str) -> String {
+        let input = json!({"QueueUrl": url, "AttributeNames": ["ApproximateNumberOfMessages"]});
+        let out = sqs
+            .operation("GetQueueAttributes", &input, &cx())
+            .await
+            .unwrap();
+        out["Attributes"]["ApproximateNumberOfMessages"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    #[tokio::test]
+    async fn a_failed_transaction_leaves_no_message_to_see() {
+        let dir = tempfile::tempdir().unwrap();
+        let sqs = Arc::new(service(dir.path()).await);
+        let created = sqs
+            .operation("CreateQueue", &json!({"QueueName": "q"}), &cx())
+            .await
+            .unwrap();
+        let url = created["QueueUrl"].as_str().unwrap().to_owned();
+        // A second connection makes the database refuse new messages.
+        let other =
+            sqlx::SqlitePool::connect(&format!("sqlite://{}", dir.path().join("sqs.db").display()))
+                .await
+                .unwrap();
+        sqlx::query(
+            "CREATE TRIGGER refuse BEFORE INSERT ON messages BEGIN SELECT RAISE(ABORT, 'refused'); END",
+        )
+        .execute(&other)
+        .await
+        .unwrap();
+        let mut sends = Vec::new();
+        for i in 0..20 {
+            let (sqs, url) = (sqs.clone(), url.clone());
+            sends.push(tokio::spawn(async move {
+                let input = json!({"QueueUrl": url, "MessageBody": format!("m{i}")});
+                sqs.operation("SendMessage", &input, &cx()).await
+            }));
+        }
+        for s in sends {
+            let e = s.await.unwrap().unwrap_err();
+            assert_eq!(e.status(), http::StatusCode::INTERNAL_SERVER_ERROR);
+        }
+        // None of them shows: not in the counts, not to a receive.
+        assert_eq!(visible(&sqs, &url).await, "0");
+        let input = json!({"QueueUrl": url, "MaxNumberOfMessages": 10});
+        let got = sqs
+            .operation("ReceiveMessage", &input, &cx())
+            .await
+            .unwrap();
+        assert!(got.get("Messages").is_none(), "{got}");
+        // Once the database takes them again, sends commit and are received.
+        sqlx::query("DROP TRIGGER refuse")
+            .execute(&other)
+            .await
+            .unwrap();
+        let input = json!({"QueueUrl": url, "MessageBody": "after"});
+        sqs.operation("SendMessage", &input, &cx()).await.unwrap();
+        assert_eq!(visible(&sqs, &url).await, "1");
+        let input = json!({"QueueUrl": url, "MaxNumberOfMessages": 10});
+        let got = sqs
+            .operation("ReceiveMessage", &input, &cx())
+            .await
+            .unwrap();
+        assert_eq!(got["Messages"][0]["Body"], "after");
+    }
+}
