@@ -24,6 +24,7 @@ pub mod node;
 pub mod objects;
 pub mod observability;
 pub mod package;
+pub mod queues;
 pub mod report;
 pub mod soak;
 pub mod stats;
@@ -130,6 +131,9 @@ pub struct Options {
     /// Instead of the usual phases: warm invokes with JSON logging and with OTLP export, each
     /// beside the same invoke without it (see [`observability`]).
     pub observability: bool,
+    /// Instead of the usual phases: SQS send and receive throughput and Event invokes'
+    /// enqueue latency, beside the same node on tmpfs (see [`queues`]).
+    pub sqs: bool,
 }
 
 /// Options resolved against the mode's defaults and checked.
@@ -210,6 +214,16 @@ pub fn run(options: Options) -> anyhow::Result<()> {
     if options.s3 {
         let (exe, _) = binaries(&options)?;
         return objects::run(&exe, plan.short, plan.json);
+    }
+    if options.sqs {
+        let (exe, _) = binaries(&options)?;
+        return queues::run(
+            &exe,
+            options.concurrency,
+            options.duration_secs,
+            plan.short,
+            plan.json,
+        );
     }
     if options.urls {
         return urls::run(&plan, &options);

@@ -56,10 +56,23 @@ impl TempNode {
 
     /// [`TempNode::start`] with more arguments for `ignis up` (e.g. `--isolation process`).
     pub async fn start_with(exe: &Path, extra_args: &[&str]) -> Result<TempNode, NodeError> {
-        let dir = tempfile::Builder::new()
-            .prefix("ignis-bench-")
-            .tempdir()
-            .map_err(NodeError::TempDir)?;
+        Self::start_in(exe, None, extra_args).await
+    }
+
+    /// [`TempNode::start_with`] with the temporary directory under `parent` (default: the
+    /// system's temporary directory).
+    pub async fn start_in(
+        exe: &Path,
+        parent: Option<&Path>,
+        extra_args: &[&str],
+    ) -> Result<TempNode, NodeError> {
+        let mut builder = tempfile::Builder::new();
+        builder.prefix("ignis-bench-");
+        let dir = match parent {
+            Some(parent) => builder.tempdir_in(parent),
+            None => builder.tempdir(),
+        }
+        .map_err(NodeError::TempDir)?;
         let log = dir.path().join("node.log");
         let log_file = std::fs::File::create(&log).map_err(NodeError::TempDir)?;
         let credentials = generate_credentials();

@@ -288,6 +288,11 @@ struct BenchArgs {
     /// a node exporting spans over OTLP (to a receiver in the bench) beside one that does not.
     #[arg(long)]
     observability: bool,
+    /// SQS: SendMessageBatch and ReceiveMessage+DeleteMessageBatch messages/s with
+    /// --concurrency clients, and Event invokes' time to their 202 at 1,000/s, each beside the
+    /// same node with its data directory on tmpfs.
+    #[arg(long)]
+    sqs: bool,
 }
 
 fn main() -> ExitCode {
@@ -435,6 +440,7 @@ fn bench_options(a: BenchArgs) -> ignis_bench::Options {
         s3: a.s3,
         urls: a.urls,
         observability: a.observability,
+        sqs: a.sqs,
     }
 }
 
@@ -457,6 +463,8 @@ mod tests {
         assert!(!o.s3);
         let o = bench(&["--s3"]);
         assert!(o.s3 && !o.urls);
+        let o = bench(&["--sqs", "--short"]);
+        assert!(o.sqs && o.short && !o.s3);
         let o = bench(&["--urls", "--concurrency", "8", "--requests", "300"]);
         assert_eq!((o.concurrency, o.requests), (Some(8), Some(300)));
         let o = bench(&[]);

@@ -104,52 +104,45 @@ impl Db {
         Ok(state)
     }
 
-    /// Writes what `state.dirty` names, in one transaction, and clears it.
-    pub async fn commit(&self, state: &mut State) -> Result<(), sqlx::Error> {
-        let dirty = std::mem::take(&mut state.dirty);
-        if dirty.queues.is_empty() && dirty.messages.is_empty() && dirty.dedup.is_empty() {
+    /// Writes the changes of several requests, in order, in one transaction (none when
+    /// they hold nothing).
+    pub async fn write(&self, batch: &[Vec<Write>]) -> Result<(), sqlx::Error> {
+        if batch.iter().all(Vec::is_empty) {
             return Ok(());
         }
         let mut tx = self.pool.begin().await?;
-        let by_id = |id: &str| state.queues.values().find(|q| q.id == id);
-        let Dirty {
-            queues,
-            messages,
-            dedup,
-        } = dirty;
-        for (id, name) in queues {
-            match state.queues.get(&name).filter(|q| q.id == id) {
-                Some(q) => {
+        for write in batch.iter().flatten() {
+            match write {
+                Write::Queue {
+                    id,
+                    name,
+                    attributes,
+                    tags,
+                    created,
+                    modified,
+                } => {
                     sqlx::query(
                         "INSERT INTO queues (id, name, attributes, tags, created, modified)
                          VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET
                          attributes = excluded.attributes, tags = excluded.tags,
                          modified = excluded.modified",
                     )
-                    .bind(&q.id)
-                    .bind(&q.name)
-                    .bind(serde_json::to_string(&q.attributes).unwrap_or_default())
-                    .bind(serde_json::to_string(&q.tags).unwrap_or_default())
-                    .bind(q.created)
-                    .bind(q.modified)
+                    .bind(id)
+                    .bind(name)
+                    .bind(attributes)
+                    .bind(tags)
+                    .bind(created)
+                    .bind(modified)
                     .execute(&mut *tx)
                     .await?;
                 }
-                None => {
+                Write::DeleteQueue { id } => {
                     sqlx::query("DELETE FROM queues WHERE id = ?")
-                        .bind(&id)
+                        .bind(id)
                         .execute(&mut *tx)
                         .await?;
                 }
-            }
-        }
-        let mut names = std::collections::HashMap::new();
-        for q in state.queues.values() {
-            names.insert(q.id.as_str(), q);
-        }
-        for (queue, seq) in messages {
-            match names.get(queue.as_str()).and_then(|q| q.messages.get(&seq)) {
-                Some(m) => {
+                Write::Message { queue, m } => {
                     sqlx::query(
                         "INSERT INTO messages (queue, seq, id, body, attributes, system, sent,
                            visible_at, receive_count, first_receive, receipt)
@@ -158,12 +151,12 @@ impl Db {
                              receive_count = excluded.receive_count,
                              first_receive = excluded.first_receive, receipt = excluded.receipt",
                     )
-                    .bind(&queue)
-                    .bind(seq as i64)
+                    .bind(queue)
+                    .bind(m.seq as i64)
                     .bind(&m.id)
                     .bind(&m.body)
-                    .bind(serde_json::to_string(&m.attributes).unwrap_or_default())
-                    .bind(serde_json::to_string(&m.system).unwrap_or_default())
+                    .bind(m.attributes.as_str())
+                    .bind(m.system.as_str())
                     .bind(m.sent)
                     .bind(m.visible_at)
                     .bind(m.receive_count as i64)
@@ -172,34 +165,36 @@ impl Db {
                     .execute(&mut *tx)
                     .await?;
                 }
-                None => {
+                Write::DeleteMessage { queue, seq } => {
                     sqlx::query("DELETE FROM messages WHERE queue = ? AND seq = ?")
-                        .bind(&queue)
-                        .bind(seq as i64)
+                        .bind(queue)
+                        .bind(*seq as i64)
                         .execute(&mut *tx)
                         .await?;
                 }
-            }
-        }
-        for (queue, key) in dedup {
-            match by_id(&queue).and_then(|q| q.dedup.get(&key)) {
-                Some(d) => {
+                Write::Dedup {
+                    queue,
+                    key,
+                    message_id,
+                    seq,
+                    expires,
+                } => {
                     sqlx::query(
                         "INSERT OR REPLACE INTO dedup (queue, key, message_id, seq, expires)
                          VALUES (?, ?, ?, ?, ?)",
                     )
-                    .bind(&queue)
-                    .bind(&key)
-                    .bind(&d.message_id)
-                    .bind(d.seq as i64)
-                    .bind(d.expires)
+                    .bind(queue)
+                    .bind(key)
+                    .bind(message_id)
+                    .bind(*seq as i64)
+                    .bind(expires)
                     .execute(&mut *tx)
                     .await?;
                 }
-                None => {
+                Write::DeleteDedup { queue, key } => {
                     sqlx::query("DELETE FROM dedup WHERE queue = ? AND key = ?")
-                        .bind(&queue)
-                        .bind(&key)
+                        .bind(queue)
+                        .bind(key)
                         .execute(&mut *tx)
                         .await?;
                 }
@@ -207,6 +202,123 @@ impl Db {
         }
         tx.commit().await
     }
+}
+
+/// A message row as written: its JSON columns already encoded.
+#[derive(Debug)]
+pub struct MessageRow {
+    pub id: String,
+    pub seq: u64,
+    pub body: String,
+    pub attributes: String,
+    pub system: String,
+    pub sent: i64,
+    pub visible_at: i64,
+    pub receive_count: u32,
+    pub first_receive: Option<i64>,
+    pub receipt: i64,
+}
+
+/// One row to write or delete, its values copied out of the state when the change was made
+/// (the writer runs without the state's lock).
+#[derive(Debug)]
+pub enum Write {
+    Queue {
+        id: String,
+        name: String,
+        attributes: String,
+        tags: String,
+        created: i64,
+        modified: i64,
+    },
+    DeleteQueue {
+        id: String,
+    },
+    /// A message as it is now (new, or its receipt fields changed).
+    Message {
+        queue: String,
+        m: Box<MessageRow>,
+    },
+    DeleteMessage {
+        queue: String,
+        seq: u64,
+    },
+    Dedup {
+        queue: String,
+        key: String,
+        message_id: String,
+        seq: u64,
+        expires: i64,
+    },
+    DeleteDedup {
+        queue: String,
+        key: String,
+    },
+}
+
+/// The rows `state.dirty` names, with their values now, in the order they must be written
+/// (queues, then messages, then deduplication ids); clears it.
+pub fn collect(state: &mut State) -> Vec<Write> {
+    let Dirty {
+        queues,
+        messages,
+        dedup,
+    } = std::mem::take(&mut state.dirty);
+    let mut out = Vec::with_capacity(queues.len() + messages.len() + dedup.len());
+    for (id, name) in queues {
+        out.push(match state.queues.get(&name).filter(|q| q.id == id) {
+            Some(q) => Write::Queue {
+                id: q.id.clone(),
+                name: q.name.clone(),
+                attributes: serde_json::to_string(&q.attributes).unwrap_or_default(),
+                tags: serde_json::to_string(&q.tags).unwrap_or_default(),
+                created: q.created,
+                modified: q.modified,
+            },
+            None => Write::DeleteQueue { id },
+        });
+    }
+    if messages.is_empty() && dedup.is_empty() {
+        return out;
+    }
+    let by_id: std::collections::HashMap<&str, &Queue> =
+        state.queues.values().map(|q| (q.id.as_str(), q)).collect();
+    for (queue, seq) in messages {
+        let write = match by_id.get(queue.as_str()).and_then(|q| q.messages.get(&seq)) {
+            Some(m) => Write::Message {
+                queue,
+                m: Box::new(MessageRow {
+                    id: m.id.clone(),
+                    seq,
+                    body: m.body.clone(),
+                    attributes: serde_json::to_string(&m.attributes).unwrap_or_default(),
+                    system: serde_json::to_string(&m.system).unwrap_or_default(),
+                    sent: m.sent,
+                    visible_at: m.visible_at,
+                    receive_count: m.receive_count,
+                    first_receive: m.first_receive,
+                    receipt: m.receipt,
+                }),
+            },
+            None => Write::DeleteMessage { queue, seq },
+        };
+        out.push(write);
+    }
+    for (queue, key) in dedup {
+        out.push(
+            match by_id.get(queue.as_str()).and_then(|q| q.dedup.get(&key)) {
+                Some(d) => Write::Dedup {
+                    message_id: d.message_id.clone(),
+                    seq: d.seq,
+                    expires: d.expires,
+                    queue,
+                    key,
+                },
+                None => Write::DeleteDedup { queue, key },
+            },
+        );
+    }
+    out
 }
 
 fn json<T: serde::de::DeserializeOwned + Default>(text: String) -> T {
@@ -242,9 +354,9 @@ mod tests {
             };
             state.push("q", m, 10);
         }
-        db.commit(&mut state).await.unwrap();
+        db.write(&[collect(&mut state)]).await.unwrap();
         let taken = state.receive("q", 1, 600, 20);
-        db.commit(&mut state).await.unwrap();
+        db.write(&[collect(&mut state)]).await.unwrap();
         let mut loaded = db.load(30).await.unwrap();
         let q = loaded.queue_mut("q").unwrap();
         assert_eq!(q.messages.len(), 2);
@@ -253,7 +365,7 @@ mod tests {
         assert!(loaded.last_seq >= taken[0].seq);
         // A deleted queue takes its messages with it.
         loaded.drop_queue("q");
-        db.commit(&mut loaded).await.unwrap();
+        db.write(&[collect(&mut loaded)]).await.unwrap();
         assert!(db.load(40).await.unwrap().queues.is_empty());
     }
 }

@@ -8,12 +8,18 @@
 //! are signed with the node's keys, as for the other services) or invoking functions.
 //!
 //! Accepted means durable: every request's changes are committed to `sqs.db` before it is
-//! answered, under the one lock that orders the queues' state, so a crash loses no
-//! acknowledged message and a received message stays hidden until its timeout across
-//! restarts. Long polls wait outside the lock, woken when their queue gets a message.
+//! answered, so a crash loses no acknowledged message and a received message stays hidden
+//! until its timeout across restarts. Changes are made to the queues in memory under the one
+//! lock that orders them, and handed, in that order and still under the lock, to one writer
+//! (`committer.rs`) that commits the changes of concurrent requests together, one transaction
+//! and one fsync for many (group commit); each request is answered when its transaction has
+//! committed, and a read is answered once what it saw has (`Sqs::settled`), so no answer
+//! shows a change that a failed transaction lost (the queues are then reloaded). Long polls
+//! wait outside the lock, woken when their queue gets a message.
 
 mod attributes;
 mod authorize;
+mod committer;
 mod db;
 mod error;
 mod md5;
@@ -46,6 +52,10 @@ pub const QUERY_ERROR_HEADER: &str = "x-amzn-query-error";
 pub const MAX_REQUEST_BYTES: usize = 1 << 20;
 /// How long a request body may pause before it is given up.
 const BODY_IDLE_TIMEOUT: Duration = Duration::from_secs(20);
+/// Requests' changes waiting for the writer at most; more wait for room (with the lock).
+pub const COMMIT_QUEUE: usize = 1024;
+/// Requests' changes in one transaction at most.
+pub const COMMIT_BATCH: usize = 256;
 
 /// The node's bounds on queues (AWS's, by default).
 #[derive(Debug, Clone)]
@@ -71,7 +81,8 @@ impl Default for Limits {
 /// The SQS service of one node.
 pub struct Sqs {
     pub(crate) state: tokio::sync::Mutex<state::State>,
-    db: db::Db,
+    db: Arc<db::Db>,
+    committer: committer::Committer<Vec<db::Write>>,
     pub(crate) region: String,
     pub(crate) account: String,
     pub(crate) limits: Limits,
@@ -100,11 +111,17 @@ impl Sqs {
         bodies: BodyBudget,
         limits: Limits,
     ) -> Result<Sqs, SqsError> {
-        let db = db::Db::open(path).await.map_err(SqsError::internal)?;
+        let db = Arc::new(db::Db::open(path).await.map_err(SqsError::internal)?);
         let state = db.load(now_ms()).await.map_err(SqsError::internal)?;
+        let writer = db.clone();
+        let committer = committer::Committer::spawn(COMMIT_QUEUE, COMMIT_BATCH, move |batch| {
+            let db = writer.clone();
+            async move { db.write(&batch).await.map_err(|e| e.to_string()) }
+        });
         Ok(Sqs {
             state: tokio::sync::Mutex::new(state),
             db,
+            committer,
             region,
             account,
             limits,
@@ -121,36 +138,65 @@ impl Sqs {
         format!("arn:aws:sqs:{}:{}:{name}", self.region, self.account)
     }
 
-    /// Runs `f` on the state and commits what it changed before returning its answer; if the
-    /// commit fails the state is reloaded from the database (the change did not happen).
+    /// Runs `f` on the state and answers once what it changed is committed (with the
+    /// changes of other requests, by the writer); if that transaction fails, the change is
+    /// undone by reloading the state from the database.
     pub(crate) async fn change<T>(
         &self,
         f: impl FnOnce(&mut state::State, i64) -> Result<T, SqsError>,
     ) -> Result<T, SqsError> {
-        let mut state = self.state.lock().await;
-        let now = now_ms();
-        let result = f(&mut state, now);
-        let touched: std::collections::HashSet<&str> = state
-            .dirty
-            .messages
-            .iter()
-            .map(|(q, _)| q.as_str())
-            .collect();
-        let woken: Vec<Arc<state::Signal>> = state
-            .queues
-            .values()
-            .filter(|q| touched.contains(q.id.as_str()))
-            .map(|q| q.signal.clone())
-            .collect();
-        if let Err(e) = self.db.commit(&mut state).await {
-            *state = self.db.load(now).await.map_err(SqsError::internal)?;
-            return Err(SqsError::internal(e));
-        }
-        drop(state);
+        let (result, woken, pending) = {
+            let mut state = self.state.lock().await;
+            let now = now_ms();
+            let result = f(&mut state, now);
+            let touched: std::collections::HashSet<&str> = state
+                .dirty
+                .messages
+                .iter()
+                .map(|(q, _)| q.as_str())
+                .collect();
+            let woken: Vec<Arc<state::Signal>> = state
+                .queues
+                .values()
+                .filter(|q| touched.contains(q.id.as_str()))
+                .map(|q| q.signal.clone())
+                .collect();
+            let writes = db::collect(&mut state);
+            // Under the lock: the writer gets changes in the order they were made.
+            let pending = self.committer.submit(state.epoch, writes).await;
+            (result, woken, pending)
+        };
+        self.committed(pending).await?;
         for s in woken {
             s.notify.notify_waiters();
         }
         result
+    }
+
+    /// Waits until every change made so far is committed: a read answers after it, so that
+    /// it shows nothing a failed transaction may still lose.
+    pub(crate) async fn settled(&self) -> Result<(), SqsError> {
+        let pending = {
+            let state = self.state.lock().await;
+            self.committer.submit(state.epoch, Vec::new()).await
+        };
+        self.committed(pending).await
+    }
+
+    /// The answer of the writer; after a failed transaction, the state is reloaded (once,
+    /// by the first to hear) and made of the writer's next epoch.
+    async fn committed(&self, pending: committer::Pending) -> Result<(), SqsError> {
+        let Err(e) = pending.committed().await else {
+            return Ok(());
+        };
+        let mut state = self.state.lock().await;
+        let epoch = self.committer.epoch();
+        if state.epoch != epoch {
+            let mut fresh = self.db.load(now_ms()).await.map_err(SqsError::internal)?;
+            fresh.epoch = epoch;
+            *state = fresh;
+        }
+        Err(SqsError::internal(e))
     }
 
     /// Deletes messages past their queues' retention and forgets old deduplication ids.
@@ -259,6 +305,22 @@ impl Sqs {
 
     async fn operation(&self, op: &str, input: &Value, cx: &Context) -> Result<Value, SqsError> {
         self.authorize(op, input, cx)?;
+        let answer = self.dispatch(op, input, cx).await;
+        // Reads answer once what they saw is committed (changes answer after their own).
+        if matches!(
+            op,
+            "GetQueueUrl"
+                | "ListQueues"
+                | "GetQueueAttributes"
+                | "ListQueueTags"
+                | "ListDeadLetterSourceQueues"
+        ) {
+            self.settled().await?;
+        }
+        answer
+    }
+
+    async fn dispatch(&self, op: &str, input: &Value, cx: &Context) -> Result<Value, SqsError> {
         match op {
             "CreateQueue" => queues::create(self, input, cx).await,
             "DeleteQueue" => queues::delete(self, input).await,
@@ -350,4 +412,110 @@ fn auth_error(e: signed::AuthError) -> SqsError {
 /// Now, in epoch milliseconds.
 pub(crate) fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    async fn service(dir: &Path) -> Sqs {
+        let store = ignis_store::Store::open(&dir.join("metadata.db"), "node")
+            .await
+            .unwrap();
+        let root = ignis_identity::RootKey {
+            access_key_id: "AKIDTEST".into(),
+            secret_access_key: "secret".into(),
+        };
+        let identity = ignis_identity::Identity::open(store, "000000000000", root)
+            .await
+            .unwrap();
+        let bodies = BodyBudget::new(1 << 20, 1 << 20, Duration::from_secs(1));
+        let region = "us-east-1".to_owned();
+        Sqs::open(
+            &dir.join("sqs.db"),
+            region,
+            "000000000000".into(),
+            identity,
+            bodies,
+            Limits::default(),
+        )
+        .await
+        .unwrap()
+    }
+
+    fn cx() -> Context {
+        Context {
+            origin: "http://localhost".into(),
+            sender: "AKIDTEST".into(),
+        }
+    }
+
+    async fn visible(sqs: &Sqs, url: &str) -> String {
+        let input = json!({"QueueUrl": url, "AttributeNames": ["ApproximateNumberOfMessages"]});
+        let out = sqs
+            .operation("GetQueueAttributes", &input, &cx())
+            .await
+            .unwrap();
+        out["Attributes"]["ApproximateNumberOfMessages"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    #[tokio::test]
+    async fn a_failed_transaction_leaves_no_message_to_see() {
+        let dir = tempfile::tempdir().unwrap();
+        let sqs = Arc::new(service(dir.path()).await);
+        let created = sqs
+            .operation("CreateQueue", &json!({"QueueName": "q"}), &cx())
+            .await
+            .unwrap();
+        let url = created["QueueUrl"].as_str().unwrap().to_owned();
+        // A second connection makes the database refuse new messages.
+        let other =
+            sqlx::SqlitePool::connect(&format!("sqlite://{}", dir.path().join("sqs.db").display()))
+                .await
+                .unwrap();
+        sqlx::query(
+            "CREATE TRIGGER refuse BEFORE INSERT ON messages BEGIN SELECT RAISE(ABORT, 'refused'); END",
+        )
+        .execute(&other)
+        .await
+        .unwrap();
+        let mut sends = Vec::new();
+        for i in 0..20 {
+            let (sqs, url) = (sqs.clone(), url.clone());
+            sends.push(tokio::spawn(async move {
+                let input = json!({"QueueUrl": url, "MessageBody": format!("m{i}")});
+                sqs.operation("SendMessage", &input, &cx()).await
+            }));
+        }
+        for s in sends {
+            let e = s.await.unwrap().unwrap_err();
+            assert_eq!(e.status(), http::StatusCode::INTERNAL_SERVER_ERROR);
+        }
+        // None of them shows: not in the counts, not to a receive.
+        assert_eq!(visible(&sqs, &url).await, "0");
+        let input = json!({"QueueUrl": url, "MaxNumberOfMessages": 10});
+        let got = sqs
+            .operation("ReceiveMessage", &input, &cx())
+            .await
+            .unwrap();
+        assert!(got.get("Messages").is_none(), "{got}");
+        // Once the database takes them again, sends commit and are received.
+        sqlx::query("DROP TRIGGER refuse")
+            .execute(&other)
+            .await
+            .unwrap();
+        let input = json!({"QueueUrl": url, "MessageBody": "after"});
+        sqs.operation("SendMessage", &input, &cx()).await.unwrap();
+        assert_eq!(visible(&sqs, &url).await, "1");
+        let input = json!({"QueueUrl": url, "MaxNumberOfMessages": 10});
+        let got = sqs
+            .operation("ReceiveMessage", &input, &cx())
+            .await
+            .unwrap();
+        assert_eq!(got["Messages"][0]["Body"], "after");
+    }
 }

@@ -376,14 +376,20 @@ pub(crate) async fn receive(sqs: &Sqs, input: &Value) -> Result<Value, SqsError>
     let mut system = strings(input, "AttributeNames");
     system.extend(strings(input, "MessageSystemAttributeNames"));
     let wanted = strings(input, "MessageAttributeNames");
-    let deadline = {
+    let (deadline, signal) = {
         let mut state = sqs.state.lock().await;
         let q = queue(&mut state, &name)?;
         let wait = wait.unwrap_or_else(|| q.number("ReceiveMessageWaitTimeSeconds"));
-        tokio::time::Instant::now() + Duration::from_secs(wait as u64)
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(wait as u64);
+        (deadline, q.signal.clone())
     };
     loop {
-        let (messages, signal, next) = sqs
+        // Listening before looking: a send committed while this receive's own (empty) change
+        // waits for its transaction still wakes it.
+        let notified = signal.notify.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        let (messages, next) = sqs
             .change(|state, now| {
                 let q = queue(state, &name)?;
                 let limit = if q.fifo() {
@@ -401,7 +407,6 @@ pub(crate) async fn receive(sqs: &Sqs, input: &Value) -> Result<Value, SqsError>
                 let room = max.min(limit - q.inflight.len());
                 let visibility = visibility.unwrap_or_else(|| q.number("VisibilityTimeout"));
                 let queue_id = q.id.clone();
-                let signal = q.signal.clone();
                 let taken = state.receive(&name, room, visibility, now);
                 let next = state
                     .queues
@@ -412,7 +417,7 @@ pub(crate) async fn receive(sqs: &Sqs, input: &Value) -> Result<Value, SqsError>
                     .iter()
                     .map(|m| render(&queue_id, m, &system, &wanted))
                     .collect();
-                Ok((out, signal, next))
+                Ok((out, next))
             })
             .await?;
         let now = tokio::time::Instant::now();
@@ -437,7 +442,6 @@ pub(crate) async fn receive(sqs: &Sqs, input: &Value) -> Result<Value, SqsError>
         let until = next.map_or(deadline, |ms| {
             deadline.min(now + Duration::from_millis(ms.max(1) as u64))
         });
-        let notified = signal.notify.notified();
         let _ = tokio::time::timeout_at(until, notified).await;
         signal.waiters.fetch_sub(1, Ordering::SeqCst);
     }

@@ -250,6 +250,9 @@ pub struct State {
     /// from the clock).
     pub last_seq: u64,
     pub dirty: Dirty,
+    /// The writer's epoch this state was loaded in (`committer.rs`): a failed transaction
+    /// ends it, and the state is then loaded again.
+    pub epoch: u64,
 }
 
 /// Rows to write: a queue or message absent from memory is deleted.
