@@ -427,9 +427,14 @@ mod tests {
             access_key_id: "AKIDTEST".into(),
             secret_access_key: "secret".into(),
         };
-        let identity = ignis_identity::Identity::open(store, "000000000000", root)
-            .await
-            .unwrap();
+        let identity = ignis_identity::Identity::open(
+            store,
+            "000000000000",
+            root,
+            ignis_identity::IamMode::Enforce,
+        )
+        .await
+        .unwrap();
         let bodies = BodyBudget::new(1 << 20, 1 << 20, Duration::from_secs(1));
         let region = "us-east-1".to_owned();
         Sqs::open(
@@ -448,6 +453,10 @@ mod tests {
         Context {
             origin: "http://localhost".into(),
             sender: "AKIDTEST".into(),
+            principal: ignis_identity::Principal::Root {
+                account: "000000000000".into(),
+            },
+            source_ip: std::net::Ipv4Addr::LOCALHOST.into(),
         }
     }
 
