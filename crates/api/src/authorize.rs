@@ -157,6 +157,19 @@ fn operation(method: &Method, route: &str, query: Option<&str>) -> Option<(&'sta
                 Function,
             )
         }
+        "/2019-09-25/functions/{name}/event-invoke-config" => (
+            pick(
+                Some("GetFunctionEventInvokeConfig"),
+                Some("UpdateFunctionEventInvokeConfig"),
+                Some("PutFunctionEventInvokeConfig"),
+                Some("DeleteFunctionEventInvokeConfig"),
+            )?,
+            Function,
+        ),
+        "/2019-09-25/functions/{name}/event-invoke-config/list" => (
+            pick(Some("ListFunctionEventInvokeConfigs"), None, None, None)?,
+            Function,
+        ),
         "/2015-03-31/functions/{name}/policy" => (
             pick(Some("GetPolicy"), Some("AddPermission"), None, None)?,
             Function,
@@ -317,8 +330,13 @@ pub(crate) async fn check(State(state): State<ApiState>, req: Request, next: Nex
         .map(|m| m.as_str().to_string())
         .unwrap_or_default();
     let query = parts.uri.query().map(str::to_string);
+    // An operation this table does not name is nobody's but the root user's.
     let Some((action, target)) = operation(&parts.method, &route, query.as_deref()) else {
-        return next.run(Request::from_parts(parts, body)).await;
+        return LambdaApiError::AccessDenied(format!(
+            "User: {} is not authorized to perform this operation",
+            principal.arn()
+        ))
+        .into_response();
     };
     let action = format!("lambda:{action}");
     let body = if target == Target::NewFunction {

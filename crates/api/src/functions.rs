@@ -76,6 +76,41 @@ pub(crate) fn not_built(what: &str) -> LambdaApiError {
     LambdaApiError::InvalidParameterValue(format!("{what} is not supported by Ignis yet."))
 }
 
+/// `DeadLetterConfig.TargetArn` as a request sets it: `None` when the request leaves it alone,
+/// `Some(None)` when it clears it (an empty ARN), `Some(Some(arn))` for an SQS queue of this
+/// account and region. SNS topics are refused as not built yet.
+fn dead_letter_target(
+    state: &ApiState,
+    spec: Option<&ignis_wire::function::DeadLetterSpec>,
+) -> Result<Option<Option<String>>, LambdaApiError> {
+    let Some(arn) = spec.and_then(|d| d.target_arn.as_deref()) else {
+        return Ok(spec.map(|_| None));
+    };
+    if arn.is_empty() {
+        return Ok(Some(None));
+    }
+    let invalid = || {
+        LambdaApiError::InvalidParameterValue(format!(
+            "The provided target arn {arn} is invalid. Specify an SQS queue or SNS topic ARN."
+        ))
+    };
+    let parts: Vec<&str> = arn.split(':').collect();
+    if parts.len() < 6 || parts[0] != "arn" {
+        return Err(LambdaApiError::Validation(format!(
+            "1 validation error detected: Value '{arn}' at 'deadLetterConfig.targetArn' failed to satisfy constraint: Member must satisfy regular expression pattern: (arn:(aws[a-zA-Z-]*)?:[a-z0-9-.]+:.*)|()"
+        )));
+    }
+    match ignis_model::invoke_config::Destination::parse(arn) {
+        Some(ignis_model::invoke_config::Destination::Queue { .. })
+            if parts[3] == state.account.region && parts[4] == state.account.id =>
+        {
+            Ok(Some(Some(arn.to_string())))
+        }
+        _ if parts[2] == "sns" => Err(not_built("DeadLetterConfig with an SNS topic")),
+        _ => Err(invalid()),
+    }
+}
+
 fn refuse_unsupported(options: &UnsupportedOptions) -> Result<(), LambdaApiError> {
     match options.first_set() {
         Some(name) => Err(not_built(name)),
@@ -356,13 +391,8 @@ pub async fn create(
     if req.package_type.as_deref() == Some("Image") {
         return Err(not_built("PackageType Image (container images)"));
     }
-    if req
-        .dead_letter_config
-        .as_ref()
-        .is_some_and(|d| d.target_arn.as_deref().is_some_and(|t| !t.is_empty()))
-    {
-        return Err(not_built("DeadLetterConfig"));
-    }
+    config.dead_letter_target =
+        dead_letter_target(&state, req.dead_letter_config.as_ref())?.flatten();
     let tags = req.tags.clone().unwrap_or_default();
     validate_tags(&tags)?;
     let (zip, limits) = zip_bytes(&state, &req.code).await?;
@@ -699,12 +729,8 @@ pub async fn update_configuration(
     checked(logged, (), &mut found);
     check_candidate(&next, found)?;
     refuse_unsupported(&req.unsupported)?;
-    if req
-        .dead_letter_config
-        .as_ref()
-        .is_some_and(|d| d.target_arn.as_deref().is_some_and(|t| !t.is_empty()))
-    {
-        return Err(not_built("DeadLetterConfig"));
+    if let Some(target) = dead_letter_target(&state, req.dead_letter_config.as_ref())? {
+        next.dead_letter_target = target;
     }
     if next.runtime != current.runtime {
         check_runtime_available(&state, &next)?;

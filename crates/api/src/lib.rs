@@ -16,6 +16,7 @@ mod concurrency;
 mod front;
 pub mod functions;
 mod invoke;
+mod invoke_config;
 mod invoke_stream;
 mod layers;
 mod policy;
@@ -89,8 +90,9 @@ pub fn spawn_code_sweeper(
 }
 
 /// The path prefixes of the Lambda API (its API versions, and code downloads).
-const PATHS: [&str; 10] = [
+const PATHS: [&str; 11] = [
     "/2015-03-31/",
+    "/2019-09-25/",
     "/2021-11-15/",
     "/2014-11-13/",
     "/2017-03-31/",
@@ -157,6 +159,17 @@ pub fn router(state: ApiState) -> Router {
             get(aliases::get)
                 .put(aliases::update)
                 .delete(aliases::delete),
+        )
+        .route(
+            "/2019-09-25/functions/{name}/event-invoke-config",
+            get(invoke_config::get)
+                .put(invoke_config::put)
+                .post(invoke_config::update)
+                .delete(invoke_config::delete),
+        )
+        .route(
+            "/2019-09-25/functions/{name}/event-invoke-config/list",
+            get(invoke_config::list),
         )
         .route(
             "/2017-10-31/functions/{name}/concurrency",

@@ -1,9 +1,15 @@
 //! The dispatcher of asynchronous invocations: it leases due events from the durable queue, runs
-//! them through the same invoker as synchronous calls, and retries function errors twice with
-//! back-off (about one and then two minutes, as Lambda does) before dropping the event with a
-//! log line. Platform failures (no free environment, internal errors) are retried with
-//! exponential back-off without using up attempts, until the event is older than its maximum age.
+//! them through the same invoker as synchronous calls, and retries function errors with
+//! back-off (about one and then two minutes, as Lambda does) as often as the invoked
+//! qualifier's `EventInvokeConfig` allows (`MaximumRetryAttempts`, default 2), while the event
+//! is younger than its `MaximumEventAgeInSeconds` (default 6 h). Platform failures (no free
+//! environment, internal errors) are retried with back-off without using up attempts.
+//!
+//! A success goes to the `OnSuccess` destination; a failure (retries exhausted, or a retry that
+//! would come after the event's maximum age) to `OnFailure` and to the version's dead-letter
+//! queue ([`crate::destinations`]); then the event leaves the queue.
 
+use crate::destinations::{Condition, Finished, Response};
 use crate::{Engine, Mode, Request};
 use ignis_metrics::lambda::{Event, Invoked};
 use ignis_model::time;
@@ -23,6 +29,10 @@ pub struct DispatchConfig {
     pub max_retries: u32,
     /// Events older than this are dropped (Lambda's default MaximumEventAgeInSeconds).
     pub max_event_age: Duration,
+    /// What one second of a configured `MaximumEventAgeInSeconds` lasts: a second, except in
+    /// tests, which shorten it to see an event outgrow its age (the server reads the hidden
+    /// `IGNIS_ASYNC_AGE_UNIT_MS`).
+    pub age_unit: Duration,
     /// Most asynchronous invocations running at once.
     pub concurrency: usize,
 }
@@ -33,6 +43,7 @@ impl Default for DispatchConfig {
             retry_base: Duration::from_secs(60),
             max_retries: 2,
             max_event_age: Duration::from_secs(6 * 3600),
+            age_unit: Duration::from_secs(1),
             concurrency: 64,
         }
     }
@@ -87,9 +98,27 @@ fn ms(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
-async fn settle(engine: &Engine, event: &AsyncEvent, outcome: Outcome) {
+async fn settle(engine: &Engine, event: &AsyncEvent, outcome: Outcome<'_>) {
     let done = match outcome {
         Outcome::Done => engine.inner.store.ack(&event.request_id).await,
+        Outcome::Finished(f) => {
+            if f.condition != Condition::Success {
+                engine.record(|at_ms| Event::AsyncDropped {
+                    invoked: Invoked::from_arn(&event.invoked_arn),
+                    at_ms,
+                });
+                tracing::warn!(
+                    request_id = %event.request_id,
+                    function = %event.function_name,
+                    attempts = f.attempts,
+                    "asynchronous invocation dropped: {} (delivered to its destination or \
+                     dead-letter queue, if any)",
+                    f.condition.as_str()
+                );
+            }
+            engine.deliver(f).await;
+            engine.inner.store.ack(&event.request_id).await
+        }
         Outcome::Drop(reason) => {
             engine.record(|at_ms| Event::AsyncDropped {
                 invoked: Invoked::from_arn(&event.invoked_arn),
@@ -116,10 +145,15 @@ async fn settle(engine: &Engine, event: &AsyncEvent, outcome: Outcome) {
     }
 }
 
-enum Outcome {
+enum Outcome<'a> {
     Done,
+    /// It succeeded or failed for good, with somewhere to deliver that.
+    Finished(Finished<'a>),
     Drop(String),
-    RetryAt { attempts: u32, at_ms: i64 },
+    RetryAt {
+        attempts: u32,
+        at_ms: i64,
+    },
 }
 
 async fn run(engine: &Engine, config: &DispatchConfig, event: AsyncEvent) {
@@ -127,16 +161,54 @@ async fn run(engine: &Engine, config: &DispatchConfig, event: AsyncEvent) {
     settle(engine, &event, outcome).await;
 }
 
-async fn attempt(engine: &Engine, config: &DispatchConfig, event: &AsyncEvent) -> Outcome {
+/// What the invoked qualifier's `EventInvokeConfig` sets, with the defaults for the rest.
+struct Limits {
+    max_retries: u32,
+    max_age_ms: i64,
+    on_success: Option<String>,
+    on_failure: Option<String>,
+}
+
+async fn limits(engine: &Engine, config: &DispatchConfig, event: &AsyncEvent) -> Limits {
+    let stored = engine
+        .inner
+        .store
+        .invoke_config(&event.function_name, &event.qualifier)
+        .await
+        .unwrap_or_else(|e| {
+            tracing::error!(error = ?e, "cannot read the asynchronous invocation configuration");
+            None
+        });
+    let stored = stored.unwrap_or_else(|| ignis_model::invoke_config::EventInvokeConfig {
+        function: event.function_name.clone(),
+        qualifier: event.qualifier.clone(),
+        last_modified_ms: 0,
+        max_retries: None,
+        max_event_age: None,
+        on_success: None,
+        on_failure: None,
+    });
+    Limits {
+        max_retries: stored.max_retries.unwrap_or(config.max_retries),
+        max_age_ms: stored.max_event_age.map_or(ms(config.max_event_age), |s| {
+            ms(config.age_unit).saturating_mul(i64::from(s))
+        }),
+        on_success: stored.on_success,
+        on_failure: stored.on_failure,
+    }
+}
+
+async fn attempt<'a>(
+    engine: &Engine,
+    config: &DispatchConfig,
+    event: &'a AsyncEvent,
+) -> Outcome<'a> {
     let now = time::now_ms();
     engine.record(|at_ms| Event::AsyncAge {
         invoked: Invoked::from_arn(&event.invoked_arn),
         age_ms: (now - event.enqueued_ms) as f64,
         at_ms,
     });
-    if now - event.enqueued_ms > ms(config.max_event_age) {
-        return Outcome::Drop("event older than its maximum age".into());
-    }
     let target = Engine::stored_ref(&event.function_name, &event.qualifier)
         .and_then(|r| engine.resolve(&r))
         .map_err(|e| e.to_string());
@@ -144,6 +216,21 @@ async fn attempt(engine: &Engine, config: &DispatchConfig, event: &AsyncEvent) -
         Ok(t) => t,
         Err(reason) => return Outcome::Drop(reason),
     };
+    let limits = limits(engine, config, event).await;
+    let dead_letter = target.config().dead_letter_target.clone();
+    let failed = |condition, attempts, response| {
+        Outcome::Finished(Finished {
+            event,
+            condition,
+            attempts,
+            response,
+            destination: limits.on_failure.clone(),
+            dead_letter: dead_letter.clone(),
+        })
+    };
+    if now - event.enqueued_ms > limits.max_age_ms {
+        return failed(Condition::EventAgeExceeded, event.attempts, None);
+    }
     target.invoked_arn = event.invoked_arn.clone();
     let mut request = Request::new(
         event.request_id.clone(),
@@ -158,20 +245,34 @@ async fn attempt(engine: &Engine, config: &DispatchConfig, event: &AsyncEvent) -
         .map_or(Trigger::Other, Trigger::parse);
     let result = engine.run(target, request).await;
     match result {
-        Ok(r) if r.function_error.is_none() => Outcome::Done,
         Ok(r) => {
             let attempts = event.attempts + 1;
-            if attempts > config.max_retries {
-                let error = String::from_utf8_lossy(&r.payload)
-                    .chars()
-                    .take(512)
-                    .collect::<String>();
-                Outcome::Drop(format!("function error after {attempts} attempts: {error}"))
+            let response = Response {
+                executed_version: r.executed_version,
+                function_error: r.function_error,
+                payload: r.payload.to_vec(),
+            };
+            if response.function_error.is_none() {
+                return match limits.on_success {
+                    Some(destination) => Outcome::Finished(Finished {
+                        event,
+                        condition: Condition::Success,
+                        attempts,
+                        response: Some(response),
+                        destination: Some(destination),
+                        dead_letter: None,
+                    }),
+                    None => Outcome::Done,
+                };
+            }
+            let at_ms = now + ms(config.retry_base) * i64::from(attempts);
+            if attempts > limits.max_retries {
+                failed(Condition::RetriesExhausted, attempts, Some(response))
+            } else if at_ms - event.enqueued_ms > limits.max_age_ms {
+                // The retry would come after the event's maximum age.
+                failed(Condition::EventAgeExceeded, attempts, Some(response))
             } else {
-                Outcome::RetryAt {
-                    attempts,
-                    at_ms: now + ms(config.retry_base) * i64::from(attempts),
-                }
+                Outcome::RetryAt { attempts, at_ms }
             }
         }
         Err(e) => {

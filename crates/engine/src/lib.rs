@@ -7,7 +7,9 @@
 //! - the [`ConcurrencyLimiter`], whose permit is held by the invocation itself (it travels into
 //!   the invoker's task and is dropped when the environment is released, whatever the caller
 //!   does);
-//! - the durable queue of asynchronous invocations and its dispatcher ([`dispatch`]);
+//! - the durable queue of asynchronous invocations and its dispatcher ([`dispatch`]), with
+//!   each qualifier's `EventInvokeConfig` (retries, maximum age) and the delivery of outcomes
+//!   to destinations and dead-letter queues ([`destinations`]);
 //! - provisioned concurrency ([`Engine::provision`]);
 //! - [`Engine::invoke`]: `(target, request) → outcome`, used by every front-end;
 //! - the `AWS/Lambda` metrics only it sees: Throttles, ConcurrentExecutions and
@@ -17,12 +19,14 @@
 //! It does not own HTTP (front-ends translate their requests to engine calls and outcomes to
 //! their responses), execution environments (`ignis-invoker`) or durable state (`ignis-store`).
 
+pub mod destinations;
 pub mod dispatch;
 mod limiter;
 mod provisioned;
 mod target;
 mod trace;
 
+pub use destinations::{Attribute, QueueSink};
 pub use dispatch::DispatchConfig;
 pub use ignis_invoker::{InvokeMetrics, InvokeResult};
 pub use ignis_store::QueueBounds;
@@ -147,6 +151,8 @@ pub(crate) struct Inner {
     async_wake: tokio::sync::Notify,
     async_queue: QueueBounds,
     sampler: trace::Sampler,
+    /// Where destination records and dead letters for queues go (set once by the server).
+    queues: std::sync::OnceLock<Arc<dyn QueueSink>>,
 }
 
 /// The invocation engine. Cheap to clone.
@@ -173,6 +179,7 @@ impl Engine {
                 async_wake: tokio::sync::Notify::new(),
                 async_queue: parts.async_queue,
                 sampler: Default::default(),
+                queues: std::sync::OnceLock::new(),
             }),
         };
         for config in &provisioned {

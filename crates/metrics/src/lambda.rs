@@ -98,6 +98,10 @@ pub enum Event {
     },
     /// A queued event was given up (retries or age exhausted, function gone).
     AsyncDropped { invoked: Invoked, at_ms: i64 },
+    /// An invocation record could not be delivered to its destination.
+    DestinationFailed { invoked: Invoked, at_ms: i64 },
+    /// A failed event could not be sent to the function's dead-letter queue.
+    DeadLetterFailed { invoked: Invoked, at_ms: i64 },
 }
 
 fn datum(
@@ -200,6 +204,17 @@ impl Event {
             ),
             Event::AsyncDropped { invoked, at_ms } => {
                 each(invoked, None, "AsyncEventsDropped", COUNT, 1.0, *at_ms)
+            }
+            Event::DestinationFailed { invoked, at_ms } => each(
+                invoked,
+                None,
+                "DestinationDeliveryFailures",
+                COUNT,
+                1.0,
+                *at_ms,
+            ),
+            Event::DeadLetterFailed { invoked, at_ms } => {
+                each(invoked, None, "DeadLetterErrors", COUNT, 1.0, *at_ms)
             }
             Event::Concurrency {
                 function,

@@ -107,6 +107,8 @@ impl Counters {
                     .inc();
             }
             Event::AsyncAge { .. }
+            | Event::DestinationFailed { .. }
+            | Event::DeadLetterFailed { .. }
             | Event::Concurrency { .. }
             | Event::ProvisionedConcurrency { .. } => {}
         }

@@ -7,6 +7,7 @@
 pub mod alias;
 pub mod arn;
 pub mod function;
+pub mod invoke_config;
 pub mod layer;
 pub mod limits;
 pub mod runtime;

@@ -8,6 +8,7 @@
 mod ceilings;
 mod credentials;
 mod data_dir;
+mod deliveries;
 mod execution_role;
 mod isolation;
 mod prometheus;
@@ -167,6 +168,16 @@ fn live_tail_limits() -> ignis_cloudwatch_logs::live_tail::Limits {
 
 /// AWS's queue bounds, or (hidden, for tests) `IGNIS_SQS_LIMITS` =
 /// `<in flight standard>,<in flight fifo>,<long polls per queue>`.
+/// What one second of `MaximumEventAgeInSeconds` lasts: a second, unless the hidden
+/// `IGNIS_ASYNC_AGE_UNIT_MS` (for tests, which cannot wait the model's 60 s minimum) shortens it.
+fn async_age_unit() -> Duration {
+    std::env::var("IGNIS_ASYNC_AGE_UNIT_MS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .filter(|&ms| ms > 0)
+        .map_or(Duration::from_secs(1), Duration::from_millis)
+}
+
 fn sqs_limits() -> ignis_sqs::Limits {
     let mut limits = ignis_sqs::Limits::default();
     if let Ok(v) = std::env::var("IGNIS_SQS_LIMITS") {
@@ -387,6 +398,7 @@ pub async fn up(config: NodeConfig) -> Result<(), ServerError> {
         engine.clone(),
         ignis_engine::DispatchConfig {
             retry_base: config.async_retry_base,
+            age_unit: async_age_unit(),
             ..Default::default()
         },
         dispatch_stopped,
@@ -439,6 +451,10 @@ pub async fn up(config: NodeConfig) -> Result<(), ServerError> {
         )
         .await?,
     );
+    engine.set_queue_sink(Arc::new(deliveries::SqsSink {
+        queues: queues.clone(),
+        sender: state.account.id.clone(),
+    }));
     let queue_sweeper = spawn_queue_sweeper(queues.clone(), stop_dispatch.subscribe());
     let services = ignis_gateway::Gateway::new(
         "lambda",

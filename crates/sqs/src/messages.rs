@@ -640,6 +640,44 @@ pub(crate) async fn change_visibility_batch(sqs: &Sqs, input: &Value) -> Result<
     .await
 }
 
+impl Sqs {
+    /// Sends one message from inside the node (a Lambda destination or dead-letter queue) to
+    /// the queue `queue_arn` names, through SendMessage's own checks and durable commit; its
+    /// message id. `attributes` are `(name, DataType, string value)`; `sender` is the SenderId.
+    pub async fn send_internal(
+        &self,
+        queue_arn: &str,
+        body: &str,
+        attributes: &[(String, String, String)],
+        sender: &str,
+    ) -> Result<String, SqsError> {
+        let prefix = format!("arn:aws:sqs:{}:{}:", self.region, self.account);
+        let name = queue_arn
+            .strip_prefix(&prefix)
+            .filter(|n| !n.is_empty())
+            .ok_or_else(|| {
+                SqsError::new(
+                    Kind::QueueDoesNotExist,
+                    "The specified queue does not exist.",
+                )
+            })?
+            .to_string();
+        let attributes: serde_json::Map<String, Value> = attributes
+            .iter()
+            .map(|(n, t, v)| (n.clone(), json!({"DataType": t, "StringValue": v})))
+            .collect();
+        let mut input = json!({"MessageBody": body});
+        if !attributes.is_empty() {
+            input["MessageAttributes"] = Value::Object(attributes);
+        }
+        let m = parse_entry(&input)?;
+        let out = self
+            .change(|state, now| enqueue(state, &name, m, sender, now))
+            .await?;
+        Ok(out["MessageId"].as_str().unwrap_or_default().to_string())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

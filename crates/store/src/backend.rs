@@ -22,6 +22,7 @@ use crate::queue::AsyncEvent;
 use crate::usage::Usage;
 use crate::versions::ProvisionedConfig;
 use async_trait::async_trait;
+use ignis_model::invoke_config::EventInvokeConfig;
 use ignis_model::layer::LayerVersion;
 use ignis_model::url::FunctionUrl;
 use ignis_model::{Alias, FunctionConfig};
@@ -40,6 +41,7 @@ pub trait Backend:
     + ObjectRows
     + UrlRows
     + IdentityRows
+    + InvokeConfigRows
 {
 }
 
@@ -55,6 +57,7 @@ impl<T> Backend for T where
         + ObjectRows
         + UrlRows
         + IdentityRows
+        + InvokeConfigRows
 {
 }
 
@@ -145,6 +148,27 @@ pub trait VersionRows: Send + Sync {
         &self,
         function: Option<&str>,
     ) -> Result<Vec<ProvisionedConfig>, StoreError>;
+}
+
+/// Asynchronous invocation configurations, one per function and qualifier.
+#[async_trait]
+pub trait InvokeConfigRows: Send + Sync {
+    /// Inserts or replaces the one of `config.function` and `config.qualifier`; `NotFound` when
+    /// the function does not exist.
+    async fn put_invoke_config(&self, config: &EventInvokeConfig) -> Result<(), StoreError>;
+    async fn invoke_config(
+        &self,
+        function: &str,
+        qualifier: &str,
+    ) -> Result<Option<EventInvokeConfig>, StoreError>;
+    /// A function's configurations in qualifier order.
+    async fn invoke_configs(&self, function: &str) -> Result<Vec<EventInvokeConfig>, StoreError>;
+    /// Deletes one; whether there was one.
+    async fn delete_invoke_config(
+        &self,
+        function: &str,
+        qualifier: &str,
+    ) -> Result<bool, StoreError>;
 }
 
 /// Layers and their versions.

@@ -14,6 +14,7 @@ pub mod backend;
 mod evaluate;
 mod functions;
 mod identity;
+mod invoke_configs;
 mod layers;
 mod metrics;
 mod objects;

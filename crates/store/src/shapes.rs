@@ -49,6 +49,9 @@ pub(crate) const PART: Shape = Shape { upgrades: &[] };
 /// A function URL's configuration (`ignis_model::url::FunctionUrl`).
 pub(crate) const FUNCTION_URL: Shape = Shape { upgrades: &[] };
 
+/// An asynchronous invocation configuration (`ignis_model::invoke_config::EventInvokeConfig`).
+pub(crate) const INVOKE_CONFIG: Shape = Shape { upgrades: &[] };
+
 impl Shape {
     fn current(&self) -> u64 {
         FIRST + self.upgrades.len() as u64

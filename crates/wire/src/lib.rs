@@ -9,6 +9,7 @@ pub mod error;
 pub mod eventstream;
 pub mod function;
 pub mod headers;
+pub mod invoke_config;
 pub mod layer;
 pub mod policy;
 pub mod url;

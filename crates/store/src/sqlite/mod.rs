@@ -6,6 +6,7 @@
 
 mod functions;
 mod identity;
+mod invoke_configs;
 mod layers;
 mod metrics;
 mod objects;

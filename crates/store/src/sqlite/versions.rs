@@ -176,6 +176,7 @@ impl VersionRows for SqliteBackend {
         .await?
         .ok_or_else(|| StoreError::NotFound(format!("{name}:{version}")))?;
         delete_provisioned_row(&mut *tx, name, version).await?;
+        super::invoke_configs::delete_row(&mut *tx, name, version).await?;
         tx.commit().await?;
         Ok(sha)
     }
@@ -261,6 +262,7 @@ impl VersionRows for SqliteBackend {
             .await?;
         delete_provisioned_row(&mut *tx, function, name).await?;
         super::urls::delete_url_row(&mut *tx, function, name).await?;
+        super::invoke_configs::delete_row(&mut *tx, function, name).await?;
         tx.commit().await?;
         Ok(())
     }

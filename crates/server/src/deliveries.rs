@@ -1,0 +1,30 @@
+//! The engine's [`QueueSink`] over the node's SQS: destination records and dead letters are
+//! sent through `ignis_sqs::Sqs::send_internal`, SendMessage's own checks and durable commit.
+
+use ignis_engine::{Attribute, QueueSink};
+use std::sync::Arc;
+
+pub(crate) struct SqsSink {
+    pub queues: Arc<ignis_sqs::Sqs>,
+    /// The SenderId of what Lambda sends: the account.
+    pub sender: String,
+}
+
+#[async_trait::async_trait]
+impl QueueSink for SqsSink {
+    async fn send(
+        &self,
+        queue_arn: &str,
+        body: String,
+        attributes: Vec<Attribute>,
+    ) -> Result<String, String> {
+        let attributes: Vec<(String, String, String)> = attributes
+            .into_iter()
+            .map(|a| (a.name, a.data_type.to_string(), a.value))
+            .collect();
+        self.queues
+            .send_internal(queue_arn, &body, &attributes, &self.sender)
+            .await
+            .map_err(|e| format!("{}: {}", e.code(), e.message))
+    }
+}
