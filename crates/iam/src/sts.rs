@@ -10,9 +10,8 @@
 use crate::query::{Xml, iso8601};
 use crate::validate::{self, PolicyUse};
 use crate::{Cx, IamError};
-use chrono::Utc;
-use ignis_identity::entities::{Kind, Session, SessionOf, key};
-use ignis_identity::{Caller, Principal, Touched, expire_sessions};
+use ignis_identity::entities::{Session, SessionOf, key};
+use ignis_identity::{Caller, Principal, open_session};
 
 /// The shortest session STS grants, in seconds.
 pub const MIN_DURATION_SECONDS: u32 = 900;
@@ -176,15 +175,7 @@ async fn assume_role(cx: &Cx<'_>) -> Result<Xml, IamError> {
     let (role_id, role_name) = (role.id.clone(), role.name.clone());
     let session = cx
         .identity()
-        .change(|state| {
-            let mut touched = expire_sessions(state, Utc::now());
-            let session = Session::new(of, seconds);
-            state
-                .sessions
-                .insert(session.key_id.clone(), session.clone());
-            touched.push(Touched(Kind::Session, session.key_id.clone()));
-            Ok::<_, IamError>((session, touched))
-        })
+        .change(|state| Ok::<_, IamError>(open_session(state, of, seconds)))
         .await?;
     let mut x = Xml::new();
     write_credentials(&mut x, &session);
@@ -229,15 +220,7 @@ async fn session_token(cx: &Cx<'_>) -> Result<Xml, IamError> {
     let seconds = duration(cx, SESSION_TOKEN_DEFAULT_SECONDS.min(max), max)?;
     let session = cx
         .identity()
-        .change(|state| {
-            let mut touched = expire_sessions(state, Utc::now());
-            let session = Session::new(of, seconds);
-            state
-                .sessions
-                .insert(session.key_id.clone(), session.clone());
-            touched.push(Touched(Kind::Session, session.key_id.clone()));
-            Ok::<_, IamError>((session, touched))
-        })
+        .change(|state| Ok::<_, IamError>(open_session(state, of, seconds)))
         .await?;
     let mut x = Xml::new();
     write_credentials(&mut x, &session);

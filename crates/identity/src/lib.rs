@@ -28,7 +28,7 @@ pub use principal::Principal;
 pub use service_role::{AssumeRefusal, LAMBDA, LAMBDA_CANNOT_ASSUME};
 
 use chrono::{DateTime, Utc};
-use entities::{Kind, LastUsed, SessionOf};
+use entities::{Kind, LastUsed, Session, SessionOf};
 use ignis_store::{IdentityChange, IdentityDocument, Store, StoreError};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -413,6 +413,18 @@ pub fn condition_keys<'a>(
     }
 }
 
+/// Starts a session of `of` lasting `seconds`, removing every expired one: the session and
+/// the entries touched.
+pub fn open_session(state: &mut State, of: SessionOf, seconds: i64) -> (Session, Vec<Touched>) {
+    let mut touched = expire_sessions(state, Utc::now());
+    let session = Session::new(of, seconds);
+    state
+        .sessions
+        .insert(session.key_id.clone(), session.clone());
+    touched.push(Touched(Kind::Session, session.key_id.clone()));
+    (session, touched)
+}
+
 /// The touched entries that remove every session expired at `now`.
 pub fn expire_sessions(state: &mut State, now: DateTime<Utc>) -> Vec<Touched> {
     let gone: Vec<String> = state
@@ -432,7 +444,7 @@ pub fn expire_sessions(state: &mut State, now: DateTime<Utc>) -> Vec<Touched> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use entities::{AccessKey, Group, KeyStatus, Session, User};
+    use entities::{AccessKey, Group, KeyStatus, User};
 
     const ROOT: &str = "AKIAROOTROOTROOTROOT";
 

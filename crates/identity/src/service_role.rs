@@ -3,9 +3,8 @@
 //! (`lambda.amazonaws.com`) call `sts:AssumeRole`. The session is an STS role session like
 //! AssumeRole's, so every service resolves and authorises it the same way.
 
-use crate::entities::{Kind, Session, SessionOf, State, key};
-use crate::{Identity, IdentityError, Touched, expire_sessions};
-use chrono::Utc;
+use crate::entities::{Session, SessionOf, State, key};
+use crate::{Identity, IdentityError, open_session};
 use ignis_store::Caller;
 
 /// The service principal that assumes functions' execution roles.
@@ -48,13 +47,7 @@ impl Identity {
                 policy: None,
                 policy_arns: Vec::new(),
             };
-            let mut touched = expire_sessions(state, Utc::now());
-            let session = Session::new(of, seconds);
-            state
-                .sessions
-                .insert(session.key_id.clone(), session.clone());
-            touched.push(Touched(Kind::Session, session.key_id.clone()));
-            Ok::<_, AssumeRefusal>((session, touched))
+            Ok::<_, AssumeRefusal>(open_session(state, of, seconds))
         })
         .await
     }

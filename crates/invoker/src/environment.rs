@@ -168,6 +168,21 @@ fn error_json(error_type: &str, message: &str) -> Bytes {
     Bytes::from(serde_json::json!({"errorMessage": message, "errorType": error_type}).to_string())
 }
 
+/// Writes the timeout line of an invocation that ran out of time after `duration`, and
+/// answers its error.
+fn timed_out(output: &Output, request_id: &str, duration: Duration) -> Bytes {
+    output.line(&report::timeout_line(
+        chrono::Utc::now(),
+        request_id,
+        duration,
+    ));
+    let message = format!(
+        "RequestId: {request_id} Error: Task timed out after {} seconds",
+        report::secs2(duration)
+    );
+    error_json("Sandbox.Timedout", &message)
+}
+
 fn exit_message(request_id: &str, exit: ProcessExit) -> String {
     format!("RequestId: {request_id} Error: Runtime exited with error: {exit}")
 }
@@ -561,23 +576,11 @@ pub(crate) async fn start(
             });
             return Ok(Started::Retry(slot));
         }
-        InitEnd::Timeout if init == Init::InInvoke => {
-            output.line(&report::timeout_line(
-                chrono::Utc::now(),
-                &inv.request_id,
-                init_duration,
-            ));
-            let message = format!(
-                "RequestId: {} Error: Task timed out after {} seconds",
-                inv.request_id,
-                report::secs2(init_duration)
-            );
-            (
-                error_json("Sandbox.Timedout", &message),
-                Status::Timeout,
-                vec![],
-            )
-        }
+        InitEnd::Timeout if init == Init::InInvoke => (
+            timed_out(&output, &inv.request_id, init_duration),
+            Status::Timeout,
+            vec![],
+        ),
         InitEnd::Timeout => {
             let message = format!(
                 "RequestId: {} Error: Init timed out after {} seconds",
@@ -891,14 +894,8 @@ impl Environment {
             End::Timeout => {
                 self.pumps.sync(SYNC_AFTER_FAILURE).await;
                 self.process.kill();
-                self.output
-                    .line(&report::timeout_line(chrono::Utc::now(), rid, duration));
-                let message = format!(
-                    "RequestId: {rid} Error: Task timed out after {} seconds",
-                    report::secs2(duration)
-                );
                 (
-                    error_json("Sandbox.Timedout", &message),
+                    timed_out(&self.output, rid, duration),
                     true,
                     Status::Timeout,
                     false,
