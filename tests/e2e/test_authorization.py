@@ -8,7 +8,7 @@ import time
 import botocore.exceptions
 import pytest
 
-from conftest import REGION, create
+from conftest import REGION, create, make_zip, settled
 from iamutil import ACCOUNT, doc, error, make_role, make_user, session, trust, unique
 
 FN = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function"
@@ -135,6 +135,52 @@ def test_a_function_policy_grants_a_principal_of_the_account(node, iam, lam, hel
     iam.put_user_policy(UserName=name, PolicyName="no", PolicyDocument=doc(deny("lambda:*")))
     assert denied(user_lam.get_function_configuration, FunctionName=fn)[2].endswith(
         "with an explicit deny in an identity-based policy")
+
+
+def test_an_aws_iam_url_needs_both_permissions_by_identity_or_function_policy(node, iam, lam):
+    from urlutil import ECHO, call
+
+    fn = unique("authz-url")
+    create(lam, fn, make_zip({"app.py": ECHO}))
+    settled(lam, fn)
+    url = lam.create_function_url_config(FunctionName=fn, AuthType="AWS_IAM")["FunctionUrl"]
+
+    def status(creds):
+        r = call(url, "POST", body=b"{}", sign=True, access_key=creds["access_key"], secret_key=creds["secret_key"])
+        return r.status, r.json()
+
+    iam_url = {"StringEquals": {"lambda:FunctionUrlAuthType": "AWS_IAM"}}
+    forbidden = (403, {"Message": "Forbidden"})
+    _, nobody = make_user(node, iam)
+    assert status(nobody) == forbidden
+    # lambda:InvokeFunctionUrl alone is not enough for a URL made since October 2025.
+    _, url_only = make_user(node, iam, doc({**allow("lambda:InvokeFunctionUrl", f"{FN}:{fn}"), "Condition": iam_url}))
+    assert status(url_only) == forbidden
+    # Both, the URL permission conditioned on the URL's auth type.
+    name, both = make_user(node, iam, doc({**allow("lambda:InvokeFunctionUrl", f"{FN}:{fn}"), "Condition": iam_url},
+                                          allow("lambda:InvokeFunction", f"{FN}:{fn}")))
+    code, event = status(both)
+    assert code == 200 and event["requestContext"]["authorizer"]["iam"]["userArn"] == f"arn:aws:iam::{ACCOUNT}:user/{name}"
+    # A condition for the other auth type does not match.
+    _, other_type = make_user(node, iam, doc(
+        {**allow("lambda:InvokeFunctionUrl"), "Condition": {"StringEquals": {"lambda:FunctionUrlAuthType": "NONE"}}},
+        allow("lambda:InvokeFunction")))
+    assert status(other_type) == forbidden
+    # An explicit deny wins over the allows.
+    iam.put_user_policy(UserName=name, PolicyName="no", PolicyDocument=doc(deny("lambda:InvokeFunctionUrl")))
+    assert status(both) == forbidden
+    # The function's policy grants a user with no policies of its own.
+    granted, creds = make_user(node, iam)
+    assert status(creds) == forbidden
+    lam.add_permission(FunctionName=fn, StatementId="url", Action="lambda:InvokeFunctionUrl",
+                       Principal=f"arn:aws:iam::{ACCOUNT}:user/{granted}", FunctionUrlAuthType="AWS_IAM")
+    assert status(creds) == forbidden
+    lam.add_permission(FunctionName=fn, StatementId="invoke", Action="lambda:InvokeFunction",
+                       Principal=f"arn:aws:iam::{ACCOUNT}:user/{granted}")
+    assert status(creds)[0] == 200
+    # A policy change is seen at once (policies are read from memory by their revision).
+    lam.remove_permission(FunctionName=fn, StatementId="invoke")
+    assert status(creds) == forbidden
 
 
 def test_a_role_session_is_authorised_by_its_roles_policies(node, iam, two_functions):

@@ -61,8 +61,9 @@ def split(url):
 
 
 def call(url, method="GET", path="/", body=b"", headers=None, via="host", sign=False,
-         secret_key=SECRET_KEY, timeout=60):
-    """One request to a function URL; `via="path"` uses the path form on 127.0.0.1."""
+         secret_key=SECRET_KEY, timeout=60, access_key=ACCESS_KEY):
+    """One request to a function URL; `via="path"` uses the path form on 127.0.0.1; `sign`
+    signs it with the root key (or `access_key`/`secret_key`)."""
     url_id, port = split(url)
     pairs = list(headers.items() if isinstance(headers, dict) else headers or [])
     if via == "host":
@@ -71,7 +72,7 @@ def call(url, method="GET", path="/", body=b"", headers=None, via="host", sign=F
         host, target = f"127.0.0.1:{port}", f"/lambda-url/{url_id}{path}"
     if sign:
         req = AWSRequest(method=method, url=f"http://{host}{target}", data=body, headers=dict(pairs))
-        SigV4Auth(Credentials(ACCESS_KEY, secret_key), "lambda", REGION).add_auth(req)
+        SigV4Auth(Credentials(access_key, secret_key), "lambda", REGION).add_auth(req)
         pairs = list(req.headers.items())
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:

@@ -18,9 +18,8 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http::Method;
 use http::request::Parts;
-use ignis_identity::{Decision, Principal};
+use ignis_identity::{Decision, FunctionDecision, Principal};
 use ignis_model::FunctionRef;
-use ignis_model::arn::LATEST;
 use ignis_model::layer::LayerName;
 use ignis_wire::LambdaApiError;
 
@@ -407,50 +406,38 @@ async fn allowed(
         Target::LayerVersionArn => query_value(query, "Arn").unwrap_or_else(|| "*".to_string()),
     };
     let source_ip = ignis_front::Source::of(&parts.extensions).ip().to_string();
-    let by_identity = {
-        let keys = ignis_identity::condition_keys(principal, Some(source_ip.clone()), &[]);
-        let request = ignis_identity::AccessRequest {
-            action,
-            resource: &resource,
-            keys: &keys,
-        };
-        state.identity.authorize(principal, &request)
-    };
-    let by_resource = match (&function_named, by_identity) {
-        (_, Decision::ExplicitDeny) | (None, _) => Decision::ImplicitDeny,
-        (Some(f), _) => {
-            let key = f.qualifier.as_deref().unwrap_or(LATEST);
-            match state.store.function_policy(&f.name, key).await {
-                Ok(Some(policy)) => {
-                    let keys = ignis_identity::condition_keys(principal, Some(source_ip), &[]);
-                    let names = principal.policy_names();
-                    let caller = ignis_identity::Caller {
-                        service: "",
-                        aws: &names,
-                    };
-                    let unqualified = account.function_arn(&f.name);
-                    policy.decide_for(f.qualifier.as_deref(), &unqualified, &caller, action, &keys)
-                }
-                Ok(None) => Decision::ImplicitDeny,
-                Err(e) => {
-                    tracing::warn!(error = %e, "reading a function policy to authorise a request");
-                    Decision::ImplicitDeny
-                }
+    let decision = match &function_named {
+        Some(f) => {
+            let unqualified = account.function_arn(&f.name);
+            let on = ignis_identity::FunctionResource {
+                name: &f.name,
+                qualifier: f.qualifier.as_deref(),
+                unqualified_arn: &unqualified,
+                arn: &resource,
+            };
+            state
+                .identity
+                .decide_on_function(principal, Some(source_ip), action, &on, &[])
+                .await
+        }
+        // Not a function: identity-based policies alone decide.
+        None => {
+            let keys = ignis_identity::condition_keys(principal, Some(source_ip), &[]);
+            let request = ignis_identity::AccessRequest {
+                action,
+                resource: &resource,
+                keys: &keys,
+            };
+            match state.identity.authorize(principal, &request) {
+                Decision::Allow => FunctionDecision::Allow,
+                Decision::ExplicitDeny => FunctionDecision::IdentityDeny,
+                Decision::ImplicitDeny => FunctionDecision::NotAllowed,
             }
         }
     };
-    let arn = principal.arn();
-    match (by_identity, by_resource) {
-        (Decision::ExplicitDeny, _) => Err(LambdaApiError::AccessDenied(
-            principal.denial(action, &resource, true),
-        )),
-        (_, Decision::ExplicitDeny) => Err(LambdaApiError::AccessDenied(format!(
-            "User: {arn} is not authorized to perform: {action} on resource: {resource} with an explicit deny in a resource-based policy"
-        ))),
-        (Decision::Allow, _) | (_, Decision::Allow) => Ok(()),
-        _ => Err(LambdaApiError::AccessDenied(
-            principal.denial(action, &resource, false),
-        )),
+    match decision.denial(principal, action, &resource) {
+        None => Ok(()),
+        Some(message) => Err(LambdaApiError::AccessDenied(message)),
     }
 }
 

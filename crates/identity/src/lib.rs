@@ -15,6 +15,7 @@
 
 mod authenticate;
 pub mod entities;
+mod function_access;
 pub mod ids;
 pub mod managed;
 mod principal;
@@ -22,6 +23,7 @@ mod service_role;
 
 pub use authenticate::Authenticated;
 pub use entities::{State, Touched};
+pub use function_access::{FunctionDecision, FunctionResource};
 pub use ignis_front::signed::Key;
 pub use ignis_store::{AccessRequest, Caller, Decision, is_allowed_by_trust};
 pub use principal::Principal;
@@ -71,7 +73,13 @@ struct Inner {
     writer: tokio::sync::Mutex<()>,
     store: Store,
     last_used: Mutex<HashMap<String, LastUsed>>,
+    /// Policy documents parsed once, by their text: a request evaluates from memory.
+    parsed: RwLock<HashMap<String, Arc<Value>>>,
 }
+
+/// Parsed documents kept before the cache starts again from empty (documents a change
+/// replaced are not removed one by one).
+const PARSED_DOCUMENTS: usize = 4_096;
 
 /// The identity of one account; cheap to clone.
 #[derive(Clone)]
@@ -120,6 +128,7 @@ impl Identity {
             writer: tokio::sync::Mutex::new(()),
             store,
             last_used: Mutex::default(),
+            parsed: RwLock::default(),
         })))
     }
 
@@ -277,11 +286,11 @@ impl Identity {
             Principal::Root { .. } => Decision::Allow,
             Principal::User { name, .. } => match state.users.get(&entities::key(name)) {
                 Some(user) => {
-                    let mut docs = documents(&state, &user.inline, &user.attached);
+                    let mut docs = self.documents(&state, &user.inline, &user.attached);
                     for g in user.groups.iter().filter_map(|g| state.groups.get(g)) {
-                        docs.extend(documents(&state, &g.inline, &g.attached));
+                        docs.extend(self.documents(&state, &g.inline, &g.attached));
                     }
-                    ignis_store::evaluate(&docs, request)
+                    ignis_store::evaluate(docs.iter().map(Arc::as_ref), request)
                 }
                 None => Decision::ImplicitDeny,
             },
@@ -290,7 +299,9 @@ impl Identity {
                     return Decision::ImplicitDeny;
                 };
                 let role_decision = ignis_store::evaluate(
-                    &documents(&state, &role.inline, &role.attached),
+                    self.documents(&state, &role.inline, &role.attached)
+                        .iter()
+                        .map(Arc::as_ref),
                     request,
                 );
                 match state.sessions.get(key_id).map(|s| &s.of) {
@@ -299,17 +310,14 @@ impl Identity {
                         policy_arns,
                         ..
                     }) if policy.is_some() || !policy_arns.is_empty() => {
-                        let mut docs: Vec<Value> = policy
+                        let docs: Vec<Arc<Value>> = policy
                             .iter()
-                            .filter_map(|p| serde_json::from_str(p).ok())
+                            .map(String::as_str)
+                            .chain(policy_arns.iter().filter_map(|a| state.managed_document(a)))
+                            .filter_map(|d| self.parsed(d))
                             .collect();
-                        docs.extend(
-                            policy_arns
-                                .iter()
-                                .filter_map(|a| state.managed_document(a))
-                                .filter_map(|d| serde_json::from_str(d).ok()),
-                        );
-                        role_decision.and(ignis_store::evaluate(&docs, request))
+                        role_decision
+                            .and(ignis_store::evaluate(docs.iter().map(Arc::as_ref), request))
                     }
                     _ => role_decision,
                 }
@@ -319,6 +327,42 @@ impl Identity {
 }
 
 impl Identity {
+    /// The parsed inline documents and attached managed policies' default documents.
+    fn documents(
+        &self,
+        state: &State,
+        inline: &entities::InlinePolicies,
+        attached: &[String],
+    ) -> Vec<Arc<Value>> {
+        inline
+            .values()
+            .map(String::as_str)
+            .chain(attached.iter().filter_map(|a| state.managed_document(a)))
+            .filter_map(|d| self.parsed(d))
+            .collect()
+    }
+
+    /// A policy document parsed, from memory after the first time; `None` if it does not
+    /// parse (IAM checked it when it was written).
+    fn parsed(&self, document: &str) -> Option<Arc<Value>> {
+        if let Some(v) = self
+            .0
+            .parsed
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(document)
+        {
+            return Some(v.clone());
+        }
+        let value = Arc::new(serde_json::from_str::<Value>(document).ok()?);
+        let mut parsed = self.0.parsed.write().unwrap_or_else(|e| e.into_inner());
+        if parsed.len() >= PARSED_DOCUMENTS {
+            parsed.clear();
+        }
+        parsed.insert(document.to_string(), value.clone());
+        Some(value)
+    }
+
     /// [`Identity::authorize`] for a service's request: `action` on `resource` with the global
     /// condition keys (`source_ip`: the caller's address) and `extra`. The root user is allowed
     /// without evaluating anything.
@@ -366,16 +410,6 @@ fn user_principal(account: &str, user: &entities::User) -> Principal {
         id: user.id.clone(),
         arn: user.arn.clone(),
     }
-}
-
-/// The parsed inline documents and attached managed policies' default documents.
-fn documents(state: &State, inline: &entities::InlinePolicies, attached: &[String]) -> Vec<Value> {
-    inline
-        .values()
-        .map(String::as_str)
-        .chain(attached.iter().filter_map(|a| state.managed_document(a)))
-        .filter_map(|d| serde_json::from_str(d).ok())
-        .collect()
 }
 
 /// The global condition keys of a request by `principal` (`aws:PrincipalArn`,

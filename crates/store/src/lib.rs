@@ -108,6 +108,8 @@ pub struct Store {
     urls: Arc<RwLock<urls::UrlCache>>,
     /// Payload bytes in the async queue, per function and in all.
     queue_bytes: Arc<queue::QueueBytes>,
+    /// Function policies read for authorisation, with their revisions.
+    policies: Arc<RwLock<policies::PolicyCache>>,
 }
 
 impl Store {
@@ -127,6 +129,7 @@ impl Store {
             cache: Arc::new(RwLock::new(HashMap::new())),
             aliases: Arc::new(RwLock::new(HashMap::new())),
             urls: Arc::default(),
+            policies: Arc::default(),
         };
         for config in store.backend.all_versions().await? {
             store.cache_put(config);

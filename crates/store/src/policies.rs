@@ -9,16 +9,29 @@
 use crate::{Store, StoreError};
 use ignis_model::FunctionConfig;
 use serde::Deserialize;
+use serde_json::Value;
 use serde_json::value::RawValue;
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
 
 /// Lambda's limit on one resource-based policy document.
 pub const MAX_POLICY_BYTES: usize = 20_480;
 
-/// A policy's statements, each the JSON text it was written as.
+/// A policy's statements, each the JSON text it was written as, and (once evaluated) parsed.
 #[derive(Debug, Default)]
 pub struct Policy {
     statements: Vec<Box<RawValue>>,
+    parsed: OnceLock<Vec<Value>>,
 }
+
+/// Function policies read for authorisation, by (function, qualifier), with the revision of
+/// the version or alias they were read at: a request whose target's revision (from memory)
+/// is the same reads no disk.
+pub(crate) type PolicyCache = HashMap<(String, String), (String, Option<Arc<Policy>>)>;
+
+/// Entries the policy cache holds before it starts again from empty (deleted functions' entries
+/// are not removed one by one).
+const POLICY_CACHE_ENTRIES: usize = 65_536;
 
 #[derive(Deserialize)]
 struct SidOnly<'a> {
@@ -37,6 +50,7 @@ impl Policy {
     pub fn from_json(json: &str) -> Result<Policy, serde_json::Error> {
         Ok(Policy {
             statements: serde_json::from_str(json)?,
+            parsed: OnceLock::new(),
         })
     }
 
@@ -53,9 +67,14 @@ impl Policy {
         self.statements.len()
     }
 
-    /// The statements' JSON texts, in order.
-    pub(crate) fn statements(&self) -> impl Iterator<Item = &str> {
-        self.statements.iter().map(|s| s.get())
+    /// The statements, parsed (once), in order; one that does not parse is left out.
+    pub(crate) fn statements(&self) -> &[Value] {
+        self.parsed.get_or_init(|| {
+            self.statements
+                .iter()
+                .filter_map(|s| serde_json::from_str(s.get()).ok())
+                .collect()
+        })
     }
 
     /// Whether a statement has this id.
@@ -69,6 +88,7 @@ impl Policy {
     pub fn push(&mut self, statement_json: &str) -> Result<(), serde_json::Error> {
         self.statements
             .push(RawValue::from_string(statement_json.to_string())?);
+        self.parsed = OnceLock::new();
         Ok(())
     }
 
@@ -77,6 +97,7 @@ impl Policy {
         let before = self.statements.len();
         self.statements
             .retain(|s| sid_of(s).as_deref() != Some(sid));
+        self.parsed = OnceLock::new();
         self.statements.len() != before
     }
 
@@ -170,6 +191,56 @@ impl Store {
         self.backend.function_policy(function, qualifier).await
     }
 
+    /// [`Store::function_policy`] for authorising a request: from memory while the version's
+    /// or alias's revision (which every policy change replaces) is the one it was read at.
+    pub async fn current_function_policy(
+        &self,
+        function: &str,
+        qualifier: &str,
+    ) -> Result<Option<Arc<Policy>>, PolicyError> {
+        let key = (function.to_string(), qualifier.to_string());
+        // Read before the policy: a change committed in between leaves a revision that no
+        // longer matches, so the next request reads again.
+        let revision = self.revision_of(function, qualifier);
+        if let Some(revision) = &revision
+            && let Some((seen, policy)) = self
+                .policies
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(&key)
+            && seen == revision
+        {
+            return Ok(policy.clone());
+        }
+        let policy = self
+            .backend
+            .function_policy(function, qualifier)
+            .await?
+            .map(Arc::new);
+        if let Some(revision) = revision {
+            let mut cache = self.policies.write().unwrap_or_else(|e| e.into_inner());
+            if cache.len() >= POLICY_CACHE_ENTRIES {
+                cache.clear();
+            }
+            cache.insert(key, (revision, policy.clone()));
+        }
+        Ok(policy)
+    }
+
+    /// The revision, from memory, of the version (`$LATEST` or a number) or alias a policy is
+    /// attached to.
+    fn revision_of(&self, function: &str, qualifier: &str) -> Option<String> {
+        let is_version = qualifier == ignis_model::arn::LATEST
+            || (!qualifier.is_empty() && qualifier.bytes().all(|b| b.is_ascii_digit()));
+        if is_version {
+            self.cached(function, qualifier)
+                .map(|c| c.revision_id.clone())
+        } else {
+            self.cached_alias(function, qualifier)
+                .map(|a| a.revision_id)
+        }
+    }
+
     /// Whether the policy attached to exactly `qualifier` (`None` or `$LATEST`: the unqualified
     /// function's) allows a service's request, evaluated as IAM does
     /// ([`Policy::allows_service`]). No policy allows nothing.
@@ -181,7 +252,7 @@ impl Store {
     ) -> Result<bool, PolicyError> {
         let key = qualifier.unwrap_or(ignis_model::arn::LATEST);
         Ok(self
-            .function_policy(function, key)
+            .current_function_policy(function, key)
             .await?
             .is_some_and(|p| p.allows_service(qualifier, request)))
     }

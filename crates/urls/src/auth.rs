@@ -7,11 +7,14 @@
 //! the policy's revision (its qualifier's `RevisionId`, which every policy change replaces) is
 //! the same, so a request reads no disk.
 //!
-//! `AWS_IAM`: a SigV4 signature for service `lambda` by a key `ignis-identity` knows; until
-//! URLs evaluate identity policies, only the account's root user (whom the account's
-//! policies always allow) is let through.
+//! `AWS_IAM`: a SigV4 signature for service `lambda` by a key `ignis-identity` knows, whose
+//! principal may take both `lambda:InvokeFunctionUrl` (with `lambda:FunctionUrlAuthType`
+//! `AWS_IAM`) and `lambda:InvokeFunction` (with `lambda:InvokedViaFunctionUrl` true) on the
+//! URL's function and qualifier, by its identity-based policies or the function's policy and
+//! denied by neither, as Lambda decides for a principal of the function's account.
 
 use crate::FunctionUrls;
+use ignis_identity::{FunctionDecision, FunctionResource, Principal};
 use ignis_model::url::FunctionUrl;
 use ignis_store::ServiceRequest;
 use std::collections::HashMap;
@@ -78,4 +81,47 @@ pub async fn anyone_may_call(urls: &FunctionUrls, url: &FunctionUrl) -> bool {
         .unwrap_or_else(|e| e.into_inner())
         .insert(url.url_id.clone(), (revision, verdict));
     verdict
+}
+
+/// Whether the signer of a request to this `AWS_IAM` URL may call it.
+pub async fn signer_may_call(
+    urls: &FunctionUrls,
+    url: &FunctionUrl,
+    principal: &Principal,
+    source_ip: std::net::IpAddr,
+) -> bool {
+    let unqualified = urls.account.function_arn(&url.function);
+    let arn = match &url.qualifier {
+        Some(q) => format!("{unqualified}:{q}"),
+        None => unqualified.clone(),
+    };
+    let function = FunctionResource {
+        name: &url.function,
+        qualifier: url.qualifier.as_deref(),
+        unqualified_arn: &unqualified,
+        arn: &arn,
+    };
+    let ip = source_ip.to_string();
+    for (action, key, value) in [
+        (
+            "lambda:InvokeFunctionUrl",
+            "lambda:FunctionUrlAuthType",
+            "AWS_IAM",
+        ),
+        (
+            "lambda:InvokeFunction",
+            "lambda:InvokedViaFunctionUrl",
+            "true",
+        ),
+    ] {
+        let extra = [(key, value.to_string())];
+        let decision = urls
+            .identity
+            .decide_on_function(principal, Some(ip.clone()), action, &function, &extra)
+            .await;
+        if decision != FunctionDecision::Allow {
+            return false;
+        }
+    }
+    true
 }

@@ -169,9 +169,9 @@ async fn invoke(
     };
     let iam = match proven {
         None => None,
-        // Until function URLs evaluate identity policies, only the account's root user may
-        // call an AWS_IAM URL.
-        Some(p) if !urls.identity.acts_as_root(&p.principal) => return response::forbidden(),
+        Some(p) if !auth::signer_may_call(urls, url, &p.principal, source.ip()).await => {
+            return response::forbidden();
+        }
         Some(p) => Some(event::IamCaller {
             access_key: p.identity.access_key_id,
             account_id: p.principal.account().to_string(),

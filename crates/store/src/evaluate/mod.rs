@@ -318,10 +318,7 @@ impl Policy {
         };
         let mut allowed = false;
         for statement in self.statements() {
-            let Ok(value) = serde_json::from_str::<Value>(statement) else {
-                continue;
-            };
-            match statement_verdict(&value, &query) {
+            match statement_verdict(statement, &query) {
                 Verdict::Deny => return false,
                 Verdict::Allow => allowed = true,
                 Verdict::NotApplicable => {}
@@ -350,10 +347,7 @@ impl Policy {
         };
         let mut decision = Decision::ImplicitDeny;
         for statement in self.statements() {
-            let Ok(value) = serde_json::from_str::<Value>(statement) else {
-                continue;
-            };
-            match statement_verdict(&value, &query) {
+            match statement_verdict(statement, &query) {
                 Verdict::Deny => return Decision::ExplicitDeny,
                 Verdict::Allow => decision = Decision::Allow,
                 Verdict::NotApplicable => {}
