@@ -303,6 +303,58 @@ impl LambdaClient {
             .await
     }
 
+    /// Creates IAM user `name` with the inline policy `policy` and an access key for it.
+    pub async fn create_user_key(
+        &self,
+        name: &str,
+        policy: &str,
+    ) -> Result<Credentials, ClientError> {
+        let failed = |op: &str, reply: Reply| ClientError::Api {
+            op: op.to_owned(),
+            status: reply.status,
+            body: snippet(&reply.body),
+        };
+        for (op, params) in [
+            ("CreateUser", vec![("UserName", name)]),
+            (
+                "PutUserPolicy",
+                vec![
+                    ("UserName", name),
+                    ("PolicyName", "bench"),
+                    ("PolicyDocument", policy),
+                ],
+            ),
+        ] {
+            let reply = self.iam(op, &params).await?;
+            if !reply.status.is_success() {
+                return Err(failed(op, reply));
+            }
+        }
+        let op = "CreateAccessKey";
+        let reply = self.iam(op, &[("UserName", name)]).await?;
+        if !reply.status.is_success() {
+            return Err(failed(op, reply));
+        }
+        let text = String::from_utf8_lossy(&reply.body);
+        let element = |tag: &str| {
+            let open = format!("<{tag}>");
+            let start = text.find(&open)? + open.len();
+            let end = text[start..].find(&format!("</{tag}>"))? + start;
+            Some(text[start..end].to_string())
+        };
+        match (element("AccessKeyId"), element("SecretAccessKey")) {
+            (Some(access_key_id), Some(secret_access_key)) => Ok(Credentials {
+                access_key_id,
+                secret_access_key,
+                region: self.credentials.region.clone(),
+            }),
+            _ => Err(ClientError::Unexpected {
+                op: op.to_owned(),
+                message: format!("no key in the answer: {}", snippet(&reply.body)),
+            }),
+        }
+    }
+
     /// Creates [`ROLE`] (trusting Lambda, allowed everything) unless it exists.
     async fn ensure_role(&self) -> Result<(), ClientError> {
         let name = ROLE.rsplit('/').next().unwrap_or(ROLE);

@@ -16,6 +16,7 @@
 //! It prints a table (and JSON with `--json`) and fails when any invoke failed. Benchmarks
 //! report; no test asserts on wall-clock time.
 
+pub mod authorization;
 pub mod baseline;
 pub mod client;
 pub mod isolation;
@@ -134,6 +135,9 @@ pub struct Options {
     /// Instead of the usual phases: SQS send and receive throughput and Event invokes'
     /// enqueue latency, beside the same node on tmpfs (see [`queues`]).
     pub sqs: bool,
+    /// Instead of the usual phases: warm invokes by a key whose policies are evaluated, beside
+    /// the same invokes by the root user, who is never evaluated (see [`authorization`]).
+    pub authorization: bool,
 }
 
 /// Options resolved against the mode's defaults and checked.
@@ -227,6 +231,10 @@ pub fn run(options: Options) -> anyhow::Result<()> {
     }
     if options.urls {
         return urls::run(&plan, &options);
+    }
+    if options.authorization {
+        let (exe, _) = binaries(&options)?;
+        return authorization::run(&plan, &options, &exe);
     }
     if options.observability {
         let (exe, _) = binaries(&options)?;

@@ -288,6 +288,10 @@ struct BenchArgs {
     /// a node exporting spans over OTLP (to a receiver in the bench) beside one that does not.
     #[arg(long)]
     observability: bool,
+    /// Authorization: warm invokes signed by an IAM user whose policies are evaluated, beside
+    /// the same invokes signed by the root user, who is never evaluated (as under --iam off).
+    #[arg(long)]
+    authorization: bool,
     /// SQS: SendMessageBatch and ReceiveMessage+DeleteMessageBatch messages/s with
     /// --concurrency clients, and Event invokes' time to their 202 at 1,000/s, each beside the
     /// same node with its data directory on tmpfs.
@@ -440,6 +444,7 @@ fn bench_options(a: BenchArgs) -> ignis_bench::Options {
         s3: a.s3,
         urls: a.urls,
         observability: a.observability,
+        authorization: a.authorization,
         sqs: a.sqs,
     }
 }
