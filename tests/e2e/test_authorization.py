@@ -8,7 +8,7 @@ import time
 import botocore.exceptions
 import pytest
 
-from conftest import REGION, create, make_zip, settled
+from conftest import REGION, ROLE, create, make_zip, settled
 from iamutil import ACCOUNT, doc, error, make_role, make_user, session, trust, unique
 
 FN = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function"
@@ -181,6 +181,35 @@ def test_an_aws_iam_url_needs_both_permissions_by_identity_or_function_policy(no
     # A policy change is seen at once (policies are read from memory by their revision).
     lam.remove_permission(FunctionName=fn, StatementId="invoke")
     assert status(creds) == forbidden
+
+
+def test_naming_an_execution_role_needs_iam_pass_role(node, iam, lam, hello_zip):
+    node.ensure_execution_role()
+    role = ROLE
+    fn = unique("authz-pass")
+    create_only = allow("lambda:CreateFunction", f"{FN}:authz-pass-*")
+    name, creds = make_user(node, iam, doc(create_only))
+    user_lam = node.client("lambda", **creds)
+    kw = dict(FunctionName=fn, Runtime="python3.11", Role=role, Handler="app.handler", Code={"ZipFile": hello_zip})
+    assert denied(user_lam.create_function, **kw) == (
+        "AccessDeniedException", 403,
+        f"User: arn:aws:iam::{ACCOUNT}:user/{name} is not authorized to perform: iam:PassRole on resource: {role} "
+        "because no identity-based policy allows the iam:PassRole action")
+    # Passing it to another service does not count.
+    iam.put_user_policy(UserName=name, PolicyName="p", PolicyDocument=doc(create_only, {
+        **allow("iam:PassRole", role), "Condition": {"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}}}))
+    assert denied(user_lam.create_function, **kw)[:2] == ("AccessDeniedException", 403)
+    iam.put_user_policy(UserName=name, PolicyName="p", PolicyDocument=doc(
+        create_only, allow("lambda:UpdateFunctionConfiguration", f"{FN}:authz-pass-*"), {
+            **allow("iam:PassRole", role), "Condition": {"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}}}))
+    assert user_lam.create_function(**kw)["Role"] == role
+    # Changing the role to one the user may not pass is refused; the same role needs nothing.
+    _, other = make_role(iam, doc({"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
+                                   "Action": "sts:AssumeRole"}))
+    settled(lam, fn)
+    assert denied(user_lam.update_function_configuration, FunctionName=fn, Role=other)[2].startswith(
+        f"User: arn:aws:iam::{ACCOUNT}:user/{name} is not authorized to perform: iam:PassRole on resource: {other}")
+    assert user_lam.update_function_configuration(FunctionName=fn, Role=role, Timeout=5)["Timeout"] == 5
 
 
 def test_a_role_session_is_authorised_by_its_roles_policies(node, iam, two_functions):

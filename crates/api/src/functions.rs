@@ -325,6 +325,7 @@ fn configuration(state: &ApiState, c: &FunctionConfig) -> FunctionConfiguration 
 
 pub async fn create(
     State(state): State<ApiState>,
+    extensions: http::Extensions,
     body: Bytes,
 ) -> Result<Response, LambdaApiError> {
     let req: CreateFunctionRequest = request::json(&body)?;
@@ -397,7 +398,7 @@ pub async fn create(
     validate_tags(&tags)?;
     let (zip, limits) = zip_bytes(&state, &req.code).await?;
     check_runtime_available(&state, &config)?;
-    check_role(&state, &config.role)?;
+    check_role(&state, &extensions, &config.role)?;
     if state
         .store
         .cached(&config.name, ignis_model::arn::LATEST)
@@ -446,9 +447,24 @@ pub async fn create(
 
 /// Lambda must be able to assume the execution role: it exists and trusts
 /// `lambda.amazonaws.com` (not checked when IAM is off).
-fn check_role(state: &ApiState, role: &str) -> Result<(), LambdaApiError> {
+/// The execution role a create or update names: the caller (unless it is the root user) must
+/// be allowed `iam:PassRole` on it for `lambda.amazonaws.com`, and it must exist and trust
+/// Lambda, as Lambda checks.
+fn check_role(
+    state: &ApiState,
+    extensions: &http::Extensions,
+    role: &str,
+) -> Result<(), LambdaApiError> {
     if state.identity.mode() == ignis_identity::IamMode::Off {
         return Ok(());
+    }
+    if let Some(crate::front::Caller(principal)) = extensions.get::<crate::front::Caller>() {
+        let source_ip = ignis_front::Source::of(extensions).ip();
+        let passed_to = [("iam:PassedToService", ignis_identity::LAMBDA.to_string())];
+        state
+            .identity
+            .check(principal, source_ip, "iam:PassRole", role, &passed_to)
+            .map_err(LambdaApiError::AccessDenied)?;
     }
     state
         .identity
@@ -680,6 +696,7 @@ pub async fn update_code(
 
 pub async fn update_configuration(
     State(state): State<ApiState>,
+    extensions: http::Extensions,
     Path(name): Path<String>,
     RawQuery(query): RawQuery,
     body: Bytes,
@@ -736,7 +753,7 @@ pub async fn update_configuration(
         check_runtime_available(&state, &next)?;
     }
     if next.role != current.role {
-        check_role(&state, &next.role)?;
+        check_role(&state, &extensions, &next.role)?;
     }
     crate::layers::check_combined_size(&next)?;
     let referenced = state
