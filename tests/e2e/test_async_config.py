@@ -394,3 +394,21 @@ def metric_sum(n, name, metric):
         StartTime=now - datetime.timedelta(minutes=10), EndTime=now + datetime.timedelta(minutes=1),
         Period=60, Statistics=["Sum"])["Datapoints"]
     return sum(p["Sum"] for p in points)
+
+
+def test_a_destination_is_sent_with_the_functions_execution_role(n, lam, sqs):
+    iam = n.client("iam")
+    lambda_trust = json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+    role = f"r-{uuid.uuid4().hex[:10]}"
+    role_arn = iam.create_role(RoleName=role, AssumeRolePolicyDocument=lambda_trust)["Role"]["Arn"]
+    name = fn(lam, Role=role_arn)
+    url, q = queue(sqs)
+    lam.put_function_event_invoke_config(FunctionName=name, DestinationConfig={"OnSuccess": {"Destination": q}})
+    # A role that may not send to the queue: the record is not delivered.
+    invoke_event(lam, name, {"n": 1})
+    assert "Messages" not in sqs.receive_message(QueueUrl=url, WaitTimeSeconds=8)
+    iam.put_role_policy(RoleName=role, PolicyName="send", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": q}]}))
+    invoke_event(lam, name, {"n": 2})
+    assert json.loads(receive(sqs, url)["Body"])["responsePayload"] == {"ok": 2}

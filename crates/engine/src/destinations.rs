@@ -4,7 +4,9 @@
 //! function's dead-letter queue (`DeadLetterConfig`) when it failed.
 //!
 //! The engine does not know SQS: queues are reached through [`QueueSink`], which the server
-//! implements. A delivery that fails (no such queue or function, a full queue) is tried again
+//! implements. Each delivery acts with the function's execution role, as on Lambda: the role's
+//! policies must allow `sqs:SendMessage` on the queue or `lambda:InvokeFunction` on the
+//! destination function ([`RoleAuthority`], which the server implements with its identity). A delivery that fails (no such queue or function, a full queue) is tried again
 //! [`DELIVERY_ATTEMPTS`] times with growing back-off, then counted
 //! (`DestinationDeliveryFailures`, `DeadLetterErrors`) and logged as a warning: never lost
 //! without a trace. Delivery is at least once (after a crash between delivery and the queue's
@@ -28,6 +30,12 @@ pub struct Attribute {
     pub name: String,
     pub data_type: &'static str,
     pub value: String,
+}
+
+/// What an execution role may do (implemented with `ignis-identity` by the server).
+pub trait RoleAuthority: Send + Sync {
+    /// `Ok` when the role `role_arn` names may take `action` on `resource`, else why not.
+    fn role_may(&self, role_arn: &str, action: &str, resource: &str) -> Result<(), String>;
 }
 
 /// Sends messages to the node's queues (implemented with `ignis-sqs` by the server).
@@ -172,6 +180,12 @@ pub(crate) struct Finished<'a> {
 }
 
 impl Engine {
+    /// What execution roles may do, which each delivery is checked by; set once at start (a
+    /// node without it checks nothing).
+    pub fn set_role_authority(&self, roles: std::sync::Arc<dyn RoleAuthority>) {
+        let _ = self.inner.roles.set(roles);
+    }
+
     /// The queue sink destinations and dead-letter queues are sent through; set once at start.
     pub fn set_queue_sink(&self, sink: std::sync::Arc<dyn QueueSink>) {
         let _ = self.inner.queues.set(sink);
@@ -212,9 +226,13 @@ impl Engine {
         if let Some(queue) = &done.dead_letter {
             let body = String::from_utf8_lossy(&event.payload).into_owned();
             let attributes = dead_letter_attributes(&event.request_id, done.response.as_ref());
-            let sent = self
-                .retrying(|| self.send_queue(queue, body.clone(), attributes.clone()))
-                .await;
+            let sent = match self.role_may(event, "sqs:SendMessage", queue) {
+                Ok(()) => {
+                    self.retrying(|| self.send_queue(queue, body.clone(), attributes.clone()))
+                        .await
+                }
+                Err(e) => Err(e),
+            };
             if let Err(e) = sent {
                 self.record(|at_ms| Event::DeadLetterFailed {
                     invoked: invoked(),
@@ -258,10 +276,27 @@ impl Engine {
         sink.send(queue, body, attributes).await.map(|_| ())
     }
 
+    /// Whether the event's function's execution role may take `action` on `resource`.
+    fn role_may(&self, event: &AsyncEvent, action: &str, resource: &str) -> Result<(), String> {
+        let Some(roles) = self.inner.roles.get() else {
+            return Ok(());
+        };
+        let role = FunctionRef::parse(&event.invoked_arn)
+            .ok()
+            .and_then(|r| self.resolve(&r).ok())
+            .map(|t| t.config().role.clone())
+            .ok_or("the function and its execution role no longer exist")?;
+        roles.role_may(&role, action, resource)
+    }
+
     async fn send_record(&self, arn: &str, body: String, event: &AsyncEvent) -> Result<(), String> {
         match Destination::parse(arn) {
-            Some(Destination::Queue { arn }) => self.send_queue(&arn, body, Vec::new()).await,
+            Some(Destination::Queue { arn }) => {
+                self.role_may(event, "sqs:SendMessage", &arn)?;
+                self.send_queue(&arn, body, Vec::new()).await
+            }
             Some(Destination::Function { .. }) => {
+                self.role_may(event, "lambda:InvokeFunction", arn)?;
                 let r = FunctionRef::parse(arn).map_err(|e| e.to_string())?;
                 let target = self.resolve(&r).map_err(|e| e.to_string())?;
                 let mut request = Request::new(

@@ -26,7 +26,7 @@ mod provisioned;
 mod target;
 mod trace;
 
-pub use destinations::{Attribute, QueueSink};
+pub use destinations::{Attribute, QueueSink, RoleAuthority};
 pub use dispatch::DispatchConfig;
 pub use ignis_invoker::{InvokeMetrics, InvokeResult};
 pub use ignis_store::QueueBounds;
@@ -153,6 +153,8 @@ pub(crate) struct Inner {
     sampler: trace::Sampler,
     /// Where destination records and dead letters for queues go (set once by the server).
     queues: std::sync::OnceLock<Arc<dyn QueueSink>>,
+    /// What execution roles may do, for deliveries (set once by the server).
+    roles: std::sync::OnceLock<Arc<dyn RoleAuthority>>,
 }
 
 /// The invocation engine. Cheap to clone.
@@ -180,6 +182,7 @@ impl Engine {
                 async_queue: parts.async_queue,
                 sampler: Default::default(),
                 queues: std::sync::OnceLock::new(),
+                roles: std::sync::OnceLock::new(),
             }),
         };
         for config in &provisioned {

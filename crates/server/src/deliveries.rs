@@ -1,7 +1,8 @@
 //! The engine's [`QueueSink`] over the node's SQS: destination records and dead letters are
-//! sent through `ignis_sqs::Sqs::send_internal`, SendMessage's own checks and durable commit.
+//! sent through `ignis_sqs::Sqs::send_internal`, SendMessage's own checks and durable commit;
+//! and its [`RoleAuthority`] over the node's identity: what a function's execution role may do.
 
-use ignis_engine::{Attribute, QueueSink};
+use ignis_engine::{Attribute, QueueSink, RoleAuthority};
 use std::sync::Arc;
 
 pub(crate) struct SqsSink {
@@ -26,5 +27,13 @@ impl QueueSink for SqsSink {
             .send_internal(queue_arn, &body, &attributes, &self.sender)
             .await
             .map_err(|e| format!("{}: {}", e.code(), e.message))
+    }
+}
+
+pub(crate) struct Roles(pub ignis_identity::Identity);
+
+impl RoleAuthority for Roles {
+    fn role_may(&self, role_arn: &str, action: &str, resource: &str) -> Result<(), String> {
+        self.0.role_may(role_arn, action, resource)
     }
 }

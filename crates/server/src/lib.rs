@@ -451,6 +451,7 @@ pub async fn up(config: NodeConfig) -> Result<(), ServerError> {
         )
         .await?,
     );
+    engine.set_role_authority(Arc::new(deliveries::Roles(identity.clone())));
     engine.set_queue_sink(Arc::new(deliveries::SqsSink {
         queues: queues.clone(),
         sender: state.account.id.clone(),
