@@ -6,7 +6,8 @@
 //! The engine does not know SQS: queues are reached through [`QueueSink`], which the server
 //! implements. Each delivery acts with the function's execution role, as on Lambda: the role's
 //! policies must allow `sqs:SendMessage` on the queue or `lambda:InvokeFunction` on the
-//! destination function ([`RoleAuthority`], which the server implements with its identity). A delivery that fails (no such queue or function, a full queue) is tried again
+//! destination function ([`RoleAuthority`], which the server implements with its identity).
+//! A delivery that fails (no such queue or function, a full queue) is tried again
 //! [`DELIVERY_ATTEMPTS`] times with growing back-off, then counted
 //! (`DestinationDeliveryFailures`, `DeadLetterErrors`) and logged as a warning: never lost
 //! without a trace. Delivery is at least once (after a crash between delivery and the queue's
