@@ -18,8 +18,8 @@ use crate::client::{Credentials, FunctionSpec, LambdaClient, http_client};
 use crate::load::{Target, Via};
 use crate::node::TempNode;
 use crate::report::{
-    HostInfo, Latency, TargetCheck, json_document, latency_row, latency_table, load_average, ms,
-    ms_signed, render_checks, render_first_errors, zero_errors,
+    HostInfo, Latency, TargetCheck, json_document, load_average, ms, ms_signed, p50_of,
+    render_checks, render_first_errors, ways_errors, ways_table, zero_errors,
 };
 use crate::stats::diff_us;
 use crate::{FUNCTION_TIMEOUT_S, MEMORY_SIZE_MB, Options, PAYLOAD, Plan, progress, warm_phases};
@@ -63,20 +63,10 @@ pub fn run(plan: &Plan, options: &Options, exe: &Path) -> anyhow::Result<()> {
     if options.endpoint.is_some() {
         bail!("--authorization starts its own node; it does not take --endpoint");
     }
-    let Some((minor, _)) = crate::baseline::probe_python("python3.11")
-        .or_else(|| crate::baseline::probe_python("python3"))
-    else {
-        bail!("--authorization needs python3.11 or python3 on PATH");
-    };
-    let runtime = format!("python3.{minor}");
+    let runtime = crate::baseline::python_runtime("--authorization")?;
     let report = crate::async_runtime()?.block_on(execute(plan, exe, runtime))?;
     let json = plan.json.then(|| report.to_json());
-    crate::print_report(&report.render(), json);
-    let errors = report.total_errors();
-    if errors > 0 {
-        bail!("{errors} invokes failed (see above)");
-    }
-    Ok(())
+    crate::print_checked(&report.render(), json, report.total_errors(), "invokes")
 }
 
 async fn execute(plan: &Plan, exe: &Path, runtime: String) -> anyhow::Result<AuthorizationReport> {
@@ -179,21 +169,17 @@ fn added(us: u64, base_us: u64) -> String {
 
 impl AuthorizationReport {
     pub fn total_errors(&self) -> u64 {
-        self.sequential.iter().map(|(_, l)| l.errors).sum()
-    }
-
-    fn p50_of(&self, way: &str) -> Option<u64> {
-        self.sequential
-            .iter()
-            .find(|(w, _)| w == way)
-            .and_then(|(_, l)| l.summary)
-            .map(|s| s.p50_us)
+        ways_errors(&self.sequential)
     }
 
     /// The goal: enforcement under 20 µs at p50.
     pub fn targets(&self) -> Vec<TargetCheck> {
         let mut out = Vec::new();
-        if let (Some(base), Some(p50)) = (self.p50_of(OFF), self.p50_of(ENFORCED)) {
+        let (base, p50) = (
+            p50_of(&self.sequential, OFF),
+            p50_of(&self.sequential, ENFORCED),
+        );
+        if let (Some(base), Some(p50)) = (base, p50) {
             let added_us = diff_us(p50, base);
             out.push(TargetCheck {
                 target: format!("{ENFORCED} adds under {GOAL_US} µs to the p50 of {OFF}"),
@@ -232,14 +218,12 @@ impl AuthorizationReport {
             "\nSequential warm invokes, concurrency 1, {} each way, body {} (ms)",
             self.requests, self.payload
         );
-        let mut t = latency_table("way", ["p50 vs off", "p99 vs off"]);
-        let base = self.sequential.iter().find(|(w, _)| w == OFF);
-        let base = base.and_then(|(_, l)| l.summary);
-        for (way, l) in &self.sequential {
-            let base = if way == OFF { None } else { base };
-            t.row(latency_row(way, l, base, added));
-        }
-        out.push_str(&t.render());
+        out.push_str(&ways_table(
+            &self.sequential,
+            OFF,
+            ["p50 vs off", "p99 vs off"],
+            added,
+        ));
         let _ = writeln!(out, "\nTarget: enforcement under {GOAL_US} µs at p50");
         out.push_str(&render_checks(&self.targets()));
         out.push_str(&render_first_errors(
@@ -252,18 +236,12 @@ impl AuthorizationReport {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::tests::latency;
+    use crate::report::tests::{host, latency};
 
     fn report(enforced_p50: u64) -> AuthorizationReport {
         AuthorizationReport {
             started_at: "2026-01-01T00:00:00Z".into(),
-            host: HostInfo {
-                cpus: 2,
-                cpu_model: "Test CPU".into(),
-                memory_total_kib: 1024 * 1024,
-                kernel: "6.1".into(),
-                load_average: "0.10 0.20 0.30".into(),
-            },
+            host: host(),
             load_average_at_end: "1.00 0.50 0.25".into(),
             runtime: "python3.11".into(),
             memory_size_mb: 1769,

@@ -120,6 +120,15 @@ fn probe(program: &Path, args: &[&str]) -> Option<String> {
         .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
+/// The runtime (`python3.<minor>`) of the Python a mode measuring a Python function runs on:
+/// `python3.11`, else `python3`, on `PATH`.
+pub(crate) fn python_runtime(mode: &str) -> anyhow::Result<String> {
+    match probe_python("python3.11").or_else(|| probe_python("python3")) {
+        Some((minor, _)) => Ok(format!("python3.{minor}")),
+        None => anyhow::bail!("{mode} needs python3.11 or python3 on PATH"),
+    }
+}
+
 /// `(minor, real executable)` of the Python 3 that `name` on `PATH` runs (a version-manager
 /// shim is resolved to the interpreter behind it, as the invoker does).
 pub fn probe_python(name: &str) -> Option<(u32, PathBuf)> {

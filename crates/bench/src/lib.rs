@@ -330,6 +330,21 @@ pub(crate) fn print_report(text: &str, json: Option<String>) {
     }
 }
 
+/// Prints a mode's report (and its JSON document with `--json`); fails when any of its
+/// `what` (requests, invokes) failed.
+pub(crate) fn print_checked(
+    text: &str,
+    json: Option<String>,
+    errors: u64,
+    what: &str,
+) -> anyhow::Result<()> {
+    print_report(text, json);
+    if errors > 0 {
+        anyhow::bail!("{errors} {what} failed (see above)");
+    }
+    Ok(())
+}
+
 pub(crate) fn progress(message: impl AsRef<str>) {
     eprintln!("ignis bench: {}", message.as_ref());
 }

@@ -21,8 +21,8 @@ use crate::client::{Credentials, FunctionSpec, LambdaClient, http_client};
 use crate::load::{Target, Via};
 use crate::node::TempNode;
 use crate::report::{
-    HostInfo, Latency, TargetCheck, json_document, latency_row, latency_table, load_average, ms,
-    ms_signed, render_checks, render_first_errors, zero_errors,
+    HostInfo, Latency, TargetCheck, json_document, load_average, ms, ms_signed, p50_of,
+    render_checks, render_first_errors, ways_errors, ways_table, zero_errors,
 };
 use crate::stats::diff_us;
 use crate::{FUNCTION_TIMEOUT_S, MEMORY_SIZE_MB, Options, PAYLOAD, Plan, progress, warm_phases};
@@ -81,19 +81,10 @@ pub fn run(plan: &Plan, options: &Options, exe: &Path) -> anyhow::Result<()> {
     if options.endpoint.is_some() {
         bail!("--observability starts its own two nodes; it does not take --endpoint");
     }
-    let Some((minor, _)) = crate::baseline::probe_python("python3.11")
-        .or_else(|| crate::baseline::probe_python("python3"))
-    else {
-        bail!("--observability needs python3.11 or python3 on PATH");
-    };
-    let runtime = format!("python3.{minor}");
+    let runtime = crate::baseline::python_runtime("--observability")?;
     let report = crate::async_runtime()?.block_on(execute(plan, exe, runtime))?;
     let json = plan.json.then(|| report.to_json());
-    crate::print_report(&report.render(), json);
-    let errors = report.total_errors();
-    if errors > 0 {
-        bail!("{errors} invokes failed (see above)");
-    }
+    crate::print_checked(&report.render(), json, report.total_errors(), "invokes")?;
     if report.otlp_requests == 0 {
         bail!("the OTLP receiver got no spans from the exporting node");
     }
@@ -271,23 +262,15 @@ fn added(us: u64, base_us: u64) -> String {
 
 impl ObservabilityReport {
     pub fn total_errors(&self) -> u64 {
-        self.sequential.iter().map(|(_, l)| l.errors).sum()
-    }
-
-    fn p50_of(&self, way: &str) -> Option<u64> {
-        self.sequential
-            .iter()
-            .find(|(w, _)| w == way)
-            .and_then(|(_, l)| l.summary)
-            .map(|s| s.p50_us)
+        ways_errors(&self.sequential)
     }
 
     /// The goal for each addition: its p50 at most 5 % above the Text logs' p50.
     pub fn targets(&self) -> Vec<TargetCheck> {
         let mut out = Vec::new();
-        if let Some(base) = self.p50_of(TEXT) {
+        if let Some(base) = p50_of(&self.sequential, TEXT) {
             for way in [JSON, OTLP] {
-                let Some(p50) = self.p50_of(way) else {
+                let Some(p50) = p50_of(&self.sequential, way) else {
                     continue;
                 };
                 out.push(TargetCheck {
@@ -330,14 +313,12 @@ impl ObservabilityReport {
             "\nSequential warm invokes, concurrency 1, {} each way, body {} (ms)",
             self.requests, self.payload
         );
-        let mut t = latency_table("way", ["p50 vs Text", "p99 vs Text"]);
-        let base = self.sequential.iter().find(|(w, _)| w == TEXT);
-        let base = base.and_then(|(_, l)| l.summary);
-        for (way, l) in &self.sequential {
-            let base = if way == TEXT { None } else { base };
-            t.row(latency_row(way, l, base, added));
-        }
-        out.push_str(&t.render());
+        out.push_str(&ways_table(
+            &self.sequential,
+            TEXT,
+            ["p50 vs Text", "p99 vs Text"],
+            added,
+        ));
         let _ = writeln!(out, "\nTarget: each under 5 % of the invoke's p50");
         out.push_str(&render_checks(&self.targets()));
         out.push_str(&render_first_errors(
@@ -350,18 +331,12 @@ impl ObservabilityReport {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::tests::latency;
+    use crate::report::tests::{host, latency};
 
     fn report() -> ObservabilityReport {
         ObservabilityReport {
             started_at: "2026-01-01T00:00:00Z".into(),
-            host: HostInfo {
-                cpus: 2,
-                cpu_model: "Test CPU".into(),
-                memory_total_kib: 1024 * 1024,
-                kernel: "6.1".into(),
-                load_average: "0.10 0.20 0.30".into(),
-            },
+            host: host(),
             load_average_at_end: "1.00 0.50 0.25".into(),
             runtime: "python3.11".into(),
             memory_size_mb: 1769,

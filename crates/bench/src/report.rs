@@ -477,6 +477,39 @@ pub fn overhead(us: u64, base_us: u64) -> String {
 }
 
 /// A table of [`latency_row`]s: `first` heads the names, `compared` the two comparisons.
+/// The p50 of one named way of a comparison of ways (e.g. `--observability`'s, `--authorization`'s).
+pub fn p50_of(ways: &[(String, Latency)], way: &str) -> Option<u64> {
+    ways.iter()
+        .find(|(w, _)| w == way)
+        .and_then(|(_, l)| l.summary)
+        .map(|s| s.p50_us)
+}
+
+/// Failed requests over all the ways.
+pub fn ways_errors(ways: &[(String, Latency)]) -> u64 {
+    ways.iter().map(|(_, l)| l.errors).sum()
+}
+
+/// A [`latency_table`] of named ways, each but `base` compared with `base` by `compare`, and
+/// the first error of each way that had one.
+pub fn ways_table(
+    ways: &[(String, Latency)],
+    base: &str,
+    compared: [&str; 2],
+    compare: Compare,
+) -> String {
+    let mut t = latency_table("way", compared);
+    let base_summary = ways
+        .iter()
+        .find(|(w, _)| w == base)
+        .and_then(|(_, l)| l.summary);
+    for (way, l) in ways {
+        let against = if way == base { None } else { base_summary };
+        t.row(latency_row(way, l, against, compare));
+    }
+    t.render()
+}
+
 pub fn latency_table(first: &str, compared: [&str; 2]) -> Table {
     let [p50, p99] = compared;
     Table::new(&[first, "n", "p50", "p90", "p99", "max", "errors", p50, p99])
@@ -665,6 +698,17 @@ pub(crate) mod tests {
             p99_us: p99,
             max_us: p99,
             mean_us: p50,
+        }
+    }
+
+    /// The host every report's tests run on.
+    pub(crate) fn host() -> HostInfo {
+        HostInfo {
+            cpus: 2,
+            cpu_model: "Test CPU".into(),
+            memory_total_kib: 1024 * 1024,
+            kernel: "6.1".into(),
+            load_average: "0.10 0.20 0.30".into(),
         }
     }
 

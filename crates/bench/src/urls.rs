@@ -91,12 +91,7 @@ pub fn run(plan: &Plan, options: &Options) -> anyhow::Result<()> {
     };
     let report = crate::async_runtime()?.block_on(execute(plan, options, prepared))?;
     let json = plan.json.then(|| report.to_json());
-    crate::print_report(&report.render(), json);
-    let errors = report.total_errors();
-    if errors > 0 {
-        bail!("{errors} requests failed (see above)");
-    }
-    Ok(())
+    crate::print_checked(&report.render(), json, report.total_errors(), "requests")
 }
 
 async fn execute(plan: &Plan, options: &Options, p: Prepared) -> anyhow::Result<UrlsReport> {
@@ -547,13 +542,7 @@ mod tests {
     fn report() -> UrlsReport {
         UrlsReport {
             started_at: "2026-01-01T00:00:00Z".into(),
-            host: HostInfo {
-                cpus: 2,
-                cpu_model: "Test CPU".into(),
-                memory_total_kib: 1024 * 1024,
-                kernel: "6.1".into(),
-                load_average: "0.10 0.20 0.30".into(),
-            },
+            host: crate::report::tests::host(),
             load_average_at_end: "1.00 0.50 0.25".into(),
             endpoint: "http://127.0.0.1:9".into(),
             temporary_node: true,
