@@ -403,51 +403,6 @@ impl Identity {
     }
 }
 
-impl Identity {
-    /// Whether the role `role_arn` names may take `action` on `resource` by its own policies:
-    /// what a service acting with a function's execution role (a destination's delivery)
-    /// checks. Everything is allowed under [`IamMode::Off`]; a role that does not exist, nothing.
-    pub fn role_may(&self, role_arn: &str, action: &str, resource: &str) -> Result<(), String> {
-        if self.mode() == IamMode::Off {
-            return Ok(());
-        }
-        let state = self.snapshot();
-        let Some(role) = role_arn
-            .rsplit_once('/')
-            .and_then(|(_, name)| state.roles.get(&entities::key(name)))
-            .filter(|r| r.arn == role_arn)
-        else {
-            return Err(format!("the role {role_arn} does not exist"));
-        };
-        let principal = Principal::RoleSession {
-            account: self.account().to_string(),
-            role: role.name.clone(),
-            role_id: role.id.clone(),
-            role_arn: role.arn.clone(),
-            session: String::new(),
-            key_id: String::new(),
-        };
-        drop(state);
-        let keys = condition_keys(&principal, None, &[]);
-        let request = AccessRequest {
-            action,
-            resource,
-            keys: &keys,
-        };
-        match self.authorize(&principal, &request) {
-            Decision::Allow => Ok(()),
-            d => Err(format!(
-                "the execution role {role_arn} is not authorized to perform: {action} on resource: {resource}{}",
-                if d == Decision::ExplicitDeny {
-                    " with an explicit deny"
-                } else {
-                    ""
-                }
-            )),
-        }
-    }
-}
-
 fn user_principal(account: &str, user: &entities::User) -> Principal {
     Principal::User {
         account: account.to_string(),

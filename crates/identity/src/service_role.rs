@@ -1,10 +1,14 @@
 //! A role assumed by a service on a resource's behalf, as Lambda assumes a function's execution
 //! role: the role must exist and its trust policy must let the service principal
 //! (`lambda.amazonaws.com`) call `sts:AssumeRole`. The session is an STS role session like
-//! AssumeRole's, so every service resolves and authorises it the same way.
+//! AssumeRole's, so every service resolves and authorises it the same way. What such a role
+//! may do itself ([`Identity::role_may`]) is what a delivery made with it is checked by.
 
-use crate::entities::{Session, SessionOf, State, key};
-use crate::{Identity, IdentityError, open_session};
+use crate::entities::{Role, Session, SessionOf, State, key};
+use crate::{
+    AccessRequest, Decision, IamMode, Identity, IdentityError, Principal, condition_keys,
+    open_session,
+};
 use ignis_store::Caller;
 
 /// The service principal that assumes functions' execution roles.
@@ -54,11 +58,58 @@ impl Identity {
 }
 
 /// The role's key in `state` when it exists and trusts `service`.
-fn trusted(state: &State, role_arn: &str, service: &str) -> Result<String, AssumeRefusal> {
-    let role = role_arn
+impl Identity {
+    /// Whether the role `role_arn` names may take `action` on `resource` by its own policies:
+    /// what a service acting with a function's execution role (a destination's delivery)
+    /// checks. Everything is allowed under [`IamMode::Off`]; a role that does not exist, nothing.
+    pub fn role_may(&self, role_arn: &str, action: &str, resource: &str) -> Result<(), String> {
+        if self.mode() == IamMode::Off {
+            return Ok(());
+        }
+        let state = self.snapshot();
+        let Some(role) = role_by_arn(&state, role_arn) else {
+            return Err(format!("the role {role_arn} does not exist"));
+        };
+        // The role's own policies: what a session of it without session policies may do.
+        let principal = Principal::RoleSession {
+            account: self.account().to_string(),
+            role: role.name.clone(),
+            role_id: role.id.clone(),
+            role_arn: role.arn.clone(),
+            session: String::new(),
+            key_id: String::new(),
+        };
+        drop(state);
+        let keys = condition_keys(&principal, None, &[]);
+        let request = AccessRequest {
+            action,
+            resource,
+            keys: &keys,
+        };
+        match self.authorize(&principal, &request) {
+            Decision::Allow => Ok(()),
+            d => Err(format!(
+                "the execution role {role_arn} is not authorized to perform: {action} on resource: {resource}{}",
+                if d == Decision::ExplicitDeny {
+                    " with an explicit deny"
+                } else {
+                    ""
+                }
+            )),
+        }
+    }
+}
+
+/// The role an ARN names, if it exists.
+fn role_by_arn<'s>(state: &'s State, role_arn: &str) -> Option<&'s Role> {
+    role_arn
         .rsplit_once('/')
         .and_then(|(_, name)| state.roles.get(&key(name)))
         .filter(|r| r.arn == role_arn)
+}
+
+fn trusted(state: &State, role_arn: &str, service: &str) -> Result<String, AssumeRefusal> {
+    let role = role_by_arn(state, role_arn)
         .ok_or_else(|| AssumeRefusal::NoSuchRole(role_arn.to_string()))?;
     let not_trusted = || AssumeRefusal::NotTrusted {
         role: role_arn.to_string(),

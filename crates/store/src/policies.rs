@@ -230,14 +230,13 @@ impl Store {
     /// The revision, from memory, of the version (`$LATEST` or a number) or alias a policy is
     /// attached to.
     fn revision_of(&self, function: &str, qualifier: &str) -> Option<String> {
-        let is_version = qualifier == ignis_model::arn::LATEST
-            || (!qualifier.is_empty() && qualifier.bytes().all(|b| b.is_ascii_digit()));
-        if is_version {
-            self.cached(function, qualifier)
-                .map(|c| c.revision_id.clone())
-        } else {
-            self.cached_alias(function, qualifier)
-                .map(|a| a.revision_id)
+        match ignis_model::arn::Qualifier::parse(qualifier).ok()? {
+            ignis_model::arn::Qualifier::Alias(a) => {
+                self.cached_alias(function, &a).map(|a| a.revision_id)
+            }
+            _ => self
+                .cached(function, qualifier)
+                .map(|c| c.revision_id.clone()),
         }
     }
 
